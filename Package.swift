@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+// The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
+// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI
+//                               SafeTensors <- Llama;  TensorKit <- Training
+import PackageDescription
+
+/// The numeric targets are compiled optimised even in the debug configuration that plain
+/// `swift run` and `swift test` use: a student should never wait for an unoptimised loop.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+
+let package = Package(
+    name: "PEFTNotebook",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "peft", targets: ["peft"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "TensorKit", swiftSettings: optimised),
+        .target(name: "SafeTensors", swiftSettings: optimised),
+        .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
+        .executableTarget(
+            name: "peft",
+            dependencies: [
+                "TensorKit", "SafeTensors", "Llama", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimised),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"]),
+    ]
+)

@@ -1,0 +1,184 @@
+// Attention.swift — causal multi-head attention with optional prefix keys/values and an
+// additive mask, and rotary position embeddings (RoPE, Hugging Face's rotate-half layout).
+//
+// Heads are read in place from [B, T, heads·D] through sgemm's leading dimensions, so the
+// model needs no permute. For head h (key/value head h / (heads/kvHeads), grouped-query):
+//   S = Q·Kᵀ / √D + mask       [T, P+T]   (query t sees the P prefix keys and keys 0…t)
+//   A = softmax(S)            [T, P+T]
+//   O = A·V                   [T, D]
+// Backward:
+//   dA = dO·Vᵀ,   dV = Aᵀ·dO,   dS = A ⊙ (dA − rowsum(dA ⊙ A)),   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
+
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#endif
+
+/// Causal scaled-dot-product attention.
+/// - Parameters:
+///   - q: [B, T, heads·D]; `k`, `v`: [B, T, kvHeads·D].
+///   - prefixKey, prefixValue: optional [B, P, kvHeads·D] positions in front of the sequence
+///     (prefix tuning's past keys/values); every query sees all of them.
+///   - mask: optional additive mask [T, P+T] or [B, T, P+T] (0 to keep, a large negative to drop),
+///     applied on top of the causal mask; it takes no gradient.
+/// - Returns: [B, T, heads·D].
+public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+                            prefixKey: Tensor? = nil, prefixValue: Tensor? = nil,
+                            mask: Tensor? = nil) -> Tensor {
+    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
+    let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
+    precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) heads, \(kvHeads) kv heads, width \(c)")
+    let d = c / heads, ckv = kvHeads * d, group = heads / kvHeads
+    precondition(k.shape == [b, t, ckv] && v.shape == [b, t, ckv], "attention: k \(k.shape), v \(v.shape), expected [\(b), \(t), \(ckv)]")
+    precondition((prefixKey == nil) == (prefixValue == nil), "attention: prefix keys and values come together")
+    let p = prefixKey?.shape[1] ?? 0, s = p + t
+    if let pk = prefixKey, let pv = prefixValue {
+        precondition(pk.shape == [b, p, ckv] && pv.shape == [b, p, ckv], "attention: prefix \(pk.shape), expected [\(b), P, \(ckv)]")
+    }
+    if let mask { precondition(mask.shape == [t, s] || mask.shape == [b, t, s], "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]") }
+    // Keys and values with the prefix in front: [B, S, kvHeads·D].
+    let keys = prefixKey.map { concatRaw($0, k) } ?? k
+    let values = prefixValue.map { concatRaw($0, v) } ?? v
+    let scale = 1 / Float(d).squareRoot()
+    let probs = Buffer(count: b * heads * t * s)  // A, kept for backward
+    let out = Tensor(uninitialized: [b, t, c])
+    let blas = BLAS.shared
+    for bi in 0..<b {
+        for h in 0..<heads {
+            let kvh = h / group
+            let a = probs.pointer + (bi * heads + h) * t * s
+            let qp = q.data + bi * t * c + h * d, kp = keys.data + bi * s * ckv + kvh * d
+            blas.sgemm(transA: false, transB: true, m: t, n: s, k: d, alpha: scale,
+                       a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [T, S]
+            let m = mask.map { $0.data + ($0.rank == 3 ? bi * t * s : 0) }
+            for i in 0..<t {
+                let row = a + i * s, visible = p + i + 1
+                if let m { for j in 0..<visible { row[j] += m[i * s + j] } }
+                softmaxRow(row, row, visible)
+                for j in visible..<s { row[j] = 0 }
+            }
+            blas.sgemm(transA: false, transB: false, m: t, n: d, k: s,
+                       a: a, lda: s, b: values.data + bi * s * ckv + kvh * d, ldb: ckv,
+                       c: out.data + bi * t * c + h * d, ldc: c)  // O [T, D]
+        }
+    }
+    var inputs = [q, k, v]
+    if let prefixKey, let prefixValue { inputs += [prefixKey, prefixValue] }
+    out.record(inputs) { dOut in
+        let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false) || (prefixValue?.requiresGrad ?? false)
+        let gq = q.requiresGrad ? q.gradBuffer() : nil
+        let gKeys = needKV ? Buffer(count: b * s * ckv) : nil, gValues = needKV ? Buffer(count: b * s * ckv) : nil
+        if let gKeys, let gValues {
+            gKeys.pointer.initialize(repeating: 0, count: b * s * ckv)
+            gValues.pointer.initialize(repeating: 0, count: b * s * ckv)
+        }
+        let dA = Buffer(count: t * s)
+        for bi in 0..<b {
+            for h in 0..<heads {
+                let kvh = h / group
+                let a = probs.pointer + (bi * heads + h) * t * s
+                let dO = dOut + bi * t * c + h * d
+                let qp = q.data + bi * t * c + h * d
+                let kp = keys.data + bi * s * ckv + kvh * d, vp = values.data + bi * s * ckv + kvh * d
+                blas.sgemm(transA: false, transB: true, m: t, n: s, k: d,
+                           a: dO, lda: c, b: vp, ldb: ckv, c: dA.pointer, ldc: s)  // dA = dO·Vᵀ
+                if let gValues {  // dV += Aᵀ·dO
+                    blas.sgemm(transA: true, transB: false, m: s, n: d, k: t, a: a, lda: s, b: dO, ldb: c,
+                               beta: 1, c: gValues.pointer + bi * s * ckv + kvh * d, ldc: ckv)
+                }
+                for i in 0..<t {  // dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
+                    let ar = a + i * s, dr = dA.pointer + i * s, visible = p + i + 1
+                    var dot: Float = 0
+                    for j in 0..<visible { dot += ar[j] * dr[j] }
+                    for j in 0..<visible { dr[j] = ar[j] * (dr[j] - dot) }
+                    for j in visible..<s { dr[j] = 0 }
+                }
+                if let gq {  // dQ += dS·K/√D
+                    blas.sgemm(transA: false, transB: false, m: t, n: d, k: s, alpha: scale,
+                               a: dA.pointer, lda: s, b: kp, ldb: ckv, beta: 1, c: gq + bi * t * c + h * d, ldc: c)
+                }
+                if let gKeys {  // dK += dSᵀ·Q/√D
+                    blas.sgemm(transA: true, transB: false, m: s, n: d, k: t, alpha: scale,
+                               a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d, ldc: ckv)
+                }
+            }
+        }
+        if let gKeys, let gValues {  // split the [B, S, ·] gradients into prefix and sequence parts
+            for (tensor, offset, grads) in [(prefixKey, 0, gKeys), (prefixValue, 0, gValues), (k, p, gKeys), (v, p, gValues)] {
+                guard let tensor, tensor.requiresGrad else { continue }
+                let g = tensor.gradBuffer(), len = tensor.shape[1] * ckv
+                for bi in 0..<b {
+                    let src = grads.pointer + (bi * s + offset) * ckv, dst = g + bi * len
+                    for i in 0..<len { dst[i] += src[i] }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// [B, P, C] and [B, T, C] joined along axis 1, without recording history.
+private func concatRaw(_ x: Tensor, _ y: Tensor) -> Tensor {
+    withoutGrad { concat([x, y], axis: 1) }
+}
+
+/// Rotary position embedding in Hugging Face's rotate-half layout, applied per head.
+/// For each head vector x (length D, half = D/2) at position pos, with θ_i = base^(−2i/D):
+///   y_i        = x_i·cos(pos·θ_i) − x_{i+half}·sin(pos·θ_i)
+///   y_{i+half} = x_{i+half}·cos(pos·θ_i) + x_i·sin(pos·θ_i)
+/// The backward is the inverse rotation (the transpose): the same with sin negated.
+/// - Parameters: x [B, T, heads·D]; positions start at `offset`.
+public func rope(_ x: Tensor, heads: Int, theta: Float, offset: Int = 0) -> Tensor {
+    let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
+    let d = c / heads, half = d / 2
+    precondition(d % 2 == 0, "RoPE needs an even head dimension, got \(d)")
+    let table = RopeTable.make(length: offset + t, headDim: d, theta: theta)
+    let out = Tensor(uninitialized: x.shape)
+    func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
+        for bi in 0..<b {
+            for ti in 0..<t {
+                let cosp = table.cos + (offset + ti) * half, sinp = table.sin + (offset + ti) * half
+                for h in 0..<heads {
+                    let base = (bi * t + ti) * c + h * d
+                    let s0 = src + base, d0 = dst + base
+                    for i in 0..<half {
+                        let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
+                        d0[i] += x1 * co - x2 * si
+                        d0[i + half] += x2 * co + x1 * si
+                    }
+                }
+            }
+        }
+    }
+    out.data.initialize(repeating: 0, count: out.count)
+    rotate(x.data, out.data, sign: 1)
+    out.record([x]) { g in rotate(g, x.gradBuffer(), sign: -1) }
+    return out
+}
+
+/// cos and sin of pos·θ_i for positions 0..<length, [length, D/2] each, computed as
+/// transformers does (θ in float32: 1 / base^(2i/D)).
+final class RopeTable {
+    let cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
+    let length: Int, headDim: Int, theta: Float
+
+    private init(length: Int, headDim: Int, theta: Float) {
+        self.length = length; self.headDim = headDim; self.theta = theta
+        let half = headDim / 2
+        cos = .allocate(capacity: length * half); sin = .allocate(capacity: length * half)
+        for i in 0..<half {
+            let invFreq = 1 / powf(theta, Float(2 * i) / Float(headDim))
+            for pos in 0..<length {
+                let angle = Float(pos) * invFreq
+                cos[pos * half + i] = cosf(angle); sin[pos * half + i] = sinf(angle)
+            }
+        }
+    }
+    deinit { cos.deallocate(); sin.deallocate() }
+
+    /// A table covering `length` positions.
+    static func make(length: Int, headDim: Int, theta: Float) -> RopeTable {
+        RopeTable(length: length, headDim: headDim, theta: theta)
+    }
+}

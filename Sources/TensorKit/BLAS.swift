@@ -1,0 +1,171 @@
+// BLAS.swift — the one matrix product everything else uses.
+//
+// sgemm computes C = alpha * op(A) · op(B) + beta * C for row-major matrices, where op(X) is X
+// or Xᵀ. OpenBLAS (Linux) or Accelerate (macOS) is loaded at run time with dlopen, so the
+// package builds and runs without it; then a built-in Swift product takes over and one plain
+// line says how to get the fast one.
+
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
+/// The BLAS backend in use: a dynamically loaded `cblas_sgemm`, or the built-in fallback.
+public final class BLAS: @unchecked Sendable {
+    typealias SgemmFn = @convention(c) (
+        Int32, Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
+        UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32
+    ) -> Void
+    typealias GetIntFn = @convention(c) () -> Int32
+    typealias SetIntFn = @convention(c) (Int32) -> Void
+    typealias GetStringFn = @convention(c) () -> UnsafePointer<CChar>?
+
+    /// The process-wide backend. Set `PEFT_BLAS=none` to force the built-in product, or
+    /// `PEFT_BLAS=/path/to/libblas.so` to load a specific library.
+    public static let shared = BLAS()
+
+    private let sgemmFn: SgemmFn?
+    private let getThreads: GetIntFn?
+    private let setThreads: SetIntFn?
+    /// A short description such as `OpenBLAS 0.3.21 (Haswell)` or `built-in Swift sgemm`.
+    public let name: String
+    /// True when a system BLAS was found.
+    public var isAccelerated: Bool { sgemmFn != nil }
+
+    private init() {
+        let env = getenv("PEFT_BLAS").map { String(cString: $0) }
+        var candidates: [String]
+        if let env, env != "none" { candidates = [env] } else { candidates = [] }
+        if env == nil {
+            #if canImport(Darwin)
+            candidates = ["/System/Library/Frameworks/Accelerate.framework/Accelerate", "libopenblas.dylib"]
+            #else
+            candidates = ["libopenblas.so.0", "libopenblas.so", "libopenblas64_.so.0", "libblas.so.3"]
+            #endif
+        }
+        var found: (UnsafeMutableRawPointer, String)? = nil
+        for path in candidates {
+            if let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL), dlsym(handle, "cblas_sgemm") != nil {
+                found = (handle, path); break
+            }
+        }
+        guard let (handle, path) = found else {
+            sgemmFn = nil; getThreads = nil; setThreads = nil
+            name = "built-in Swift sgemm"
+            if env != "none" {
+                printToStandardError("note: OpenBLAS was not found, so matrix products use a slower built-in Swift loop; "
+                    + "install it (apt-get install libopenblas-dev) to make training several times faster.")
+            }
+            return
+        }
+        sgemmFn = unsafeBitCast(dlsym(handle, "cblas_sgemm")!, to: SgemmFn.self)
+        getThreads = dlsym(handle, "openblas_get_num_threads").map { unsafeBitCast($0, to: GetIntFn.self) }
+        setThreads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetIntFn.self) }
+        if let sym = dlsym(handle, "openblas_get_config") {
+            let config = unsafeBitCast(sym, to: GetStringFn.self)().map { String(cString: $0) } ?? "OpenBLAS"
+            name = config.trimmingSpaces
+        } else if path.contains("Accelerate") {
+            name = "Accelerate"
+        } else {
+            name = path
+        }
+    }
+
+    /// Threads the BLAS uses (1 for the built-in product, which parallelises over rows itself).
+    public var threads: Int {
+        get { getThreads.map { Int($0()) } ?? Self.fallbackThreads }
+        set { setThreads?(Int32(newValue)) }
+    }
+
+    static var fallbackThreads: Int { max(1, min(2, sysconfThreads())) }
+
+    /// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, all row-major.
+    /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored (before any transpose).
+    @inline(__always)
+    public func sgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        if let f = sgemmFn {
+            f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha,
+              a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        } else {
+            BLAS.fallbackSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// The built-in matrix product: row-parallel, with op(B) packed row-major so that the inner
+    /// loop is a contiguous axpy that the compiler vectorises. Same contract as `sgemm`.
+    public static func fallbackSgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        // Pack op(B) as [K, N] contiguous.
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
+        defer { packed.deallocate() }
+        for p in 0..<k {
+            for j in 0..<n { packed[p * n + j] = transB ? b[j * ldb + p] : b[p * ldb + j] }
+        }
+        let rows = { (i: Int) in
+            let ci = c + i * ldc
+            if beta == 0 { for j in 0..<n { ci[j] = 0 } } else if beta != 1 { for j in 0..<n { ci[j] *= beta } }
+            for p in 0..<k {
+                let av = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
+                if av == 0 { continue }
+                let bp = packed + p * n
+                for j in 0..<n { ci[j] += av * bp[j] }
+            }
+        }
+        if m * n * k >= 1 << 18 && fallbackThreads > 1 {
+            let chunks = fallbackThreads * 4
+            parallelFor(chunks) { chunk in
+                var i = chunk * m / chunks
+                let end = (chunk + 1) * m / chunks
+                while i < end { rows(i); i += 1 }
+            }
+        } else {
+            for i in 0..<m { rows(i) }
+        }
+    }
+}
+
+/// Runs `body(i)` for i in 0..<n on the available cores and waits for all of them.
+public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { escapable in
+        let box = UncheckedSendable(escapable)
+        DispatchQueue.concurrentPerform(iterations: n) { box.value($0) }
+    }
+}
+
+/// Wraps a value that is shared across threads under the caller's guarantee.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Writes one line to standard error.
+public func printToStandardError(_ line: String) {
+    let text = line + "\n"
+    _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+}
+
+private func sysconfThreads() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
