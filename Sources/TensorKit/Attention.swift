@@ -26,6 +26,13 @@ import Glibc
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
                             prefixKey: Tensor? = nil, prefixValue: Tensor? = nil,
                             mask: Tensor? = nil) -> Tensor {
+    Profiler.measure("attention") {
+        attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey, prefixValue: prefixValue, mask: mask)
+    }
+}
+
+private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+                              prefixKey: Tensor?, prefixValue: Tensor?, mask: Tensor?) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
     let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
     precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) heads, \(kvHeads) kv heads, width \(c)")
@@ -44,7 +51,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     let probs = Buffer(count: b * heads * t * s)  // A, kept for backward
     let out = Tensor(uninitialized: [b, t, c])
     let blas = BLAS.shared
-    for bi in 0..<b {
+    parallelRanges(b, grain: 1) { batches in for bi in batches {
         for h in 0..<heads {
             let kvh = h / group
             let a = probs.pointer + (bi * heads + h) * t * s
@@ -62,10 +69,10 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                        a: a, lda: s, b: values.data + bi * s * ckv + kvh * d, ldb: ckv,
                        c: out.data + bi * t * c + h * d, ldc: c)  // O [T, D]
         }
-    }
+    } }
     var inputs = [q, k, v]
     if let prefixKey, let prefixValue { inputs += [prefixKey, prefixValue] }
-    out.record(inputs) { dOut in
+    out.record(inputs) { dOut in Profiler.measure("attention") {
         let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false) || (prefixValue?.requiresGrad ?? false)
         let gq = q.requiresGrad ? q.gradBuffer() : nil
         let gKeys = needKV ? Buffer(count: b * s * ckv) : nil, gValues = needKV ? Buffer(count: b * s * ckv) : nil
@@ -73,8 +80,9 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
             gKeys.pointer.initialize(repeating: 0, count: b * s * ckv)
             gValues.pointer.initialize(repeating: 0, count: b * s * ckv)
         }
-        let dA = Buffer(count: t * s)
-        for bi in 0..<b {
+        parallelRanges(b, grain: 1) { batches in
+          let dA = Buffer(count: t * s)  // per thread
+          for bi in batches {
             for h in 0..<heads {
                 let kvh = h / group
                 let a = probs.pointer + (bi * heads + h) * t * s
@@ -103,6 +111,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                                a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d, ldc: ckv)
                 }
             }
+          }
         }
         if let gKeys, let gValues {  // split the [B, S, ·] gradients into prefix and sequence parts
             for (tensor, offset, grads) in [(prefixKey, 0, gKeys), (prefixValue, 0, gValues), (k, p, gKeys), (v, p, gValues)] {
@@ -114,7 +123,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                 }
             }
         }
-    }
+    } }
     return out
 }
 

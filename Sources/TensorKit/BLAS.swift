@@ -63,6 +63,8 @@ public final class BLAS: @unchecked Sendable {
         sgemmFn = unsafeBitCast(dlsym(handle, "cblas_sgemm")!, to: SgemmFn.self)
         getThreads = dlsym(handle, "openblas_get_num_threads").map { unsafeBitCast($0, to: GetIntFn.self) }
         setThreads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetIntFn.self) }
+        workers = getThreads.map { Int($0()) } ?? Self.fallbackThreads
+        setThreads?(1)
         if let sym = dlsym(handle, "openblas_get_config") {
             let config = unsafeBitCast(sym, to: GetStringFn.self)().map { String(cString: $0) } ?? "OpenBLAS"
             name = config.trimmingSpaces
@@ -73,11 +75,14 @@ public final class BLAS: @unchecked Sendable {
         }
     }
 
-    /// Threads the BLAS uses (1 for the built-in product, which parallelises over rows itself).
+    /// Threads a large product is split over. OpenBLAS itself runs single-threaded and we
+    /// split C into row or column blocks on our own threads: then elementwise ops can share the
+    /// same threads instead of competing with OpenBLAS's spinning workers.
     public var threads: Int {
-        get { getThreads.map { Int($0()) } ?? Self.fallbackThreads }
-        set { setThreads?(Int32(newValue)) }
+        get { workers }
+        set { workers = max(1, newValue) }
     }
+    nonisolated(unsafe) private var workers = 1
 
     static var fallbackThreads: Int { max(1, min(2, sysconfThreads())) }
 
@@ -94,9 +99,39 @@ public final class BLAS: @unchecked Sendable {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if Profiler.isEnabled {
+            Profiler.measure("matmul") { self.sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
+        } else {
+            sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    @inline(__always)
+    private func sgemmUnprofiled(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         if let f = sgemmFn {
-            f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha,
-              a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            let parts = workers
+            if parts > 1 && m * n * k >= 1 << 19 && max(m, n) >= 32 * parts {
+                // Split C into blocks of rows (or of columns, if it is wider than tall).
+                let byRows = m >= n
+                let extent = byRows ? m : n
+                parallelFor(parts) { part in
+                    let lo = part * extent / parts, hi = (part + 1) * extent / parts
+                    if byRows {
+                        f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(hi - lo), Int32(n), Int32(k), alpha,
+                          transA ? a + lo : a + lo * lda, Int32(lda), b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+                    } else {
+                        f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(hi - lo), Int32(k), alpha,
+                          a, Int32(lda), transB ? b + lo * ldb : b + lo, Int32(ldb), beta, c + lo, Int32(ldc))
+                    }
+                }
+            } else {
+                f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha,
+                  a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
         } else {
             BLAS.fallbackSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -145,6 +180,15 @@ public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
         let box = UncheckedSendable(escapable)
         DispatchQueue.concurrentPerform(iterations: n) { box.value($0) }
     }
+}
+
+/// Splits 0..<count into one contiguous range per thread and runs `body` on each in parallel;
+/// runs serially when there are fewer than `grain` items per thread.
+@inline(__always)
+public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    let parts = min(BLAS.shared.threads, count / max(grain, 1))
+    if parts <= 1 { body(0..<count); return }
+    parallelFor(parts) { part in body(part * count / parts ..< (part + 1) * count / parts) }
 }
 
 /// Wraps a value that is shared across threads under the caller's guarantee.

@@ -68,11 +68,13 @@ func binary(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     let out = Tensor(uninitialized: shape)
     let (x, y, z) = (a.data, b.data, out.data)
     if a.shape == b.shape {  // fast path: same shape
-        switch kind {
-        case .add: for i in 0..<out.count { z[i] = x[i] + y[i] }
-        case .sub: for i in 0..<out.count { z[i] = x[i] - y[i] }
-        case .mul: for i in 0..<out.count { z[i] = x[i] * y[i] }
-        case .div: for i in 0..<out.count { z[i] = x[i] / y[i] }
+        parallelRanges(out.count) { range in
+            switch kind {
+            case .add: for i in range { z[i] = x[i] + y[i] }
+            case .sub: for i in range { z[i] = x[i] - y[i] }
+            case .mul: for i in range { z[i] = x[i] * y[i] }
+            case .div: for i in range { z[i] = x[i] / y[i] }
+            }
         }
     } else {
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
@@ -87,6 +89,28 @@ func binary(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tensor {
     }
     out.record([a, b]) { g in
         // d(a+b) = (g, g); d(a-b) = (g, -g); d(a*b) = (g*b, g*a); d(a/b) = (g/b, -g*a/b²)
+        if a.shape == b.shape {
+            let ga = a.requiresGrad ? a.gradBuffer() : nil
+            let gb = b.requiresGrad ? b.gradBuffer() : nil
+            parallelRanges(shape.reduce(1, *)) { range in
+                if let ga {
+                    switch kind {
+                    case .add, .sub: for i in range { ga[i] += g[i] }
+                    case .mul: for i in range { ga[i] += g[i] * y[i] }
+                    case .div: for i in range { ga[i] += g[i] / y[i] }
+                    }
+                }
+                if let gb {
+                    switch kind {
+                    case .add: for i in range { gb[i] += g[i] }
+                    case .sub: for i in range { gb[i] -= g[i] }
+                    case .mul: for i in range { gb[i] += g[i] * x[i] }
+                    case .div: for i in range { gb[i] -= g[i] * x[i] / (y[i] * y[i]) }
+                    }
+                }
+            }
+            return
+        }
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
         let ga = a.requiresGrad ? a.gradBuffer() : nil
         let gb = b.requiresGrad ? b.gradBuffer() : nil
@@ -156,13 +180,13 @@ func unary(_ x: Tensor, _ f: (Float) -> Float,
 }
 
 /// exp(x); d/dx = exp(x).
-public func exp(_ x: Tensor) -> Tensor { unary(x, { expf($0) }, { _, y in y }) }
+public func exp(_ x: Tensor) -> Tensor { unary(x, { fastExp($0) }, { _, y in y }) }
 /// log(x); d/dx = 1/x.
 public func log(_ x: Tensor) -> Tensor { unary(x, { logf($0) }, { x, _ in 1 / x }) }
 /// tanh(x); d/dx = 1 − tanh².
 public func tanh(_ x: Tensor) -> Tensor { unary(x, { tanhf($0) }, { _, y in 1 - y * y }) }
 /// σ(x) = 1/(1+e^−x); d/dx = σ(1−σ).
-public func sigmoid(_ x: Tensor) -> Tensor { unary(x, { 1 / (1 + expf(-$0)) }, { _, y in y * (1 - y) }) }
+public func sigmoid(_ x: Tensor) -> Tensor { unary(x, { 1 / (1 + fastExp(-$0)) }, { _, y in y * (1 - y) }) }
 /// max(x, 0); d/dx = [x > 0].
 public func relu(_ x: Tensor) -> Tensor { unary(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
 /// x²; d/dx = 2x.
@@ -172,16 +196,27 @@ public func sqrt(_ x: Tensor) -> Tensor { unary(x, { $0.squareRoot() }, { _, y i
 
 /// SiLU (swish): x·σ(x); d/dx = σ(x)·(1 + x·(1 − σ(x))).
 public func silu(_ x: Tensor) -> Tensor {
-    unary(x, { $0 / (1 + expf(-$0)) }, { x, _ in
-        let s = 1 / (1 + expf(-x))
-        return s * (1 + x * (1 - s))
-    })
+    let out = Tensor(uninitialized: x.shape)
+    let (src, dst) = (x.data, out.data)
+    parallelRanges(x.count) { range in
+        for i in range { dst[i] = src[i] / (1 + fastExp(-src[i])) }
+    }
+    out.record([x]) { g in
+        let gx = x.gradBuffer()
+        parallelRanges(x.count) { range in
+            for i in range {
+                let s = 1 / (1 + fastExp(-src[i]))
+                gx[i] += g[i] * s * (1 + src[i] * (1 - s))
+            }
+        }
+    }
+    return out
 }
 
 /// GELU, exact (erf) form as PyTorch's default: x·Φ(x) = ½x(1 + erf(x/√2));
 /// d/dx = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
 public func gelu(_ x: Tensor) -> Tensor {
     unary(x, { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }, { x, _ in
-        0.5 * (1 + erff(x * 0.70710678118654752)) + x * expf(-0.5 * x * x) * 0.39894228040143268
+        0.5 * (1 + erff(x * 0.70710678118654752)) + x * fastExp(-0.5 * x * x) * 0.39894228040143268
     })
 }

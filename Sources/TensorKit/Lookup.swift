@@ -32,25 +32,28 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -1
     let v = logits.shape.last!, rows = logits.count / v
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
     let lse = Buffer(count: rows)
+    for t in targets where t != ignoreIndex {
+        precondition(t >= 0 && t < v, "crossEntropy: target \(t) is outside 0..<\(v)")
+    }
+    parallelRanges(rows, grain: max(1, (1 << 15) / v)) { range in
+        for r in range where targets[r] != ignoreIndex { lse.pointer[r] = logSumExp(logits.data + r * v, v) }
+    }
     var total: Double = 0
     var valid = 0
-    for r in 0..<rows {
-        let t = targets[r]
-        if t == ignoreIndex { continue }
-        precondition(t >= 0 && t < v, "crossEntropy: target \(t) is outside 0..<\(v)")
-        let z = logits.data + r * v
-        lse.pointer[r] = logSumExp(z, v)
-        total += Double(lse.pointer[r] - z[t])
+    for r in 0..<rows where targets[r] != ignoreIndex {
+        total += Double(lse.pointer[r] - logits.data[r * v + targets[r]])
         valid += 1
     }
     let out = Tensor(scalar: valid == 0 ? 0 : Float(total / Double(valid)))
     out.record([logits]) { g in
         guard valid > 0 else { return }
         let gz = logits.gradBuffer(), k = g[0] / Float(valid)
-        for r in 0..<rows where targets[r] != ignoreIndex {
-            let z = logits.data + r * v, d = gz + r * v, l = lse.pointer[r]
-            for i in 0..<v { d[i] += k * expf(z[i] - l) }
-            d[targets[r]] -= k
+        parallelRanges(rows, grain: max(1, (1 << 15) / v)) { range in
+            for r in range where targets[r] != ignoreIndex {
+                let z = logits.data + r * v, d = gz + r * v, l = lse.pointer[r]
+                for i in 0..<v { d[i] += k * fastExp(z[i] - l) }
+                d[targets[r]] -= k
+            }
         }
     }
     return out

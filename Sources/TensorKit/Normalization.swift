@@ -32,7 +32,7 @@ func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n
     var m = -Float.infinity
     for i in 0..<n { m = max(m, x[i]) }
     var s: Float = 0
-    for i in 0..<n { let e = expf(x[i] - m); y[i] = e; s += e }
+    for i in 0..<n { let e = fastExp(x[i] - m); y[i] = e; s += e }
     let inv = 1 / s
     for i in 0..<n { y[i] *= inv }
 }
@@ -53,7 +53,7 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
             let y = out.data + r * c, dy = g + r * c, d = gx + r * c
             var s: Float = 0
             for i in 0..<c { s += dy[i] }
-            for i in 0..<c { d[i] += dy[i] - expf(y[i]) * s }
+            for i in 0..<c { d[i] += dy[i] - fastExp(y[i]) * s }
         }
     }
     return out
@@ -64,7 +64,7 @@ func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var m = -Float.infinity
     for i in 0..<n { m = max(m, x[i]) }
     var s: Float = 0
-    for i in 0..<n { s += expf(x[i] - m) }
+    for i in 0..<n { s += fastExp(x[i] - m) }
     return m + logf(s)
 }
 
@@ -76,29 +76,34 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     precondition(weight.count == c, "rmsNorm: weight \(weight.shape) for rows of \(c)")
     let out = Tensor(uninitialized: x.shape)
     let inv = UnsafeMutablePointer<Float>.allocate(capacity: rows)  // r per row, kept for backward
-    for r in 0..<rows {
+    parallelRanges(rows, grain: max(1, (1 << 14) / c)) { range in for r in range {
         let xr = x.data + r * c, yr = out.data + r * c
         var ss: Float = 0
         for i in 0..<c { ss += xr[i] * xr[i] }
         let ri = 1 / (ss / Float(c) + eps).squareRoot()
         inv[r] = ri
         for i in 0..<c { yr[i] = xr[i] * ri * weight.data[i] }
-    }
+    } }
     let buffer = Buffer(inv)
     out.record([x, weight]) { g in
         let gx = x.requiresGrad ? x.gradBuffer() : nil
-        let gw = weight.requiresGrad ? weight.gradBuffer() : nil
-        for r in 0..<rows {
+        if weight.requiresGrad {  // a reduction over rows: kept serial so the sum's order never changes
+            let gw = weight.gradBuffer()
+            for r in 0..<rows {
+                let xr = x.data + r * c, dy = g + r * c, ri = buffer.pointer[r]
+                for i in 0..<c { gw[i] += dy[i] * xr[i] * ri }
+            }
+        }
+        if let gx { parallelRanges(rows, grain: max(1, (1 << 14) / c)) { range in for r in range {
             let xr = x.data + r * c, dy = g + r * c, ri = buffer.pointer[r]
-            if let gw { for i in 0..<c { gw[i] += dy[i] * xr[i] * ri } }
-            if let gx {
+            do {  // dx = r · (dx̂ − x̂ · mean(dx̂ ⊙ x̂))
                 var dot: Float = 0  // Σ dx̂ ⊙ x̂
                 for i in 0..<c { dot += dy[i] * weight.data[i] * xr[i] * ri }
                 let k = dot / Float(c)
                 let d = gx + r * c
                 for i in 0..<c { d[i] += ri * (dy[i] * weight.data[i] - xr[i] * ri * k) }
             }
-        }
+        } } }
     }
     return out
 }

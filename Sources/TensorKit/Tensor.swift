@@ -29,6 +29,7 @@ public final class Tensor {
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int], requiresGrad: Bool = false) {
+        _ = heapConfigured
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
@@ -51,6 +52,7 @@ public final class Tensor {
 
     /// An uninitialised tensor for op outputs that write every element.
     init(uninitialized shape: [Int]) {
+        _ = heapConfigured
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.data = .allocate(capacity: max(count, 1))
@@ -173,3 +175,19 @@ func String(format: String, _ value: Float) -> String {
     _ = withVaList([Double(value)]) { vsnprintf(&buffer, 64, format, $0) }
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// Keeps large tensors on the heap instead of fresh mmap'd pages: a training step frees and
+/// reallocates the same sizes every time, and first-touch page faults on new mappings would
+/// otherwise cost more than the arithmetic of most elementwise ops.
+let heapConfigured: Bool = {
+    #if canImport(Glibc)
+    typealias MalloptFn = @convention(c) (Int32, Int32) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {  // RTLD_DEFAULT
+        let mallopt = unsafeBitCast(symbol, to: MalloptFn.self)
+        _ = mallopt(-3, 1 << 30)   // M_MMAP_THRESHOLD
+        _ = mallopt(-1, 1 << 30)   // M_TRIM_THRESHOLD
+        _ = mallopt(-2, 64 << 20)  // M_TOP_PAD
+    }
+    #endif
+    return true
+}()

@@ -1,0 +1,100 @@
+// Bench.swift — `peft bench`: the training step of ../shared/bench/torch_ref_bench.py, timed,
+// with the achieved GFLOP/s and, given a Python with torch, the ratio against PyTorch.
+
+import ArgumentParser
+import Foundation
+import Llama
+import TensorKit
+import Training
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
+
+    @Option(help: "full (train everything).") var method = "full"
+    @Option var vocab = 512
+    @Option var hidden = 128
+    @Option var intermediate = 512
+    @Option var layers = 4
+    @Option var heads = 4
+    @Option var seq = 64
+    @Option var batch = 32
+    @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 30
+    @Option(help: "BLAS threads (default: the BLAS's own choice).") var threads: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Flag(help: "Break the step time down by category (matmul, attention, optimizer, rest).") var profile = false
+    @Option(help: "A Python with torch, transformers and peft: run the reference side by side and print the ratio.")
+    var torch: String?
+
+    func validate() throws {
+        guard ["full"].contains(method) else { throw ValidationError("unknown --method '\(method)'; choose: full") }
+        guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
+    }
+
+    func run() throws {
+        if let threads { BLAS.shared.threads = threads }
+        let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate, numHiddenLayers: layers,
+                                 numAttentionHeads: heads, maxPositionEmbeddings: seq)
+        let gen = Generator(seed: seed)
+        let model = LlamaModel(config: config, generator: gen)
+        let trainable = model.namedParameters.map(\.tensor)
+        let optimizer = AdamW(parameters: trainable, learningRate: 1e-3)
+        let ids = (0..<batch * seq).map { _ in gen.int(below: vocab) }
+        var lastLoss: Float = 0
+        func step() {
+            let logits = Profiler.measure("forward (rest)") { model(ids, batch: batch) }
+            let loss = Profiler.measure("forward (rest)") { causalLanguageModelLoss(logits, labels: ids) }
+            Profiler.measure("backward (rest)") { loss.backward() }
+            Profiler.measure("optimizer") { optimizer.step(); optimizer.zeroGrad() }
+            lastLoss = loss.item
+        }
+        for _ in 0..<3 { step() }
+        Profiler.isEnabled = profile
+        Profiler.reset()
+        let start = Profiler.now()
+        for _ in 0..<steps { step() }
+        let seconds = Profiler.now() - start
+        Profiler.isEnabled = false
+        let tokensPerSecond = Double(batch * seq * steps) / seconds
+        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq) * Double(steps)
+        print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
+        print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
+        print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
+        if profile {
+            print("  where the time goes (exclusive):")
+            for (name, s) in Profiler.seconds.sorted(by: { $0.value > $1.value }) {
+                print(String(format: "    %-18@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3, 100 * s / seconds))
+            }
+        }
+        if let torch { try compare(python: torch, swiftTokensPerSecond: tokensPerSecond) }
+    }
+
+    /// FLOPs of one full fine-tuning step: every linear layer 2·N·in·out forward, twice that
+    /// backward (input and weight gradients); attention 4·B·H·T²·D forward (QKᵀ and AV), 8 backward.
+    func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int) -> Double {
+        let perLayer = 4 * c.hiddenSize * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
+        let linear = Double(c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize)
+        let attention = Double(c.numHiddenLayers) * Double(tokens) * Double(seq) * Double(c.hiddenSize)
+        return 3 * 2 * Double(tokens) * linear + 12 * attention
+    }
+
+    func compare(python: String, swiftTokensPerSecond: Double) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_ref_bench.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path, "--method", method, "--vocab", "\(vocab)", "--d-model", "\(hidden)", "--ffn", "\(intermediate)",
+                             "--layers", "\(layers)", "--heads", "\(heads)", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("torch") }),
+              let torchRate = Double(line.split(separator: " ").last ?? "") else {
+            throw ValidationError("the reference printed no 'torch ... tokens/s N' line:\n\(text)")
+        }
+        print(line)
+        print(String(format: "ratio swift/torch: %.2f×", swiftTokensPerSecond / torchRate))
+    }
+}

@@ -1,0 +1,81 @@
+// PEFTCommand.swift — the `peft` command-line tool.
+
+import ArgumentParser
+import Foundation
+import Llama
+import SafeTensors
+import TensorKit
+
+@main
+struct PEFTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peft",
+        abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
+        subcommands: [Info.self, Forward.self, Bench.self])
+}
+
+/// Turns a thrown error into one plain line and exit code 1, instead of a stack trace.
+func reporting<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as FileFormatError {
+        throw ValidationError(error.description)
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's config, parameter count and the module names a PEFT method can target.")
+
+    @Argument(help: "A model folder in the Hugging Face layout (config.json, model.safetensors).")
+    var model: String
+
+    func run() throws {
+        let m = try reporting { try LlamaModel.load(from: URL(fileURLWithPath: model)) }
+        let c = m.config
+        print("""
+        LlamaForCausalLM  \(model)
+          vocab_size \(c.vocabSize), hidden_size \(c.hiddenSize), intermediate_size \(c.intermediateSize)
+          num_hidden_layers \(c.numHiddenLayers), num_attention_heads \(c.numAttentionHeads), num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim)
+          rms_norm_eps \(c.rmsNormEps), rope_theta \(c.ropeTheta), tie_word_embeddings \(c.tieWordEmbeddings)
+          parameters: \(m.parameterCount.formatted())
+
+        Linear modules (target them by full name, by the last part, or by a regex):
+        """)
+        for slot in m.linearSlots {
+            let w = slot.layer.base.weight
+            print("  \(slot.name.padding(toLength: 40, withPad: " ", startingAt: 0)) [\(w.shape[0]), \(w.shape[1])]")
+        }
+        let kinds = Array(Set(m.linearSlots.map { String($0.name.split(separator: ".").last!) })).sorted()
+        print("\nShort names: \(kinds.joined(separator: ", "))  (\"all-linear\" = all but lm_head)")
+    }
+}
+
+struct Forward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a batch through a model; write logits, loss and (with --grads) every parameter's gradient.")
+
+    @Option(help: "A model folder in the Hugging Face layout.") var model: String
+    @Option(help: "A batch JSON file: {\"input_ids\": [[...]], \"labels\": [[...]]}.") var batch: String
+    @Option(help: "The safetensors file to write.") var out: String
+    @Flag(help: "Also write grad.<parameter name> for every trainable parameter.") var grads = false
+
+    func run() throws {
+        try reporting {
+            let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
+            let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
+            m.setTrainable(grads)
+            let logits = m(b.inputIds, batch: b.batchSize)
+            let loss = causalLanguageModelLoss(logits, labels: b.labels)
+            var file = SafeTensorsFile()
+            file["logits"] = StoredTensor(shape: logits.shape, values: logits.array)
+            file["loss"] = StoredTensor(shape: [1], values: [loss.item])
+            if grads {
+                loss.backward()
+                for (name, p) in m.namedParameters {
+                    file["grad.\(name)"] = StoredTensor(shape: p.shape, values: p.gradArray ?? [Float](repeating: 0, count: p.count))
+                }
+            }
+            try file.write(to: URL(fileURLWithPath: out))
+            print("loss \(loss.item)  logits \(logits.shape)\(grads ? "  + \(m.namedParameters.count) gradients" : "")  → \(out)")
+        }
+    }
+}
