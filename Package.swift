@@ -30,6 +30,6 @@ let package = Package(
             ],
             swiftSettings: optimised),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),
     ]
 )

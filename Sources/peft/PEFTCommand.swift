@@ -11,15 +11,11 @@ struct PEFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
-        subcommands: [Info.self, Forward.self, Bench.self])
+        subcommands: [Info.self, Forward.self, Convert.self, Bench.self])
 }
 
-/// Turns a thrown error into one plain line and exit code 1, instead of a stack trace.
-func reporting<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as FileFormatError {
-        throw ValidationError(error.description)
-    }
-}
+// Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
+// line, "Error: <file>: <problem>", with exit code 1.
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +25,7 @@ struct Info: ParsableCommand {
     var model: String
 
     func run() throws {
-        let m = try reporting { try LlamaModel.load(from: URL(fileURLWithPath: model)) }
+        let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
         let c = m.config
         print("""
         LlamaForCausalLM  \(model)
@@ -59,23 +55,28 @@ struct Forward: ParsableCommand {
     @Flag(help: "Also write grad.<parameter name> for every trainable parameter.") var grads = false
 
     func run() throws {
-        try reporting {
+        do {
             let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
             let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
-            m.setTrainable(grads)
-            let logits = m(b.inputIds, batch: b.batchSize)
-            let loss = causalLanguageModelLoss(logits, labels: b.labels)
-            var file = SafeTensorsFile()
-            file["logits"] = StoredTensor(shape: logits.shape, values: logits.array)
-            file["loss"] = StoredTensor(shape: [1], values: [loss.item])
-            if grads {
-                loss.backward()
-                for (name, p) in m.namedParameters {
-                    file["grad.\(name)"] = StoredTensor(shape: p.shape, values: p.gradArray ?? [Float](repeating: 0, count: p.count))
-                }
-            }
+            let file = m.forwardReport(b, gradients: grads)
             try file.write(to: URL(fileURLWithPath: out))
-            print("loss \(loss.item)  logits \(logits.shape)\(grads ? "  + \(m.namedParameters.count) gradients" : "")  → \(out)")
+            print("loss \(file["loss"]!.values[0])  logits \(file["logits"]!.shape)\(grads ? "  + \(m.namedParameters.count) gradients" : "")  → \(out)")
+        }
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a model folder (F32/F16/BF16, one file or shards) and save it as one F32 model.safetensors.")
+
+    @Option(help: "The model folder to read.") var model: String
+    @Option(help: "The folder to write (config.json, model.safetensors).") var out: String
+
+    func run() throws {
+        do {
+            let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
+            try m.save(to: URL(fileURLWithPath: out))
+            print("saved \(m.parameterCount.formatted()) parameters → \(out)")
         }
     }
 }

@@ -72,3 +72,47 @@ import TensorKit
         #expect(maxAbsDiff(tail.array, full.slice(axis: 1, 3..<8).array) < 1e-5)
     }
 }
+
+/// Compares a forward report with an expected file: logits and loss within 1e-4, every
+/// gradient within 1e-4 of its tensor's largest value. Returns the worst errors seen.
+func expectConformance(_ ours: SafeTensorsFile, _ expected: SafeTensorsFile,
+                       sourceLocation: SourceLocation = #_sourceLocation) -> (logits: Float, gradients: Float) {
+    let logits = maxAbsDiff(ours["logits"]!.values, expected["logits"]!.values)
+    #expect(ours["logits"]!.shape == expected["logits"]!.shape, sourceLocation: sourceLocation)
+    #expect(logits < 1e-4, sourceLocation: sourceLocation)
+    #expect(abs(ours["loss"]!.values[0] - expected["loss"]!.values[0]) < 1e-4, sourceLocation: sourceLocation)
+    var worst: Float = 0
+    let names = expected.tensors.keys.filter { $0.hasPrefix("grad.") }
+    #expect(Set(names) == Set(ours.tensors.keys.filter { $0.hasPrefix("grad.") }), sourceLocation: sourceLocation)
+    for name in names {
+        guard let mine = ours[name] else { continue }
+        let d = maxRelDiff(mine.values, expected[name]!.values)
+        worst = max(worst, d)
+        #expect(d < 1e-4, "\(name)", sourceLocation: sourceLocation)
+    }
+    return (logits, worst)
+}
+
+@Suite struct ForwardReportTests {
+    @Test func goldenThroughTheReport() throws {
+        let model = try LlamaModel.load(from: Golden.tiny.appendingPathComponent("base"))
+        let batch = try TokenBatch.load(contentsOf: Golden.tiny.appendingPathComponent("batch.json"), vocabSize: 97)
+        let report = model.forwardReport(batch, gradients: true)
+        // written and read back through the safetensors writer, as `peft forward` does
+        let url = temporaryFolder().appendingPathComponent("out.safetensors")
+        try report.write(to: url)
+        let worst = expectConformance(try SafeTensorsFile.read(contentsOf: url), try Golden.expected("expected_base.safetensors"))
+        print("golden llama-tiny: max |Δlogits| \(worst.logits), max relative Δgrad \(worst.gradients)")
+    }
+
+    @Test func groupedQueryTiedModelMatchesTransformers() throws {
+        // Fixture made by scripts/make_fixtures.py: GQA 6/2 heads, tied head, rope_theta 500.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/llama-gqa")
+        let model = try LlamaModel.load(from: root.appendingPathComponent("base"))
+        #expect(model.config.numKeyValueHeads == 2 && model.config.tieWordEmbeddings && model.config.ropeTheta == 500)
+        let batch = try TokenBatch.load(contentsOf: root.appendingPathComponent("batch.json"), vocabSize: model.config.vocabSize)
+        let expected = try SafeTensorsFile.read(contentsOf: root.appendingPathComponent("expected.safetensors"))
+        let worst = expectConformance(model.forwardReport(batch, gradients: true), expected)
+        print("llama-gqa: max |Δlogits| \(worst.logits), max relative Δgrad \(worst.gradients)")
+    }
+}
