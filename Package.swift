@@ -22,6 +22,7 @@ let package = Package(
         .target(name: "SafeTensors", swiftSettings: optimised),
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
+        .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .executableTarget(
             name: "peft",
             dependencies: [
@@ -29,6 +30,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),
     ]
