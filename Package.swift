@@ -8,6 +8,11 @@ import PackageDescription
 /// `swift run` and `swift test` use: a student should never wait for an unoptimised loop.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 
+let lessonDependencies: [Target.Dependency] = [
+    "TensorKit", "Llama", "Training", "Corpus", "Notebook",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 let package = Package(
     name: "PEFTNotebook",
     platforms: [.macOS(.v14)],
@@ -23,6 +28,11 @@ let package = Package(
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
+        .target(
+            name: "Notebook",
+            dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimised),
         .executableTarget(
             name: "peft",
             dependencies: [
@@ -30,6 +40,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
+        .executableTarget(
+            name: "lesson-full-finetune", dependencies: lessonDependencies, path: "Lessons/lesson-full-finetune", swiftSettings: optimised),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),

@@ -59,9 +59,18 @@ extension World {
                 let e = make()
                 if seen.insert(e.prompt).inserted { all.append(e) }
             }
-            let a = sizes.train, b = sizes.train + sizes.validation
-            return (Array(all[..<min(a, all.count)]), Array(all[min(a, all.count)..<min(b, all.count)]), Array(all[min(b, all.count)...]))
+            // Test and validation are filled first, so a small pool shortens training, never the test.
+            let test = Array(all.prefix(sizes.test)), validation = Array(all.dropFirst(sizes.test).prefix(sizes.validation))
+            return (Array(all.dropFirst(sizes.test + sizes.validation)), validation, test)
         }
+        let data = try makeTask(name, split: split, sizes: sizes, g)
+        if data.train.isEmpty || data.validation.isEmpty || data.test.isEmpty {
+            throw TaskError.emptySplit(name)
+        }
+        return data
+    }
+
+    private func makeTask(_ name: String, split: (() -> Example) -> ([Example], [Example], [Example]), sizes: SplitSizes, _ g: Generator) throws -> TaskData {
         switch name {
         case "sentiment":
             let (tr, va, te) = split {
@@ -133,8 +142,10 @@ extension World {
 
 public enum TaskError: Error, CustomStringConvertible, Equatable {
     case unknownTask(String)
+    case emptySplit(String)
     public var description: String {
         switch self {
+        case .emptySplit(let name): "task '\(name)' has an empty train, validation or test split; ask for fewer examples"
         case .unknownTask(let name):
             "unknown task '\(name)'; the embedded tasks are \(World.taskNames.joined(separator: ", ")), or give a JSON/JSONL file of Alpaca records"
         }

@@ -116,42 +116,49 @@ public struct World: Sendable {
             return (text, positiveWord != negated)
         }
         let (first, p1) = clause()
-        if g.chance(0.45) {
-            var (second, p2) = clause()
-            while p2 == p1 { (second, p2) = clause() }  // a real contrast
-            return (capitalized(first) + ", but " + second + ".", p2)
+        let form = g.uniform()
+        if form < 0.35 { return (capitalized(first) + ".", p1) }
+        var (second, p2) = clause()
+        if form < 0.8 {  // a real contrast: the second part decides
+            while p2 == p1 { (second, p2) = clause() }
+            return form < 0.62 ? (capitalized(first) + ", but " + second + ".", p2) : ("Although " + first + ", " + second + ".", p2)
         }
-        return (capitalized(first) + ".", p1)
+        while p2 != p1 { (second, p2) = clause() }  // agreement
+        return (capitalized(first) + ", and " + second + ".", p1)
     }
 
     // MARK: Topics
 
-    /// A news-like sentence on `topic` (one of `Lexicon.topics`). Cities, people and numbers
-    /// are shared across topics, so the label is not one keyword away.
+    /// A news-like sentence on `topic` (one of `Lexicon.topics`): a subject, a predicate and a
+    /// tail. Cities, people, numbers and the tails are shared across topics ("despite the rain"
+    /// ends sports news too), so the label is not one keyword away.
     public func topicSentence(_ topic: String, _ g: Generator) -> String {
         let city = g.pick(Lexicon.cities), n = 2 + g.int(below: 9), who = g.pick(people).name
+        let parts: (subjects: [String], predicates: [String])
         switch topic {
         case "sports":
-            return g.pick(["The team from \(city) won the match by \(n) goals.", "\(who) scored twice in the final game.",
-                           "The fans in \(city) cheered when the runner crossed the line.", "After \(n) rounds the players were tired but the coach was happy.",
-                           "The club signed a new player before the season in \(city)."])
+            parts = (["The team", "The coach", who, "The fans", "The young striker", "The club", "The runner"],
+                     ["won the match by \(n) goals", "lost the final after extra time", "trained hard before the season",
+                      "scored twice in the second half", "signed a new player", "crossed the line first", "celebrated the cup"])
         case "food":
-            return g.pick(["The soup in \(city) is cooked with \(n) kinds of beans.", "\(who) baked bread with butter and honey.",
-                           "The new restaurant serves fresh fish and rice.", "Add salt and pepper, then let the sauce boil for \(n) minutes.",
-                           "The chef in \(city) made a sweet cake with apples."])
+            parts = (["The chef", who, "The new restaurant", "The bakery", "Grandmother", "The cook"],
+                     ["served fresh fish with rice", "baked bread with butter and honey", "boiled the soup for \(n) minutes",
+                      "added salt and pepper to the sauce", "made a sweet cake with apples", "grilled \(n) kinds of vegetables", "sold warm pies"])
         case "weather":
-            return g.pick(["Heavy rain is expected in \(city) tomorrow.", "The wind will be strong and the sky will stay grey.",
-                           "After \(n) days of sun, snow finally fell in \(city).", "\(who) took an umbrella because of the storm.",
-                           "The morning will be cold with thick fog near the river."])
+            parts = (["The forecast", "The morning", "The storm", "The wind", "A cold front", "The sky"],
+                     ["brought heavy rain", "promised \(n) days of sun", "turned grey and stormy", "left thick fog near the river",
+                      "brought the first snow", "kept the temperature below zero", "cleared up by noon"])
         case "music":
-            return g.pick(["The band played \(n) songs at the concert in \(city).", "\(who) practiced the piano every evening.",
-                           "The singer released a new album with a slow ballad.", "The choir in \(city) sang a song about the sea.",
-                           "The guitar and the drums were too loud for the small hall."])
+            parts = (["The band", "The singer", who, "The choir", "The orchestra", "The young pianist"],
+                     ["played \(n) songs at the concert", "released a new album", "practiced the piano every evening",
+                      "sang a slow ballad", "tuned the guitars before the show", "recorded a song about the sea", "filled the hall with drums"])
         default:
-            return g.pick(["The train to \(city) left the station \(n) minutes late.", "\(who) packed a suitcase for a trip to \(city).",
-                           "The flight was long, but the hotel near the beach was nice.", "Tourists took photos of the old bridge in \(city).",
-                           "The bus to the airport was full of travelers."])
+            parts = (["The train", "The flight", who, "The tourists", "The bus", "The ferry"],
+                     ["left the station \(n) minutes late", "took photos of the old bridge", "packed a suitcase for the trip",
+                      "arrived at the airport early", "crossed the border at night", "booked a hotel near the beach", "missed the last connection"])
         }
+        let tails = ["", " in \(city)", " last weekend", " on Sunday", " despite the rain", " before the holidays", " as everyone expected", " for the first time"]
+        return "\(g.pick(parts.subjects)) \(g.pick(parts.predicates))\(g.pick(tails))."
     }
 
     // MARK: Arithmetic

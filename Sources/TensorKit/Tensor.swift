@@ -36,6 +36,7 @@ public final class Tensor {
         self.data = .allocate(capacity: max(count, 1))
         self.data.initialize(repeating: 0, count: max(count, 1))
         self.requiresGrad = requiresGrad
+        TensorMemory.allocated(count)
     }
 
     /// A tensor holding `values` (row-major) with the given shape.
@@ -57,11 +58,13 @@ public final class Tensor {
         self.count = shape.reduce(1, *)
         self.data = .allocate(capacity: max(count, 1))
         self.requiresGrad = false
+        TensorMemory.allocated(count)
     }
 
     deinit {
         data.deallocate()
-        grad?.deallocate()
+        TensorMemory.freed(count)
+        if let grad { grad.deallocate(); TensorMemory.freed(count) }
     }
 
     // MARK: Values
@@ -101,12 +104,15 @@ public final class Tensor {
         let g = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
         g.initialize(repeating: 0, count: max(count, 1))
         grad = g
+        TensorMemory.allocated(count)
         return g
     }
 
     /// Forgets the gradient (the next backward starts from zero).
     public func zeroGrad() {
-        grad?.deallocate()
+        guard let g = grad else { return }
+        g.deallocate()
+        TensorMemory.freed(count)
         grad = nil
     }
 
@@ -191,3 +197,20 @@ let heapConfigured: Bool = {
     #endif
     return true
 }()
+
+/// Bytes held by tensor values and gradients right now, and the peak since the last reset.
+/// Tensors are created on one thread (parallel kernels only touch their memory), so plain
+/// counters suffice.
+public enum TensorMemory {
+    nonisolated(unsafe) public private(set) static var liveBytes = 0
+    nonisolated(unsafe) public private(set) static var peakBytes = 0
+
+    @inline(__always) static func allocated(_ count: Int) {
+        liveBytes += 4 * count
+        if liveBytes > peakBytes { peakBytes = liveBytes }
+    }
+    @inline(__always) static func freed(_ count: Int) { liveBytes -= 4 * count }
+
+    /// Starts a new peak measurement from the current live bytes.
+    public static func resetPeak() { peakBytes = liveBytes }
+}

@@ -35,12 +35,13 @@ import TensorKit
         var negated = 0, contrasted = 0
         for _ in 0..<500 {
             let (text, positive) = world.review(g)
-            let last = " " + text.lowercased().components(separatedBy: ", but ").last!
+            let lower = " " + text.lowercased()
+            let last = lower.hasPrefix(" although") ? String(lower.split(separator: ",", maxSplits: 1)[1]) : lower.components(separatedBy: ", but ").last!.components(separatedBy: ", and ").last!
             let hasGood = World.goodWords.contains { last.contains(" \($0)") }
             let isNegated = last.contains(" not ") || last.contains("nobody")
             #expect(positive == (hasGood != isNegated), "\(text) labelled \(positive)")
             if isNegated { negated += 1 }
-            if text.contains(", but ") { contrasted += 1 }
+            if text.contains(", but ") || text.hasPrefix("Although") { contrasted += 1 }
         }
         #expect(negated > 50 && contrasted > 100)
     }

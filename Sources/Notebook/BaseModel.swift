@@ -1,0 +1,181 @@
+// BaseModel.swift — the project's own pretrained base models: presets, pretraining on the
+// embedded corpus, and a cache in the Hugging Face layout.
+//
+// The cache lives in `.cache/base-models/<preset>/` at the package root (git ignores it), or
+// under `$PEFT_CACHE`. Each folder holds config.json, model.safetensors, tokenizer.json and
+// pretraining.json (the run's settings, loss curve and held-out loss).
+
+import Corpus
+import Foundation
+import Llama
+import SafeTensors
+import TensorKit
+import Training
+
+/// A base-model size with its pretraining budget.
+public struct BasePreset: Sendable {
+    public var name: String
+    public var hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int
+    public var vocabularySize = 512
+    public var sequenceLength = 64
+    public var steps: Int, batchSize: Int = 32
+    public var learningRate: Float = 3e-3
+    public var documents: Int
+
+    public static let tiny = BasePreset(name: "tiny", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4, steps: 700, documents: 40_000)
+    public static let small = BasePreset(name: "small", hiddenSize: 128, intermediateSize: 344, layers: 4, heads: 4, steps: 1400, documents: 80_000)
+    public static let medium = BasePreset(name: "medium", hiddenSize: 256, intermediateSize: 688, layers: 6, heads: 8, steps: 1800, learningRate: 1.5e-3, documents: 100_000)
+    /// The tiny shape with a short pretraining, for `--quick` runs and the tests.
+    public static let quick = BasePreset(name: "quick", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4, steps: 150, documents: 8_000)
+
+    public static let all = [tiny, small, medium, quick]
+
+    public static func named(_ name: String) throws -> BasePreset {
+        guard let p = all.first(where: { $0.name == name }) else {
+            throw LessonError("unknown base preset '\(name)'; choose one of \(all.map(\.name).joined(separator: ", "))")
+        }
+        return p
+    }
+
+    public func config(vocabularySize: Int) -> LlamaConfig {
+        LlamaConfig(vocabSize: vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: layers,
+                    numAttentionHeads: heads, maxPositionEmbeddings: 2 * sequenceLength, rmsNormEps: 1e-5,
+                    bosTokenId: vocabularySize - 2, eosTokenId: vocabularySize - 2, padTokenId: vocabularySize - 1)
+    }
+
+    public var parameterEstimate: Int {
+        let perLayer = 4 * hiddenSize * hiddenSize + 3 * hiddenSize * intermediateSize + 2 * hiddenSize
+        return 2 * vocabularySize * hiddenSize + layers * perLayer + hiddenSize
+    }
+}
+
+/// A message for the person running a lesson.
+public struct LessonError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A pretrained base: the model, its tokenizer and how it was made.
+public final class BaseModel {
+    public let model: LlamaModel
+    public let tokenizer: Tokenizer
+    public let preset: BasePreset
+    public let folder: URL
+    /// Pretraining loss every 10 steps, the held-out loss at the end, wall time.
+    public let pretrainingLosses: [Float]
+    public let heldOutLoss: Float
+    public let pretrainingSeconds: Double
+    public let world = World()
+
+    init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset, folder: URL, losses: [Float], heldOut: Float, seconds: Double) {
+        self.model = model; self.tokenizer = tokenizer; self.preset = preset; self.folder = folder
+        self.pretrainingLosses = losses; self.heldOutLoss = heldOut; self.pretrainingSeconds = seconds
+    }
+
+    /// The cache root: `$PEFT_CACHE` or `.cache` at the package root.
+    public static var cacheRoot: URL {
+        if let env = ProcessInfo.processInfo.environment["PEFT_CACHE"] { return URL(fileURLWithPath: env) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".cache")
+    }
+
+    /// Loads the cached base for `preset`, pretraining (and caching) it first if needed.
+    public static func load(_ preset: BasePreset, rebuild: Bool = false, log: (String) -> Void = { print($0) }) throws -> BaseModel {
+        let folder = cacheRoot.appendingPathComponent("base-models/\(preset.name)")
+        let info = folder.appendingPathComponent("pretraining.json")
+        if !rebuild, FileManager.default.fileExists(atPath: info.path) {
+            do { return try read(folder, preset) } catch {
+                log("  the cached base in \(folder.path) is unreadable (\(error)); pretraining it again")
+            }
+        }
+        return try pretrain(preset, into: folder, log: log)
+    }
+
+    static func read(_ folder: URL, _ preset: BasePreset) throws -> BaseModel {
+        let model = try LlamaModel.load(from: folder)
+        let tokenizer = try Tokenizer.load(contentsOf: folder.appendingPathComponent("tokenizer.json"))
+        let url = folder.appendingPathComponent("pretraining.json")
+        guard let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any],
+              let losses = json["losses"] as? [Double], let heldOut = json["held_out_loss"] as? Double,
+              let seconds = json["seconds"] as? Double else {
+            throw FileFormatError(file: url.path, problem: "not a pretraining record")
+        }
+        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder,
+                         losses: losses.map(Float.init), heldOut: Float(heldOut), seconds: seconds)
+    }
+
+    /// Pretrains on the world's corpus: next-token prediction on random windows, AdamW with
+    /// warm-up and cosine decay, gradient clipping at 1. Seeded (seed 0): the same base every time.
+    static func pretrain(_ preset: BasePreset, into folder: URL, log: (String) -> Void) throws -> BaseModel {
+        let world = World()
+        let started = Date()
+        log("  Pretraining the '\(preset.name)' base (~\(formatCount(preset.parameterEstimate)) parameters, \(preset.steps) steps of \(preset.batchSize)×\(preset.sequenceLength) tokens); this happens once and is cached in \(folder.path).")
+        let g = Generator(seed: 0)
+        let documents = world.pretrainingDocuments(count: preset.documents, generator: g)
+        let tokenizer = Tokenizer.train(on: Array(documents.prefix(20_000)), vocabularySize: preset.vocabularySize)
+        let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
+        let heldOut = heldOutStream(world: world, tokenizer: tokenizer)
+        let model = LlamaModel(config: preset.config(vocabularySize: tokenizer.vocabularySize), generator: g)
+        let parameters = model.namedParameters.map(\.tensor)
+        let decayed = parameters.filter { $0.rank == 2 }, other = parameters.filter { $0.rank != 2 }
+        let optimizer = AdamW([ParameterGroup(decayed, weightDecay: 0.1), ParameterGroup(other)], learningRate: preset.learningRate, beta2: 0.95)
+        let schedule = LearningRateSchedule.cosine(warmup: preset.steps / 20, total: preset.steps)
+        let (b, t) = (preset.batchSize, preset.sequenceLength)
+        let progress = Progress("pretrain", total: preset.steps)
+        var losses: [Float] = [], recent: [Float] = []
+        for step in 0..<preset.steps {
+            var ids: [Int] = []
+            ids.reserveCapacity(b * t)
+            for _ in 0..<b { let o = g.int(below: stream.count - t); ids += stream[o..<(o + t)] }
+            let loss = causalLanguageModelLoss(model(ids, batch: b), labels: ids)
+            loss.backward()
+            clipGradientNorm(parameters, maxNorm: 1)
+            optimizer.learningRate = preset.learningRate * max(schedule.multiplier(at: step), 0.05)
+            optimizer.step(); optimizer.zeroGrad()
+            recent.append(loss.item)
+            if recent.count == 10 { losses.append(recent.reduce(0, +) / 10); recent = [] }
+            progress.update(step: step + 1, loss: loss.item, tokens: (step + 1) * b * t)
+        }
+        let held = languageModelLoss(model: model, stream: heldOut)
+        let seconds = Date().timeIntervalSince(started)
+        try model.save(to: folder)
+        try tokenizer.save(to: folder.appendingPathComponent("tokenizer.json"))
+        let record = """
+        {
+          "preset": "\(preset.name)", "steps": \(preset.steps), "batch_size": \(b), "sequence_length": \(t),
+          "learning_rate": \(preset.learningRate), "documents": \(preset.documents), "corpus_tokens": \(stream.count),
+          "seed": 0, "world_seed": \(world.seed), "seconds": \(seconds), "held_out_loss": \(held),
+          "losses": [\(losses.map { String(format: "%.5f", $0) }.joined(separator: ", "))]
+        }
+
+        """
+        try writeAtomically(Data(record.utf8), to: folder.appendingPathComponent("pretraining.json"))
+        log(String(format: "  Pretrained in %@: held-out loss %.3f (perplexity %.1f) on a corpus of %@ tokens.", formatDuration(seconds), held, exp(held), formatCount(stream.count)))
+        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses, heldOut: held, seconds: seconds)
+    }
+
+    /// Held-out pretraining text (its own seed, never trained on): 16 windows of 64 tokens.
+    static func heldOutStream(world: World, tokenizer: Tokenizer) -> [[Int]] {
+        let docs = world.pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF))
+        let stream = docs.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
+        return (0..<16).map { Array(stream[($0 * 64)..<($0 * 64 + 64)]) }
+    }
+
+    /// The base's held-out pretraining windows, for measuring forgetting.
+    public lazy var heldOut: [[Int]] = BaseModel.heldOutStream(world: world, tokenizer: tokenizer)
+
+    /// A fresh copy of the base model (fine-tuning changes weights; the base stays intact).
+    public func copy() -> LlamaModel {
+        let m = LlamaModel(config: model.config, generator: Generator(seed: 0))
+        for ((_, a), (_, b)) in zip(m.namedParameters, model.namedParameters) { a.copyValues(from: b) }
+        return m
+    }
+}
+
+/// Mean next-token loss of `model` on token windows, without gradients.
+public func languageModelLoss(model: LlamaModel, stream: [[Int]]) -> Float {
+    withoutGrad {
+        let ids = stream.flatMap { $0 }
+        return causalLanguageModelLoss(model(ids, batch: stream.count), labels: ids).item
+    }
+}

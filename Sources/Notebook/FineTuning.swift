@@ -1,0 +1,197 @@
+// FineTuning.swift — task examples to token batches, the fine-tuning loop, and evaluation
+// (rank classification for choice tasks, greedy generation for the others).
+
+import Corpus
+import Foundation
+import Llama
+import TensorKit
+import Training
+
+/// Prompt and answer as token ids; the labels mask the prompt (−100) so the loss covers the
+/// answer and the closing end-of-text token only.
+public struct EncodedExample: Sendable {
+    public var ids: [Int]
+    public var labels: [Int]
+}
+
+extension Tokenizer {
+    public func encode(_ e: Example) -> EncodedExample {
+        let prompt = encode(e.prompt), answer = encode(e.answer) + [eosId]
+        return EncodedExample(ids: prompt + answer, labels: [Int](repeating: -100, count: prompt.count) + answer)
+    }
+}
+
+/// Rows padded on the right to one length. Padding needs no attention mask: with causal
+/// attention no real token ever looks at a later (padding) position, and padded labels are −100.
+public struct PaddedBatch {
+    public var ids: [Int], labels: [Int]
+    public var rows: Int, length: Int
+    /// Positions that carry a loss.
+    public var targetCount: Int
+
+    public init(_ items: [EncodedExample], padId: Int) {
+        rows = items.count
+        length = items.map(\.ids.count).max() ?? 0
+        ids = []; labels = []
+        for e in items {
+            let pad = length - e.ids.count
+            ids += e.ids + [Int](repeating: padId, count: pad)
+            labels += e.labels + [Int](repeating: -100, count: pad)
+        }
+        targetCount = labels.filter { $0 != -100 }.count
+    }
+}
+
+/// Maps token ids [B·T] (B rows) to logits [B, T, V]. A PEFT method that adds virtual tokens
+/// supplies its own function and returns the logits of the real positions only.
+public typealias LogitsFunction = (_ ids: [Int], _ rows: Int) -> Tensor
+
+/// The knobs of one fine-tuning run.
+public struct TrainingSettings: Sendable {
+    public var steps: Int
+    public var batchSize: Int = 16
+    public var learningRate: Float
+    public var warmupSteps: Int? = nil
+    public var maxGradientNorm: Float = 1
+    public var seed: UInt64 = 0
+    public init(steps: Int, batchSize: Int = 16, learningRate: Float, seed: UInt64 = 0) {
+        self.steps = steps; self.batchSize = batchSize; self.learningRate = learningRate; self.seed = seed
+    }
+}
+
+/// What a run produced: the loss of every step and its speed.
+public struct TrainingLog: Sendable {
+    public var losses: [Float]
+    public var seconds: Double
+    public var tokens: Int
+    public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
+    /// Losses averaged over windows of `window` steps, for curves.
+    public func smoothed(_ window: Int = 10) -> [Double] {
+        stride(from: 0, to: losses.count, by: window).map { i in
+            let w = losses[i..<min(i + window, losses.count)]
+            return Double(w.reduce(0, +)) / Double(w.count)
+        }
+    }
+}
+
+/// Fine-tunes with AdamW (the optimiser holds the trainable parameters), linear warm-up and
+/// cosine decay, gradient clipping. Batches are drawn by shuffling the training set each epoch
+/// with the settings' seed.
+public func fineTune(label: String, logits: LogitsFunction, optimizer: any Optimizer, data: [EncodedExample],
+                     padId: Int, settings: TrainingSettings) -> TrainingLog {
+    precondition(!data.isEmpty, "fine-tuning needs at least one example")
+    let g = Generator(seed: settings.seed &+ 0x5EED)
+    let trainable = optimizer.groups.flatMap(\.parameters)
+    let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10), total: settings.steps)
+    var order: [Int] = [], cursor = 0
+    var losses: [Float] = [], tokens = 0
+    let progress = Progress(label, total: settings.steps)
+    let start = Date()
+    for step in 0..<settings.steps {
+        var items: [EncodedExample] = []
+        for _ in 0..<min(settings.batchSize, data.count) {
+            if cursor == order.count { order = g.shuffled(Array(data.indices)); cursor = 0 }
+            items.append(data[order[cursor]]); cursor += 1
+        }
+        let batch = PaddedBatch(items, padId: padId)
+        let loss = causalLanguageModelLoss(logits(batch.ids, batch.rows), labels: batch.labels)
+        loss.backward()
+        clipGradientNorm(trainable, maxNorm: settings.maxGradientNorm)
+        optimizer.learningRate = settings.learningRate * schedule.multiplier(at: step + 1)
+        optimizer.step(); optimizer.zeroGrad()
+        losses.append(loss.item)
+        tokens += batch.rows * batch.length
+        progress.update(step: step + 1, loss: loss.item, tokens: tokens)
+    }
+    return TrainingLog(losses: losses, seconds: Date().timeIntervalSince(start), tokens: tokens)
+}
+
+/// A task score: the metric's main number (accuracy or exact match, in [0, 1]) and, for
+/// data-to-text, the share of record values mentioned.
+public struct Score: Sendable {
+    public var value: Double
+    public var slotCoverage: Double?
+    /// A few (prompt, prediction, answer) triples to show.
+    public var samples: [(prompt: String, prediction: String, answer: String)]
+}
+
+/// Scores `examples` with the task's metric.
+public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int = 32) -> Score {
+    withoutGrad {
+        switch task.metric {
+        case .choice(let options):
+            return rankClassification(examples, options: options, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
+        case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
+            let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
+            var exact = 0.0, coverage = 0.0
+            for (e, p) in zip(examples, predictions) {
+                if p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) { exact += 1 }
+                let values = recordValues(e.prompt)
+                if !values.isEmpty { coverage += Double(values.filter { p.contains($0) }.count) / Double(values.count) }
+            }
+            let n = Double(max(examples.count, 1))
+            let samples = zip(examples, predictions).prefix(4).map { ($0.prompt, $1, $0.answer) }
+            if case .slotCoverage = task.metric { return Score(value: exact / n, slotCoverage: coverage / n, samples: samples) }
+            return Score(value: exact / n, slotCoverage: nil, samples: samples)
+        }
+    }
+}
+
+/// For each example, the option whose tokens have the highest total log-probability after the
+/// prompt; accuracy against the answer.
+func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int) -> Score {
+    var correct = 0
+    var samples: [(String, String, String)] = []
+    let optionIds = options.map { tokenizer.encode($0) }
+    for start in stride(from: 0, to: examples.count, by: max(1, batchSize / options.count)) {
+        let chunk = Array(examples[start..<min(start + max(1, batchSize / options.count), examples.count)])
+        var rows: [EncodedExample] = []
+        for e in chunk {
+            let p = tokenizer.encode(e.prompt)
+            for o in optionIds { rows.append(EncodedExample(ids: p + o, labels: [Int](repeating: -100, count: p.count) + o)) }
+        }
+        let batch = PaddedBatch(rows, padId: tokenizer.padId)
+        let lp = logSoftmax(logits(batch.ids, batch.rows))           // [R, T, V]
+        let v = lp.shape[2], t = batch.length
+        for (i, e) in chunk.enumerated() {
+            var best = 0, bestScore = -Float.infinity
+            for k in options.indices {
+                let r = i * options.count + k
+                var s: Float = 0
+                for pos in 1..<t where batch.labels[r * t + pos] != -100 {
+                    s += lp.data[(r * t + pos - 1) * v + batch.labels[r * t + pos]]
+                }
+                if s > bestScore { bestScore = s; best = k }
+            }
+            if options[best] == e.answer { correct += 1 }
+            if samples.count < 4 { samples.append((e.prompt, options[best], e.answer)) }
+        }
+    }
+    return Score(value: Double(correct) / Double(max(examples.count, 1)), slotCoverage: nil, samples: samples)
+}
+
+/// Greedy continuations (up to a newline or end of text), batched with right padding: each
+/// row reads its next token at its own last position.
+public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int = 32) -> [String] {
+    var out: [String] = []
+    for start in stride(from: 0, to: prompts.count, by: batchSize) {
+        var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.encode($0) }
+        var generated = [[Int]](repeating: [], count: rows.count)
+        var done = [Bool](repeating: false, count: rows.count)
+        for _ in 0..<maxTokens where done.contains(false) {
+            let length = rows.map(\.count).max()!
+            let ids = rows.flatMap { $0 + [Int](repeating: tokenizer.padId, count: length - $0.count) }
+            let z = logits(ids, rows.count)                              // [R, T, V]
+            let v = z.shape[2]
+            for r in rows.indices where !done[r] {
+                let base = z.data + (r * length + rows[r].count - 1) * v
+                var best = 0
+                for k in 1..<v where base[k] > base[best] { best = k }
+                if best == tokenizer.eosId || best == tokenizer.padId || tokenizer.decode([best]).contains("\n") { done[r] = true; continue }
+                rows[r].append(best); generated[r].append(best)
+            }
+        }
+        out += generated.map { tokenizer.decode($0) }
+    }
+    return out
+}
