@@ -42,6 +42,7 @@ let package = Package(
             swiftSettings: optimised),
         .executableTarget(
             name: "lesson-full-finetune", dependencies: lessonDependencies, path: "Lessons/lesson-full-finetune", swiftSettings: optimised),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),

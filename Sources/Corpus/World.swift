@@ -41,6 +41,8 @@ extension Generator {
 
 /// The world: fixed by its seed, so that a cached base model and the tasks agree on the facts.
 public struct World: Sendable {
+    /// Bumped whenever the generator's text changes, so cached base models are rebuilt.
+    public static let corpusVersion = 2
     public let seed: UInt64
     public let people: [Person]
 

@@ -1,7 +1,7 @@
 // BaseModel.swift — the project's own pretrained base models: presets, pretraining on the
 // embedded corpus, and a cache in the Hugging Face layout.
 //
-// The cache lives in `.cache/base-models/<preset>/` at the package root (git ignores it), or
+// The cache lives in `.cache/base-models/<preset>-corpus<version>/` at the package root (git ignores it), or
 // under `$PEFT_CACHE`. Each folder holds config.json, model.safetensors, tokenizer.json and
 // pretraining.json (the run's settings, loss curve and held-out loss).
 
@@ -81,7 +81,7 @@ public final class BaseModel {
 
     /// Loads the cached base for `preset`, pretraining (and caching) it first if needed.
     public static func load(_ preset: BasePreset, rebuild: Bool = false, log: (String) -> Void = { print($0) }) throws -> BaseModel {
-        let folder = cacheRoot.appendingPathComponent("base-models/\(preset.name)")
+        let folder = cacheRoot.appendingPathComponent("base-models/\(preset.name)-corpus\(World.corpusVersion)")
         let info = folder.appendingPathComponent("pretraining.json")
         if !rebuild, FileManager.default.fileExists(atPath: info.path) {
             do { return try read(folder, preset) } catch {
