@@ -9,7 +9,7 @@ import PackageDescription
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
 
 let lessonDependencies: [Target.Dependency] = [
-    "TensorKit", "Llama", "Training", "Corpus", "Notebook",
+    "TensorKit", "Llama", "Training", "Corpus", "Notebook", "PEFT",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
 ]
 
@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
+        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], swiftSettings: optimised),
         .target(
             name: "Notebook",
             dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus",
@@ -36,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "peft",
             dependencies: [
-                "TensorKit", "SafeTensors", "Llama", "Training",
+                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
@@ -46,5 +47,6 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),
+        .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT"]),
     ]
 )

@@ -84,3 +84,35 @@ import Training
         #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
     }
 }
+
+@Suite struct SVDTests {
+    @Test(arguments: [(5, 3), (3, 5), (8, 8), (1, 4)])
+    func reconstructsAndIsOrthonormal(shape: (Int, Int)) {
+        let (m, n) = shape
+        let a = Tensor.randn([m, n], generator: Generator(seed: UInt64(m * 10 + n))).array
+        let d = SVD(a, rows: m, columns: n)
+        #expect(d.k == min(m, n))
+        #expect(zip(d.s, d.s.dropFirst()).allSatisfy { $0 >= $1 })
+        for i in 0..<m {
+            for j in 0..<n {
+                var x = 0.0
+                for c in 0..<d.k { x += d.u[i * d.k + c] * d.s[c] * d.vt[c * n + j] }
+                #expect(abs(x - Double(a[i * n + j])) < 1e-9)
+            }
+        }
+        for c1 in 0..<d.k {
+            for c2 in 0..<d.k {
+                var uu = 0.0, vv = 0.0
+                for i in 0..<m { uu += d.u[i * d.k + c1] * d.u[i * d.k + c2] }
+                for j in 0..<n { vv += d.vt[c1 * n + j] * d.vt[c2 * n + j] }
+                #expect(abs(uu - (c1 == c2 ? 1 : 0)) < 1e-9 && abs(vv - (c1 == c2 ? 1 : 0)) < 1e-9)
+            }
+        }
+    }
+
+    @Test func rankOneMatrixHasOneSingularValue() {
+        // [1 2; 2 4; 3 6] = [1 2 3]ᵀ [1 2]: σ₁ = √14 · √5, σ₂ = 0
+        let d = SVD([1, 2, 2, 4, 3, 6], rows: 3, columns: 2)
+        #expect(abs(d.s[0] - (14.0 * 5).squareRoot()) < 1e-12 && d.s[1] < 1e-12)
+    }
+}
