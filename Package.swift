@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "peft",
             dependencies: [
-                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus",
+                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import PEFT
 import TensorKit
 import Training
 
@@ -11,7 +12,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
 
-    @Option(help: "full (train everything).") var method = "full"
+    @Option(help: "full (train everything) or lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen).") var method = "full"
+    @Option(help: "LoRA rank for --method lora.") var rank = 8
     @Option var vocab = 512
     @Option var hidden = 128
     @Option var intermediate = 512
@@ -27,7 +29,7 @@ struct Bench: ParsableCommand {
     var torch: String?
 
     func validate() throws {
-        guard ["full"].contains(method) else { throw ValidationError("unknown --method '\(method)'; choose: full") }
+        guard ["full", "lora"].contains(method) else { throw ValidationError("unknown --method '\(method)'; choose: full, lora") }
         guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
     }
 
@@ -37,7 +39,12 @@ struct Bench: ParsableCommand {
                                  numAttentionHeads: heads, maxPositionEmbeddings: seq)
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
-        let trainable = model.namedParameters.map(\.tensor)
+        var trainable = model.namedParameters.map(\.tensor)
+        if method == "lora" {
+            let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
+            trainable = lora.trainableParameters
+            print(lora.trainableReport)
+        }
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-3)
         let ids = (0..<batch * seq).map { _ in gen.int(below: vocab) }
         var lastLoss: Float = 0
@@ -56,7 +63,7 @@ struct Bench: ParsableCommand {
         let seconds = Profiler.now() - start
         Profiler.isEnabled = false
         let tokensPerSecond = Double(batch * seq * steps) / seconds
-        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq) * Double(steps)
+        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, lora: method == "lora") * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
@@ -69,13 +76,17 @@ struct Bench: ParsableCommand {
         if let torch { try compare(python: torch, swiftTokensPerSecond: tokensPerSecond) }
     }
 
-    /// FLOPs of one full fine-tuning step: every linear layer 2·N·in·out forward, twice that
-    /// backward (input and weight gradients); attention 4·B·H·T²·D forward (QKᵀ and AV), 8 backward.
-    func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int) -> Double {
+    /// FLOPs of one training step as computed here: every linear layer 2·N·in·out forward and
+    /// the same again for its input gradient; its weight gradient (another 2·N·in·out) only when
+    /// it trains; LoRA adds its two thin products (×3); attention 4·B·H·T²·D forward, 8 backward.
+    func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int, lora: Bool) -> Double {
         let perLayer = 4 * c.hiddenSize * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
         let linear = Double(c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize)
         let attention = Double(c.numHiddenLayers) * Double(tokens) * Double(seq) * Double(c.hiddenSize)
-        return 3 * 2 * Double(tokens) * linear + 12 * attention
+        let n = Double(tokens)
+        if !lora { return 3 * 2 * n * linear + 12 * attention }
+        let adapters = Double(c.numHiddenLayers * 2 * rank * (c.hiddenSize + c.hiddenSize))
+        return 2 * 2 * n * linear + 3 * 2 * n * adapters + 12 * attention
     }
 
     func compare(python: String, swiftTokensPerSecond: Double) throws {

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import PEFT
 import SafeTensors
 import TensorKit
 
@@ -11,7 +12,7 @@ struct PEFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
-        subcommands: [Info.self, Forward.self, Convert.self, Bench.self])
+        subcommands: [Info.self, Forward.self, Train.self, Merge.self, Convert.self, Bench.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -53,14 +54,23 @@ struct Forward: ParsableCommand {
     @Option(help: "A batch JSON file: {\"input_ids\": [[...]], \"labels\": [[...]]}.") var batch: String
     @Option(help: "The safetensors file to write.") var out: String
     @Flag(help: "Also write grad.<parameter name> for every trainable parameter.") var grads = false
+    @Option(help: "A PEFT LoRA adapter folder: logits with the adapter, grad.<adapter key> and merged_logits.") var adapter: String?
 
     func run() throws {
         do {
             let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
             let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
-            let file = m.forwardReport(b, gradients: grads)
+            let file: SafeTensorsFile
+            if let adapter {
+                let lora = try LoraModel.load(from: URL(fileURLWithPath: adapter), onto: m)
+                print(lora.trainableReport)
+                file = lora.forwardReport(b)
+            } else {
+                file = m.forwardReport(b, gradients: grads)
+            }
             try file.write(to: URL(fileURLWithPath: out))
-            print("loss \(file["loss"]!.values[0])  logits \(file["logits"]!.shape)\(grads ? "  + \(m.namedParameters.count) gradients" : "")  → \(out)")
+            let gradients = file.tensors.keys.filter { $0.hasPrefix("grad.") }.count
+            print("loss \(file["loss"]!.values[0])  logits \(file["logits"]!.shape)\(gradients > 0 ? "  + \(gradients) gradients" : "")  → \(out)")
         }
     }
 }
@@ -80,3 +90,27 @@ struct Convert: ParsableCommand {
         }
     }
 }
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Merge a LoRA adapter into its base model and save a plain model in the Hugging Face layout.")
+
+    @Option(help: "The base model folder.") var model: String
+    @Option(help: "The PEFT LoRA adapter folder.") var adapter: String
+    @Option(help: "The folder for the merged model.") var out: String
+
+    func run() throws {
+        let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
+        let lora = try LoraModel.load(from: URL(fileURLWithPath: adapter), onto: m)
+        let merged = lora.mergeAndUnload()
+        let outURL = URL(fileURLWithPath: out)
+        try merged.save(to: outURL)
+        let tokenizer = URL(fileURLWithPath: model).appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: tokenizer.path) {
+            try writeAtomically(Data(contentsOf: tokenizer), to: outURL.appendingPathComponent("tokenizer.json"))
+        }
+        print("merged \(lora.adapters.count) LoRA layers (r = \(lora.config.r)) into \(formatted(merged.parameterCount)) parameters → \(out)")
+    }
+}
+
+func formatted(_ n: Int) -> String { n.formatted() }

@@ -1,0 +1,26 @@
+"""Checks that a LoRA adapter trained here loads in Python's peft onto the base model saved
+here and gives the same logits (and that the merged model does too).
+
+    swift run peft train --model .cache/base-models/quick-corpus2 --data sentiment --out /tmp/adapter --steps 30
+    echo '{"input_ids": [[10, 20, 30, 40, 50, 60, 70, 80], [5, 6, 7, 8, 9, 100, 200, 300]]}' > /tmp/b.json
+    swift run peft forward --model .cache/base-models/quick-corpus2 --adapter /tmp/adapter --batch /tmp/b.json --out /tmp/swift.safetensors
+    ~/peft-refenv/bin/python scripts/check_adapter_interop.py .cache/base-models/quick-corpus2 /tmp/adapter /tmp/b.json /tmp/swift.safetensors
+"""
+import json, sys, torch
+from transformers import LlamaForCausalLM
+from peft import PeftModel
+from safetensors.torch import load_file
+
+base_dir, adapter_dir, batch_file, swift_file = sys.argv[1:5]
+model = LlamaForCausalLM.from_pretrained(base_dir, torch_dtype=torch.float32)
+model = PeftModel.from_pretrained(model, adapter_dir)
+model.eval()
+ids = torch.tensor(json.load(open(batch_file))["input_ids"])
+swift = load_file(swift_file)
+with torch.no_grad():
+    logits = model(input_ids=ids).logits
+    merged = model.merge_and_unload()(input_ids=ids).logits
+d = (logits - swift["logits"]).abs().max().item()
+dm = (merged - swift["merged_logits"]).abs().max().item()
+print(f"peft loaded the adapter: max |logits - swift| = {d:.3g}, merged: {dm:.3g}")
+sys.exit(0 if d < 1e-4 and dm < 1e-4 else 1)
