@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], swiftSettings: optimised),
         .target(
             name: "Notebook",
-            dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus",
+            dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus", "PEFT",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimised),
         .executableTarget(
@@ -43,7 +43,10 @@ let package = Package(
             swiftSettings: optimised),
         .executableTarget(
             name: "lesson-full-finetune", dependencies: lessonDependencies, path: "Lessons/lesson-full-finetune", swiftSettings: optimised),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune"]),
+        .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
+        .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
+        .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),

@@ -56,8 +56,7 @@ struct LessonFullFinetune: ParsableCommand {
         nb.figure(pretrainingFigure)
 
         // 2. The tasks
-        var sizes = options.quick ? SplitSizes.quick : SplitSizes.full
-        sizes.train = min(sizes.train, trainExamples)
+        let sizes = options.splitSizes(trainLimit: trainExamples)
         let taskList = try tasks.split(separator: ",").map { try base.world.task(String($0), sizes: sizes, seed: options.seed) }
         nb.section("The tasks", """
             Two kinds of task. qa asks about people the training set never mentions: the answers exist only in the \
@@ -72,7 +71,7 @@ struct LessonFullFinetune: ParsableCommand {
 
         // 3. The five ways
         let steps = options.steps(full: 250, quick: 40)
-        let seedList = (0..<(seeds ?? (options.quick ? 1 : 2))).map { options.seed &+ UInt64($0) }
+        let seedList = options.seedList(seeds, default: 2)
         let k = min(trainableBlocks, config.numHiddenLayers)
         struct Way { var name: String; var fromScratch: Bool; var learningRate: Float; var trainable: (LlamaModel) -> [Tensor] }
         let ways: [Way] = [
@@ -122,10 +121,7 @@ struct LessonFullFinetune: ParsableCommand {
                     return PreparedRun(model: m, optimizer: AdamW(parameters: m.train(only: way.trainable(m)), learningRate: way.learningRate, weightDecay: 0))
                 })
             }
-            var frozen = MethodResult(name: "frozen base")
-            frozen.scores = [evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: { base.model($0, batch: $1) }).value]
-            frozen.heldOutLosses = [Double(base.heldOutLoss)]
-            results.append(frozen)
+            results.append(MethodResult.frozenBase(base, task))
             nb.figure(Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens",
                              kind: .lines(results.filter { !$0.curve.isEmpty }.map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) })))
             resultsByTask.append((task, results))

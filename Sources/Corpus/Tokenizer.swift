@@ -171,10 +171,10 @@ public final class Tokenizer {
     /// Writes `tokenizer.json` atomically.
     public func save(to url: URL) throws {
         var vocab: [String] = []
-        for id in 0..<eosId { vocab.append("    \(jsonQuote(Tokenizer.printable(pieces[id]))): \(id)") }
-        let mergeLines = merges.map { "    \(jsonQuote(Tokenizer.printable(pieces[$0.0]) + " " + Tokenizer.printable(pieces[$0.1])))" }
+        for id in 0..<eosId { vocab.append("    \(jsonString(Tokenizer.printable(pieces[id]))): \(id)") }
+        let mergeLines = merges.map { "    \(jsonString(Tokenizer.printable(pieces[$0.0]) + " " + Tokenizer.printable(pieces[$0.1])))" }
         let added = [(eosId, Tokenizer.eosText), (padId, Tokenizer.padText)].map {
-            "    {\"id\": \($0.0), \"content\": \(jsonQuote($0.1)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+            "    {\"id\": \($0.0), \"content\": \(jsonString($0.1)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }
         let text = """
         {
@@ -226,17 +226,4 @@ public final class Tokenizer {
         }
         return Tokenizer(merges: pairs)
     }
-}
-
-func jsonQuote(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        default:
-            if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
 }

@@ -4,6 +4,7 @@
 import Corpus
 import Foundation
 import Llama
+import PEFT
 import TensorKit
 import Training
 
@@ -16,6 +17,16 @@ public struct PreparedRun {
         self.model = model
         self.logits = logits ?? { ids, rows in model(ids, batch: rows) }
         self.optimizer = optimizer
+    }
+}
+
+extension PreparedRun {
+    /// A fresh copy of the base wrapped with LoRA (`config`, initialised from `seed`), trained by
+    /// AdamW at `learningRate` (B at `loraPlusRatio` times that).
+    public static func lora(_ base: BaseModel, _ config: LoraConfig, seed: UInt64, learningRate: Float, loraPlusRatio: Float = 1) throws -> (PreparedRun, LoraModel) {
+        let m = base.copy()
+        let l = try LoraModel(wrapping: m, config: config, generator: Generator(seed: seed))
+        return (PreparedRun(model: m, optimizer: AdamW(l.parameterGroups(loraPlusRatio: loraPlusRatio), learningRate: learningRate)), l)
     }
 }
 
@@ -34,6 +45,14 @@ public struct MethodResult: Sendable {
     public var trainableParameters = 0
 
     public init(name: String) { self.name = name }
+
+    /// The untrained base on `task`: its test score and its own held-out loss.
+    public static func frozenBase(_ base: BaseModel, _ task: TaskData) -> MethodResult {
+        var r = MethodResult(name: "frozen base")
+        r.scores = [evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: { base.model($0, batch: $1) }).value]
+        r.heldOutLosses = [Double(base.heldOutLoss)]
+        return r
+    }
 
     public var score: (mean: Double, std: Double) { meanStd(scores) }
     public var heldOut: (mean: Double, std: Double) { meanStd(heldOutLosses) }
@@ -88,4 +107,30 @@ extension LlamaModel {
         for p in parameters { p.requiresGrad = true }
         return parameters
     }
+}
+
+/// Inference throughput: tokens per second of `logits` over `repeats` forward passes of the
+/// same batch (no gradients), after one warm-up pass.
+public func inferenceTokensPerSecond(_ logits: LogitsFunction, ids: [Int], rows: Int, repeats: Int = 5) -> Double {
+    withoutGrad {
+        _ = logits(ids, rows)
+        let start = Date()
+        for _ in 0..<repeats { _ = logits(ids, rows) }
+        return Double(ids.count * repeats) / Date().timeIntervalSince(start)
+    }
+}
+
+/// Total bytes of the regular files in a folder.
+public func folderSize(_ url: URL) -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+    return names.reduce(0) { total, name in
+        total + (((try? FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
+    }
+}
+
+/// A fresh temporary folder.
+public func temporaryFolder(_ prefix: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
 }

@@ -1,6 +1,7 @@
 // LessonOptions.swift — the flags every lesson shares.
 
 import ArgumentParser
+import Corpus
 import Foundation
 
 public struct LessonOptions: ParsableArguments {
@@ -34,6 +35,18 @@ public struct LessonOptions: ParsableArguments {
     /// The base preset: `--base`, else quick for `--quick`, else small.
     public func basePreset() throws -> BasePreset {
         try BasePreset.named(base ?? (quick ? "quick" : "small"))
+    }
+
+    /// `count` seeds starting at `--seed` (`quickCount` with `--quick`).
+    public func seedList(_ count: Int?, default full: Int, quick quickCount: Int = 1) -> [UInt64] {
+        (0..<(count ?? (quick ? quickCount : full))).map { seed &+ UInt64($0) }
+    }
+
+    /// The split sizes for this run, with at most `trainLimit` training examples.
+    public func splitSizes(trainLimit: Int) -> SplitSizes {
+        var sizes = quick ? SplitSizes.quick : SplitSizes.full
+        sizes.train = min(sizes.train, trainLimit)
+        return sizes
     }
 
     /// `--steps` if given, else `full` or (with `--quick`) `quick`.

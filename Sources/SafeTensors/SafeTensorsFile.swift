@@ -214,7 +214,8 @@ private func integers(_ value: Any?) -> [Int]? {
     return out
 }
 
-func jsonString(_ s: String) -> String {
+/// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+public func jsonString(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {
         switch scalar {
@@ -224,7 +225,7 @@ func jsonString(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
         }
     }
     return out + "\""

@@ -70,6 +70,39 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         #expect(!report.contains("nan") && !report.contains("NaN"))
     }
 
+    @Test func loraQuick() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-lora-\(UUID().uuidString)")
+        let (status, output) = try runLesson("lesson-lora", ["--quick", "--out", out.path])
+        #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
+        let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(report.contains("trainable params: ") && report.contains("|| trainable%: "))
+        #expect(report.contains("the largest difference between their logits on 16 test examples is 0.0"))  // B = 0 at the start
+        try expectFigures(["loss-curves", "scores", "spectrum"], in: out)
+        for curve in try series(inTSV: out.appendingPathComponent("loss-curves.tsv")) { #expect(curve.last! < curve.first!) }
+        // the spectrum starts at 1 (σ₁/σ₁) and decreases
+        for s in try series(inTSV: out.appendingPathComponent("spectrum.tsv")) { #expect(abs(s.first! - 1) < 1e-6 && s.last! < s.first!) }
+    }
+
+    @Test func rankQuick() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-rank-\(UUID().uuidString)")
+        let (status, output) = try runLesson("lesson-rank", ["--quick", "--ranks", "1,4,8,16", "--out", out.path])
+        #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
+        try expectFigures(["score-vs-rank", "subspace-q_proj", "subspace-v_proj", "rslora"], in: out)
+        // φ is a similarity in [0, 1]
+        let phi = try numbers(inTSV: out.appendingPathComponent("subspace-q_proj.tsv"))
+        #expect(phi.count == 8 * 16 && phi.allSatisfy { $0 >= -1e-9 && $0 <= 1 + 1e-9 })
+    }
+
+    @Test func targetsQuick() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-targets-\(UUID().uuidString)")
+        let (status, output) = try runLesson("lesson-targets", ["--quick", "--out", out.path])
+        #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
+        let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(report.contains("Why Q and V rather than K?") && report.contains("| Wq,Wv | 4 |"))
+        try expectFigures(["targets"], in: out)
+        #expect(try numbers(inTSV: out.appendingPathComponent("targets.tsv")).count == 9 * 2)
+    }
+
     @Test func lessonRejectsBadFlags() throws {
         let (status, output) = try runLesson("lesson-full-finetune", ["--quick", "--tasks", "nonsense", "--out", FileManager.default.temporaryDirectory.path + "/x"])
         #expect(status != 0)

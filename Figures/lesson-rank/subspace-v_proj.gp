@@ -1,0 +1,13 @@
+# φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)
+# Draw with: gnuplot subspace-v_proj.gp   (writes subspace-v_proj.png from subspace-v_proj.tsv)
+set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set output "subspace-v_proj.png"
+set title "φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)"
+set xlabel "j (r=64)"
+set ylabel "i (r=8)"
+set grid
+set key outside right top
+set palette rgb 33,13,10
+set view map
+unset grid
+plot "subspace-v_proj.tsv" matrix using ($1+1):($2+1):3 with image notitle
