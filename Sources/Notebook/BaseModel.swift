@@ -67,9 +67,10 @@ public final class BaseModel {
     public let pretrainingSeconds: Double
     public let world = World()
 
-    init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset, folder: URL, losses: [Float], heldOut: Float, seconds: Double) {
+    init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset, folder: URL, losses: [Float], heldOut: Float, seconds: Double, heldOutWindows: [[Int]]) {
         self.model = model; self.tokenizer = tokenizer; self.preset = preset; self.folder = folder
         self.pretrainingLosses = losses; self.heldOutLoss = heldOut; self.pretrainingSeconds = seconds
+        self.heldOut = heldOutWindows
     }
 
     /// The cache root: `$PEFT_CACHE` or `.cache` at the package root.
@@ -100,27 +101,46 @@ public final class BaseModel {
               let seconds = json["seconds"] as? Double else {
             throw FileFormatError(file: url.path, problem: "not a pretraining record")
         }
+        let heldURL = folder.appendingPathComponent("held_out.json")
+        let windows: [[Int]]
+        if let stored = (try? JSONSerialization.jsonObject(with: Data(contentsOf: heldURL))) as? [[Int]], !stored.isEmpty {
+            windows = stored
+        } else {  // a cache from before held_out.json existed: the world's held-out text, as it was made then
+            windows = try heldOutWindows(World().pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF)), tokenizer: tokenizer)
+            try writeHeldOut(windows, to: folder)
+        }
         return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder,
-                         losses: losses.map(Float.init), heldOut: Float(heldOut), seconds: seconds)
+                         losses: losses.map(Float.init), heldOut: Float(heldOut), seconds: seconds, heldOutWindows: windows)
     }
 
-    /// Pretrains on the world's corpus: next-token prediction on random windows, AdamW with
-    /// warm-up and cosine decay, gradient clipping at 1. Seeded (seed 0): the same base every time.
+    /// Pretrains on the world's corpus. Seeded (seed 0): the same base every time.
     static func pretrain(_ preset: BasePreset, into folder: URL, log: (String) -> Void) throws -> BaseModel {
         let world = World()
-        let started = Date()
+        let documents = world.pretrainingDocuments(count: preset.documents, generator: Generator(seed: 0))
+        let heldOut = world.pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF))
         log("  Pretraining the '\(preset.name)' base (~\(formatCount(preset.parameterEstimate)) parameters, \(preset.steps) steps of \(preset.batchSize)×\(preset.sequenceLength) tokens); this happens once and is cached in \(folder.path).")
-        let g = Generator(seed: 0)
-        let documents = world.pretrainingDocuments(count: preset.documents, generator: g)
+        return try pretrain(preset, documents: documents, heldOutDocuments: heldOut, seed: 0, into: folder, log: log)
+    }
+
+    /// Pretrains a base on any documents (next-token prediction on random windows, AdamW with
+    /// warm-up and cosine decay, clipping at 1), trains its tokenizer on them, and saves all of it
+    /// in `folder`. `heldOutDocuments` are never trained on; their loss measures forgetting later.
+    public static func pretrain(_ preset: BasePreset, documents: [String], heldOutDocuments: [String], seed: UInt64,
+                                into folder: URL, log: (String) -> Void = { print($0) }) throws -> BaseModel {
+        let started = Date()
+        let g = Generator(seed: seed)
         let tokenizer = Tokenizer.train(on: Array(documents.prefix(20_000)), vocabularySize: preset.vocabularySize)
         let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
-        let heldOut = heldOutStream(world: world, tokenizer: tokenizer)
+        let (b, t) = (preset.batchSize, preset.sequenceLength)
+        guard stream.count > 4 * t else {
+            throw LessonError("the pretraining text has \(stream.count) tokens; it needs at least \(4 * t) (a few paragraphs) to draw windows of \(t)")
+        }
+        let heldOut = try heldOutWindows(heldOutDocuments, tokenizer: tokenizer)
         let model = LlamaModel(config: preset.config(vocabularySize: tokenizer.vocabularySize), generator: g)
         let parameters = model.namedParameters.map(\.tensor)
         let decayed = parameters.filter { $0.rank == 2 }, other = parameters.filter { $0.rank != 2 }
         let optimizer = AdamW([ParameterGroup(decayed, weightDecay: 0.1), ParameterGroup(other)], learningRate: preset.learningRate, beta2: 0.95)
         let schedule = LearningRateSchedule.cosine(warmup: preset.steps / 20, total: preset.steps)
-        let (b, t) = (preset.batchSize, preset.sequenceLength)
         let progress = Progress("pretrain", total: preset.steps)
         var losses: [Float] = [], recent: [Float] = []
         for step in 0..<preset.steps {
@@ -143,26 +163,34 @@ public final class BaseModel {
         let record = """
         {
           "preset": "\(preset.name)", "steps": \(preset.steps), "batch_size": \(b), "sequence_length": \(t),
-          "learning_rate": \(preset.learningRate), "documents": \(preset.documents), "corpus_tokens": \(stream.count),
-          "seed": 0, "world_seed": \(world.seed), "seconds": \(seconds), "held_out_loss": \(held),
+          "learning_rate": \(preset.learningRate), "documents": \(documents.count), "corpus_tokens": \(stream.count),
+          "seed": \(seed), "corpus_version": \(World.corpusVersion), "seconds": \(seconds), "held_out_loss": \(held),
           "losses": [\(losses.map { String(format: "%.5f", $0) }.joined(separator: ", "))]
         }
 
         """
         try writeAtomically(Data(record.utf8), to: folder.appendingPathComponent("pretraining.json"))
+        try writeHeldOut(heldOut, to: folder)
         log(String(format: "  Pretrained in %@: held-out loss %.3f (perplexity %.1f) on a corpus of %@ tokens.", formatDuration(seconds), held, exp(held), formatCount(stream.count)))
-        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses, heldOut: held, seconds: seconds)
+        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses, heldOut: held, seconds: seconds, heldOutWindows: heldOut)
     }
 
-    /// Held-out pretraining text (its own seed, never trained on): 16 windows of 64 tokens.
-    static func heldOutStream(world: World, tokenizer: Tokenizer) -> [[Int]] {
-        let docs = world.pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF))
-        let stream = docs.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
-        return (0..<16).map { Array(stream[($0 * 64)..<($0 * 64 + 64)]) }
+    /// Up to 16 windows of 64 tokens of held-out text.
+    static func heldOutWindows(_ documents: [String], tokenizer: Tokenizer) throws -> [[Int]] {
+        let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
+        let count = min(16, stream.count / 64)
+        guard count > 0 else { throw LessonError("the held-out text has \(stream.count) tokens; at least 64 are needed") }
+        return (0..<count).map { Array(stream[($0 * 64)..<($0 * 64 + 64)]) }
     }
 
-    /// The base's held-out pretraining windows, for measuring forgetting.
-    public lazy var heldOut: [[Int]] = BaseModel.heldOutStream(world: world, tokenizer: tokenizer)
+    /// The held-out windows as `held_out.json` (token ids), so every later run measures the same text.
+    static func writeHeldOut(_ windows: [[Int]], to folder: URL) throws {
+        let text = "[\n" + windows.map { "  [" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ",\n") + "\n]\n"
+        try writeAtomically(Data(text.utf8), to: folder.appendingPathComponent("held_out.json"))
+    }
+
+    /// Held-out pretraining windows, for measuring forgetting.
+    public let heldOut: [[Int]]
 
     /// A fresh copy of the base model (fine-tuning changes weights; the base stays intact).
     public func copy() -> LlamaModel {

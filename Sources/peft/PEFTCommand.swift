@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import Foundation
+import Corpus
 import Llama
 import PEFT
 import SafeTensors
@@ -12,7 +13,7 @@ struct PEFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
-        subcommands: [Info.self, Forward.self, Train.self, Merge.self, Convert.self, Bench.self])
+        subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Tokenize.self, Bench.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -114,3 +115,17 @@ struct Merge: ParsableCommand {
 }
 
 func formatted(_ n: Int) -> String { n.formatted() }
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show how a model folder's tokenizer.json splits a text into tokens.")
+
+    @Option(help: "A model folder with tokenizer.json.") var model: String
+    @Argument(help: "The text to encode.") var text: String
+
+    func run() throws {
+        let tokenizer = try Tokenizer.load(contentsOf: URL(fileURLWithPath: model).appendingPathComponent("tokenizer.json"))
+        let ids = tokenizer.encode(text)
+        print(ids.map(String.init).joined(separator: " "))
+        print(ids.map { "[" + tokenizer.decode([$0]).replacingOccurrences(of: "\n", with: "\\n") + "]" }.joined())
+    }
+}
