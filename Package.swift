@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
         .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
         .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets"]),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),

@@ -122,8 +122,10 @@ struct LessonFullFinetune: ParsableCommand {
                 })
             }
             results.append(MethodResult.frozenBase(base, task))
-            nb.figure(Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens",
-                             kind: .lines(results.filter { !$0.curve.isEmpty }.map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) })))
+            var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
+                                    kind: .lines(results.filter { !$0.curve.isEmpty }.map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) }))
+            lossFigure.logY = true
+            nb.figure(lossFigure)
             resultsByTask.append((task, results))
         }
 

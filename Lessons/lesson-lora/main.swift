@@ -98,8 +98,10 @@ struct LessonLoRA: ParsableCommand {
             return run
         }
         let results = [full, loraResult, MethodResult.frozenBase(base, data)]
-        nb.figure(Figure(name: "loss-curves", title: "Training loss: LoRA against full fine-tuning (\(data.name))", xLabel: "step", yLabel: "loss on the answer tokens",
-                         kind: .lines([full, loraResult].map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) })))
+        var lossFigure = Figure(name: "loss-curves", title: "Training loss: LoRA against full fine-tuning (\(data.name))", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
+                                kind: .lines([full, loraResult].map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) }))
+        lossFigure.logY = true
+        nb.figure(lossFigure)
         var scores = Table(["method", "trainable", "test \(data.metricName)", "held-out pretraining loss", "train time", "tokens/s"])
         for res in results {
             scores.add([res.name, res.trainableParameters > 0 ? formatCount(res.trainableParameters) : "0", res.scoreText,

@@ -66,6 +66,7 @@ public struct Figure {
         # \(title)
         # Draw with: gnuplot \(name).gp   (writes \(name).png from \(name).tsv)
         set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+        set termoption noenhanced
         set output "\(name).png"
         set title "\(esc(title))"
         set xlabel "\(esc(xLabel))"

@@ -56,6 +56,13 @@ struct Bench: ParsableCommand {
             lastLoss = loss.item
         }
         for _ in 0..<3 { step() }
+        // Which weights got a gradient in a step: a frozen weight must get none (no dW product at all).
+        let probe = Profiler.measure("forward (rest)") { causalLanguageModelLoss(model(ids, batch: batch), labels: ids) }
+        probe.backward()
+        let withGradient = model.namedParameters.filter { $0.tensor.grad != nil }
+        let frozenCount = model.namedParameters.count - withGradient.count
+        optimizer.zeroGrad()
+        for (_, t) in model.namedParameters { t.zeroGrad() }
         Profiler.isEnabled = profile
         Profiler.reset()
         let start = Profiler.now()
@@ -67,6 +74,7 @@ struct Bench: ParsableCommand {
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
+        print("  weight gradients: \(withGradient.count) base tensors get one, \(frozenCount) frozen get none (no weight-gradient product is run for them)")
         if profile {
             print("  where the time goes (exclusive):")
             for (name, s) in Profiler.seconds.sorted(by: { $0.value > $1.value }) {

@@ -3,10 +3,12 @@
 // and training curves that go down.
 
 import Foundation
+import SafeTensors
 import Testing
 
-/// Runs a lesson executable built beside the test bundle.
-func runLesson(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// Runs a lesson executable (or `peft`) built beside the test bundle; `environment` entries
+/// are added to (or, with an empty value, removed from) the inherited environment.
+func runLesson(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     var binary = products.appendingPathComponent(name)
     if !FileManager.default.fileExists(atPath: binary.path) {  // xctest bundles nest one level deeper on some systems
@@ -15,6 +17,9 @@ func runLesson(_ name: String, _ arguments: [String]) throws -> (status: Int32, 
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v.isEmpty ? nil : v }
+    process.environment = env
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
@@ -101,6 +106,48 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         #expect(report.contains("Why Q and V rather than K?") && report.contains("| Wq,Wv | 4 |"))
         try expectFigures(["targets"], in: out)
         #expect(try numbers(inTSV: out.appendingPathComponent("targets.tsv")).count == 9 * 2)
+    }
+
+    @Test func withoutGnuplotOrOpenBLASTheLessonStillRunsAndSaysSo() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lesson-bare-\(UUID().uuidString)")
+        // no gnuplot on this PATH, and a BLAS library that does not exist
+        let (status, output) = try runLesson("lesson-lora", ["--quick", "--steps", "10", "--out", out.path],
+                                             environment: ["PATH": "/nonexistent", "PEFT_BLAS": "/nonexistent/libopenblas.so"])
+        #expect(status == 0, "\(output.suffix(1500))")
+        #expect(output.components(separatedBy: "OpenBLAS was not found").count == 2, "the BLAS note should appear exactly once")
+        #expect(output.contains("install it (apt-get install libopenblas-dev)"))
+        #expect(output.contains("gnuplot is not installed"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out.path)
+        #expect(files.contains("spectrum.gp") && files.contains("spectrum.tsv") && !files.contains("spectrum.png"))
+        #expect(files.contains("README.md"))
+    }
+
+    @Test func peftCommandLineReproducesTheGoldenFiles() throws {
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/golden/llama-tiny")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("peft-cli-\(UUID().uuidString)")
+        let (s1, o1) = try runLesson("peft", ["forward", "--model", golden.appendingPathComponent("base").path, "--adapter",
+                                              golden.appendingPathComponent("lora").path, "--batch", golden.appendingPathComponent("batch.json").path,
+                                              "--out", out.appendingPathComponent("lora.safetensors").path])
+        #expect(s1 == 0, "\(o1)")
+        #expect(o1.contains("trainable params: 1,024 || all params: 32,480 || trainable%: 3.1527"))
+        let (s2, o2) = try runLesson("peft", ["merge", "--model", golden.appendingPathComponent("base").path, "--adapter",
+                                              golden.appendingPathComponent("lora").path, "--out", out.appendingPathComponent("merged").path])
+        #expect(s2 == 0, "\(o2)")
+        let (s3, o3) = try runLesson("peft", ["forward", "--model", out.appendingPathComponent("merged").path,
+                                              "--batch", golden.appendingPathComponent("batch.json").path, "--out", out.appendingPathComponent("m.safetensors").path])
+        #expect(s3 == 0, "\(o3)")
+        // the merged model saved by `peft merge` gives PEFT's merged logits
+        let merged = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("m.safetensors"))["logits"]!.values
+        let expected = try SafeTensorsFile.read(contentsOf: golden.appendingPathComponent("expected_lora.safetensors"))
+        #expect(zip(merged, expected["merged_logits"]!.values).allSatisfy { abs($0 - $1) < 1e-4 })
+        let adapted = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("lora.safetensors"))
+        #expect(zip(adapted["logits"]!.values, expected["logits"]!.values).allSatisfy { abs($0 - $1) < 1e-4 })
+        #expect(adapted["grad.base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"] != nil)
+        let (s4, o4) = try runLesson("peft", ["info", "/nonexistent/model"])
+        #expect(s4 == 1 && o4.contains("Error: /nonexistent/model: no such model folder"))
+        let (s5, o5) = try runLesson("peft", ["bench", "--steps", "2", "--batch", "2", "--seq", "16", "--method", "lora"])
+        #expect(s5 == 0 && o5.contains("swift lora tokens/s") && o5.contains("weight gradients: "), "\(o5)")
     }
 
     @Test func lessonRejectsBadFlags() throws {
