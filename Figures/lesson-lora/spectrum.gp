@@ -1,6 +1,7 @@
 # Singular values of the full fine-tuning update ΔW (σᵢ/σ₁, mean over layers)
 # Draw with: gnuplot spectrum.gp   (writes spectrum.png from spectrum.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "spectrum.png"
 set title "Singular values of the full fine-tuning update ΔW (σᵢ/σ₁, mean over layers)"
 set xlabel "index i"

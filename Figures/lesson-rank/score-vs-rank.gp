@@ -1,6 +1,7 @@
 # Test exact match against LoRA rank (q_proj, v_proj)
 # Draw with: gnuplot score-vs-rank.gp   (writes score-vs-rank.png from score-vs-rank.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "score-vs-rank.png"
 set title "Test exact match against LoRA rank (q_proj, v_proj)"
 set xlabel "rank r (log scale)"

@@ -1,6 +1,7 @@
 # φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.q_proj (rows i = 1…8, columns j = 1…64)
 # Draw with: gnuplot subspace-q_proj.gp   (writes subspace-q_proj.png from subspace-q_proj.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "subspace-q_proj.png"
 set title "φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.q_proj (rows i = 1…8, columns j = 1…64)"
 set xlabel "j (r=64)"

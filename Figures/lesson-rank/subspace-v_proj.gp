@@ -1,6 +1,7 @@
 # φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)
 # Draw with: gnuplot subspace-v_proj.gp   (writes subspace-v_proj.png from subspace-v_proj.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "subspace-v_proj.png"
 set title "φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)"
 set xlabel "j (r=64)"

@@ -73,6 +73,10 @@ public final class LoraLinear: LinearLayer {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard isEnabled && !isMerged else { return base(x) }
+        if magnitude == nil && base.bias == nil && !(isTraining && dropout > 0) {
+            // the common case as one fused op: W₀·x + s·B·A·x
+            return loraLinear(x, weight: base.weight, a: loraA, b: loraB, scaling: scaling)
+        }
         let h = TensorKit.dropout(x, p: dropout, generator: generator, training: isTraining && dropout > 0)   // [..., in]
         let update = linear(linear(h, weight: loraA), weight: loraB) * scaling                     // [..., out]
         guard let magnitude else { return base(x) + update }

@@ -101,3 +101,48 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
     }
     return out
 }
+
+/// The LoRA linear layer as one op: y = x·W₀ᵀ + s·(x·Aᵀ)·Bᵀ with `weight` W₀ [out, in] (frozen or
+/// not), `a` [r, in], `b` [out, r]. Fusing saves the [..., out] temporaries of the unfused form:
+/// only u = x·Aᵀ ([..., r], thin) is kept for backward.
+///   dB = s·dyᵀ·u,   du = s·dy·B,   dA = duᵀ·x,   dx = dy·W₀ + du·A,   dW₀ = dyᵀ·x (if it trains).
+public func loraLinear(_ x: Tensor, weight: Tensor, a: Tensor, b: Tensor, scaling: Float) -> Tensor {
+    let inF = weight.shape[1], outF = weight.shape[0], r = a.shape[0]
+    precondition(x.shape.last == inF && a.shape == [r, inF] && b.shape == [outF, r],
+                 "loraLinear: x \(x.shape), W \(weight.shape), A \(a.shape), B \(b.shape)")
+    let rows = x.count / max(inF, 1)
+    let blas = BLAS.shared
+    let u = Buffer(count: rows * r)
+    blas.sgemm(transA: false, transB: true, m: rows, n: r, k: inF, a: x.data, lda: inF, b: a.data, ldb: inF,
+               c: u.pointer, ldc: r)                                                               // u = x·Aᵀ [rows, r]
+    let out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outF])
+    blas.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: x.data, lda: inF, b: weight.data, ldb: inF,
+               c: out.data, ldc: outF)                                                             // y = x·W₀ᵀ
+    blas.sgemm(transA: false, transB: true, m: rows, n: outF, k: r, alpha: scaling, a: u.pointer, lda: r, b: b.data, ldb: r,
+               beta: 1, c: out.data, ldc: outF)                                                    // y += s·u·Bᵀ
+    out.record([x, weight, a, b]) { dy in
+        let du = Buffer(count: rows * r)
+        blas.sgemm(transA: false, transB: false, m: rows, n: r, k: outF, alpha: scaling, a: dy, lda: outF, b: b.data, ldb: r,
+                   c: du.pointer, ldc: r)                                                          // du = s·dy·B [rows, r]
+        if b.requiresGrad {  // dB[out, r] += s·dyᵀ·u
+            blas.sgemm(transA: true, transB: false, m: outF, n: r, k: rows, alpha: scaling, a: dy, lda: outF, b: u.pointer, ldb: r,
+                       beta: 1, c: b.gradBuffer(), ldc: r)
+        }
+        if a.requiresGrad {  // dA[r, in] += duᵀ·x
+            blas.sgemm(transA: true, transB: false, m: r, n: inF, k: rows, a: du.pointer, lda: r, b: x.data, ldb: inF,
+                       beta: 1, c: a.gradBuffer(), ldc: inF)
+        }
+        if x.requiresGrad {  // dx += dy·W₀ + du·A
+            let gx = x.gradBuffer()
+            blas.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: dy, lda: outF, b: weight.data, ldb: inF,
+                       beta: 1, c: gx, ldc: inF)
+            blas.sgemm(transA: false, transB: false, m: rows, n: inF, k: r, a: du.pointer, lda: r, b: a.data, ldb: inF,
+                       beta: 1, c: gx, ldc: inF)
+        }
+        if weight.requiresGrad {  // dW₀ += dyᵀ·x
+            blas.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: dy, lda: outF, b: x.data, ldb: inF,
+                       beta: 1, c: weight.gradBuffer(), ldc: inF)
+        }
+    }
+    return out
+}
