@@ -1,6 +1,7 @@
 # Held-out pretraining loss after fine-tuning (higher = more forgotten)
 # Draw with: gnuplot forgetting.gp   (writes forgetting.png from forgetting.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "forgetting.png"
 set title "Held-out pretraining loss after fine-tuning (higher = more forgotten)"
 set xlabel ""

@@ -1,6 +1,7 @@
 # Training memory by kind (a batch of 16)
 # Draw with: gnuplot memory.gp   (writes memory.png from memory.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "memory.png"
 set title "Training memory by kind (a batch of 16)"
 set xlabel ""

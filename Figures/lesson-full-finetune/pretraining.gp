@@ -1,6 +1,7 @@
 # Pretraining loss of the base model
 # Draw with: gnuplot pretraining.gp   (writes pretraining.png from pretraining.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "pretraining.png"
 set title "Pretraining loss of the base model"
 set xlabel "step"

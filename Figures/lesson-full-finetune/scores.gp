@@ -1,6 +1,7 @@
 # Test score by method and task
 # Draw with: gnuplot scores.gp   (writes scores.png from scores.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "scores.png"
 set title "Test score by method and task"
 set xlabel ""

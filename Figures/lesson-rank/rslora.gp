@@ -1,6 +1,7 @@
 # Final training loss against rank, alpha = 16
 # Draw with: gnuplot rslora.gp   (writes rslora.png from rslora.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "rslora.png"
 set title "Final training loss against rank, alpha = 16"
 set xlabel "rank r (log scale)"

@@ -1,6 +1,7 @@
 # LoRA targets at a fixed budget (qa, mean ± std over 3 seeds)
 # Draw with: gnuplot targets.gp   (writes targets.png from targets.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+set termoption noenhanced
 set output "targets.png"
 set title "LoRA targets at a fixed budget (qa, mean ± std over 3 seeds)"
 set xlabel ""
