@@ -1,9 +1,9 @@
-# φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)
+# φ(i, j), r=8 against r=64: model.layers.3.self_attn.v_proj
 # Draw with: gnuplot subspace-v_proj.gp   (writes subspace-v_proj.png from subspace-v_proj.tsv)
 set terminal pngcairo size 960,560 font "DejaVu Sans,12"
 set termoption noenhanced
 set output "subspace-v_proj.png"
-set title "φ(i, j) between r=8 and r=64 adapters, model.layers.3.self_attn.v_proj (rows i = 1…8, columns j = 1…64)"
+set title "φ(i, j), r=8 against r=64: model.layers.3.self_attn.v_proj"
 set xlabel "j (r=64)"
 set ylabel "i (r=8)"
 set grid
@@ -11,4 +11,5 @@ set key outside right top
 set palette rgb 33,13,10
 set view map
 unset grid
+set autoscale fix
 plot "subspace-v_proj.tsv" matrix using ($1+1):($2+1):3 with image notitle

@@ -67,17 +67,25 @@ struct LessonRank: ParsableCommand {
                        res.scoreText, String(format: "%.4f", res.curve.last ?? .nan)])
         }
         nb.table(table)
-        var scoreFigure = Figure(name: "score-vs-rank", title: "Test \(data.metricName) against LoRA rank (q_proj, v_proj)", xLabel: "rank r (log scale)", yLabel: data.metricName,
-                                 kind: .lines([.init("LoRA", results.map { (Double($0.r), $0.result.score.mean) })]))
+        var scoreFigure = Figure(name: "score-vs-rank", title: "Test \(data.metricName) and trainable parameters against LoRA rank (q_proj, v_proj)",
+                                 xLabel: "rank r (log scale)", yLabel: "\(data.metricName) (mean ± std over \(seedList.count) seeds)",
+                                 kind: .lines([.init("test \(data.metricName)", results.map { (Double($0.r), $0.result.score.mean) }, errors: results.map(\.result.score.std)),
+                                               .init("trainable parameters", results.map { (Double($0.r), Double($0.result.trainableParameters)) }, onRightAxis: true)]))
         scoreFigure.logX = true
+        scoreFigure.y2Label = "trainable parameters (log scale)"
+        scoreFigure.logY2 = true
         nb.figure(scoreFigure)
         let best = results.max { $0.result.score.mean < $1.result.score.mean }!
         let within = results.filter { $0.result.score.mean >= best.result.score.mean - 2 * max(best.result.score.std, 0.01) }.map(\.r)
         let smallest = within.min() ?? best.r
-        nb.say(String(format: "Best: r = %d (%.3f). Ranks within two standard deviations of it: %@. The claim \"r = 4 or 8 is usually enough\" %@ here: %@.",
-                      best.r, best.result.score.mean, within.map(String.init).joined(separator: ", "),
-                      smallest <= 8 ? "holds" : "does not hold",
-                      smallest <= 8 ? "r = \(smallest) already reaches the best score within noise" : "the score keeps improving past r = 8 at this scale"))
+        if best.result.score.mean == 0 {
+            nb.say("No rank scored above zero in this configuration, so the sweep says nothing about the claim \"r = 4 or 8 is usually enough\"; run with more --steps (or without --quick).")
+        } else {
+            nb.say(String(format: "Best: r = %d (%.3f). Ranks within two standard deviations of it: %@. The claim \"r = 4 or 8 is usually enough\" %@ here: %@.",
+                          best.r, best.result.score.mean, within.map(String.init).joined(separator: ", "),
+                          smallest <= 8 ? "holds" : "does not hold",
+                          smallest <= 8 ? "r = \(smallest) already reaches the best score within noise" : "the score keeps improving past r = 8 at this scale"))
+        }
 
         // 2. Subspace similarity
         if let a8 = kept[8], let a64 = kept[64] ?? kept[rankList.max()!], rankList.contains(8), a64 !== a8 {
@@ -100,7 +108,7 @@ struct LessonRank: ParsableCommand {
                 ratios.append(mean(top) / mean(baseTop))
                 similarityTable.add([a8.adapters[last].name, String(format: "%.3f", phi[0][0]), String(format: "%.3f", mean(top)),
                                      String(format: "%.3f", mean(baseTop)), String(format: "%.3f", mean(all)), String(format: "%.3f", mean(baseAll))])
-                nb.figure(Figure(name: "subspace-\(kind)", title: "φ(i, j) between r=8 and r=\(big) adapters, \(a8.adapters[last].name) (rows i = 1…8, columns j = 1…\(big))",
+                nb.figure(Figure(name: "subspace-\(kind)", title: "φ(i, j), r=8 against r=\(big): \(a8.adapters[last].name)",
                                  xLabel: "j (r=\(big))", yLabel: "i (r=8)", kind: .heatmap(phi)))
             }
             nb.table(similarityTable)

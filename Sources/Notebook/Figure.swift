@@ -9,7 +9,13 @@ public struct Figure {
     public struct Series {
         public var name: String
         public var points: [(x: Double, y: Double)]
-        public init(_ name: String, _ points: [(x: Double, y: Double)]) { self.name = name; self.points = points }
+        /// Error bars (± this much), one per point.
+        public var errors: [Double]? = nil
+        /// Plot against the right-hand axis (`y2Label`).
+        public var onRightAxis = false
+        public init(_ name: String, _ points: [(x: Double, y: Double)], errors: [Double]? = nil, onRightAxis: Bool = false) {
+            self.name = name; self.points = points; self.errors = errors; self.onRightAxis = onRightAxis
+        }
         public init(_ name: String, y: [Double], xStart: Double = 0, xStep: Double = 1) {
             self.init(name, y.enumerated().map { (xStart + Double($0.offset) * xStep, $0.element) })
         }
@@ -35,7 +41,9 @@ public struct Figure {
     public var title: String
     public var kind: Kind
     public var xLabel: String, yLabel: String
-    public var logX = false, logY = false
+    /// The right-hand axis, for series with `onRightAxis`.
+    public var y2Label: String? = nil
+    public var logX = false, logY = false, logY2 = false
     public var yRange: ClosedRange<Double>? = nil
 
     public init(name: String, title: String, xLabel: String = "", yLabel: String = "", kind: Kind) {
@@ -49,7 +57,11 @@ public struct Figure {
     var data: String {
         switch kind {
         case .lines(let series):
-            return series.map { s in "# \(s.name)\n" + s.points.map { "\(num($0.x))\t\(num($0.y))" }.joined(separator: "\n") }.joined(separator: "\n\n\n") + "\n"
+            return series.map { s in
+                "# \(s.name)\n" + s.points.enumerated().map { i, p in
+                    "\(num(p.x))\t\(num(p.y))" + (s.errors.map { "\t\(num($0[i]))" } ?? "")
+                }.joined(separator: "\n")
+            }.joined(separator: "\n\n\n") + "\n"
         case .bars(let categories, let bars):
             let header = "# category\t" + bars.map { "\($0.name)\t\($0.name) error" }.joined(separator: "\t")
             let rows = categories.indices.map { i in
@@ -78,10 +90,12 @@ public struct Figure {
         if logX { s += "set logscale x 2\n" }
         if logY { s += "set logscale y\n" }
         if let r = yRange { s += "set yrange [\(num(r.lowerBound)):\(num(r.upperBound))]\n" }
+        if let y2Label { s += "set y2label \"\(esc(y2Label))\"\nset y2tics\nset ytics nomirror\n" + (logY2 ? "set logscale y2\n" : "") }
         switch kind {
         case .lines(let series):
             s += "plot " + series.enumerated().map { i, sr in
-                "\"\(name).tsv\" index \(i) using 1:2 with \(sr.points.count > 40 ? "lines" : "linespoints") lw 2 title \"\(esc(sr.name))\""
+                let style = sr.errors != nil ? "using 1:2:3 with yerrorlines" : "using 1:2 with \(sr.points.count > 40 ? "lines" : "linespoints")"
+                return "\"\(name).tsv\" index \(i) \(style) lw 2\(sr.onRightAxis ? " axes x1y2" : "") title \"\(esc(sr.name))\""
             }.joined(separator: ", \\\n     ") + "\n"
         case .bars(_, let bars):
             let hasErrors = bars.contains { $0.errors != nil }
@@ -94,7 +108,7 @@ public struct Figure {
                 return "\"\(name).tsv\" using \(value)\(hasErrors ? ":\(value + 1)" : ""):xtic(1) title \"\(esc(b.name))\""
             }.joined(separator: ", \\\n     ") + "\n"
         case .heatmap:
-            s += "set palette rgb 33,13,10\nset view map\nunset grid\n"
+            s += "set palette rgb 33,13,10\nset view map\nunset grid\nset autoscale fix\n"
             s += "plot \"\(name).tsv\" matrix using ($1+1):($2+1):3 with image notitle\n"
         }
         return s
@@ -137,7 +151,7 @@ public struct Figure {
     /// A small plot drawn with characters.
     public var textPlot: String {
         switch kind {
-        case .lines(let series): return textLines(series)
+        case .lines(let series): return textLines(series.filter { !$0.onRightAxis })  // one scale in text
         case .bars(let categories, let bars): return textBars(categories, bars)
         case .heatmap(let m): return textHeatmap(m)
         }

@@ -46,7 +46,7 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    /// A scalar (shape `[]`... stored as shape [1] so it prints and saves like PyTorch's loss).
+    /// A one-element tensor of shape [1] (as the golden files store the loss).
     public convenience init(scalar: Float) {
         self.init(shape: [1], values: [scalar])
     }
