@@ -54,6 +54,7 @@ public final class BLAS: @unchecked Sendable {
         guard let (handle, path) = found else {
             sgemmFn = nil; getThreads = nil; setThreads = nil
             name = "built-in Swift sgemm"
+            workers = Self.fallbackThreads
             if env != "none" {
                 printToStandardError("note: OpenBLAS was not found, so matrix products use a slower built-in Swift loop; "
                     + "install it (apt-get install libopenblas-dev) to make training several times faster.")
