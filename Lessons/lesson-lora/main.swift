@@ -18,7 +18,13 @@ struct LessonLoRA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lesson-lora",
         abstract: "LoRA against full fine-tuning: parameters, memory, speed, scores, forgetting, the low rank of the update, merging.",
-        discussion: "The report and figures go to Figures/lesson-lora (or --out).")
+        discussion: """
+        Wraps q_proj and v_proj of a small pretrained LLaMA with rank-8 adapters (h = W₀x + (alpha/r)·B·A·x), \
+        trains them and full fine-tuning on the same task, and measures trainable parameters, memory, speed, \
+        test score, forgetting, the singular-value spectrum of the full update, merging and the adapter's size. \
+        About a minute once the base model is cached (the first run pretrains it, about 3 minutes). The report \
+        and figures go to Figures/lesson-lora (or --out).
+        """)
 
     @OptionGroup var options: LessonOptions
     @Option(help: "Task: qa, sentiment, topic or data-to-text.") var task = "qa"
