@@ -65,7 +65,11 @@ struct Train: ParsableCommand {
         lora.setTraining(false)
         let score = evaluate(task, on: task.validation, tokenizer: tokenizer, logits: { lora($0, batch: $1) })
         try lora.save(to: URL(fileURLWithPath: out))
-        print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@ %.3f; adapter → %@",
-                     steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), task.metricName, score.value, out))
+        for sample in score.samples.prefix(3) {
+            print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))   (expected: \(sample.answer.trimmingCharacters(in: .whitespaces)))")
+        }
+        print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@ %.3f%@; adapter → %@",
+                     steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), task.metricName, score.value,
+                     score.slotCoverage.map { String(format: ", slot coverage %.3f", $0) } ?? "", out))
     }
 }
