@@ -26,7 +26,7 @@ public final class LoraLinear: LinearLayer {
     /// Dropout is applied only while training.
     public var isTraining = true
 
-    /// Wraps `base` with a rank-`r` adapter initialised as `initialization` says.
+    /// Wraps `base` with a rank-`r` adapter initialised as `config.initLoraWeights` says.
     public init(base: Linear, r: Int, alpha: Double, config: LoraConfig, generator: Generator) {
         self.base = base
         self.r = r
