@@ -67,8 +67,7 @@ public func runMethod(_ name: String, base: BaseModel, task: TaskData, steps: In
     var result = MethodResult(name: name)
     for (i, seed) in seeds.enumerated() {
         let run = prepare(seed)
-        var settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: learningRate, seed: seed)
-        settings.batchSize = batchSize
+        let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: learningRate, seed: seed)
         let log = fineTune(label: "\(name)\(seeds.count > 1 ? " · seed \(seed)" : "")", logits: run.logits, optimizer: run.optimizer,
                            data: encoded, padId: base.tokenizer.padId, settings: settings)
         result.scores.append(evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: run.logits).value)

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Corpus
 import Llama
+import Notebook
 import PEFT
 import SafeTensors
 import TensorKit
@@ -34,7 +35,7 @@ struct Info: ParsableCommand {
           vocab_size \(c.vocabSize), hidden_size \(c.hiddenSize), intermediate_size \(c.intermediateSize)
           num_hidden_layers \(c.numHiddenLayers), num_attention_heads \(c.numAttentionHeads), num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim)
           rms_norm_eps \(c.rmsNormEps), rope_theta \(c.ropeTheta), tie_word_embeddings \(c.tieWordEmbeddings)
-          parameters: \(m.parameterCount.formatted())
+          parameters: \(formatCount(m.parameterCount))
 
         Linear modules (target them by full name, by the last part, or by a regex):
         """)
@@ -87,7 +88,7 @@ struct Convert: ParsableCommand {
         do {
             let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
             try m.save(to: URL(fileURLWithPath: out))
-            print("saved \(m.parameterCount.formatted()) parameters → \(out)")
+            print("saved \(formatCount(m.parameterCount)) parameters → \(out)")
         }
     }
 }
@@ -110,11 +111,10 @@ struct Merge: ParsableCommand {
         if FileManager.default.fileExists(atPath: tokenizer.path) {
             try writeAtomically(Data(contentsOf: tokenizer), to: outURL.appendingPathComponent("tokenizer.json"))
         }
-        print("merged \(lora.adapters.count) LoRA layers (r = \(lora.config.r)) into \(formatted(merged.parameterCount)) parameters → \(out)")
+        print("merged \(lora.adapters.count) LoRA layers (r = \(lora.config.r)) into \(formatCount(merged.parameterCount)) parameters → \(out)")
     }
 }
 
-func formatted(_ n: Int) -> String { n.formatted() }
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show how a model folder's tokenizer.json splits a text into tokens.")
