@@ -46,10 +46,12 @@ let package = Package(
         .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
         .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
         .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors"]),
+        // What the test targets share: where the golden files are, and how to compare with them.
+        .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors"]),
-        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),
-        .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT"]),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
     ]
 )

@@ -9,6 +9,7 @@ import Corpus
 import Foundation
 import Llama
 import Notebook
+import PEFT
 import TensorKit
 import Training
 
@@ -73,14 +74,12 @@ struct LessonFullFinetune: ParsableCommand {
         let steps = options.steps(full: 250, quick: 40)
         let seedList = options.seedList(seeds, default: 2)
         let k = min(trainableBlocks, config.numHiddenLayers)
-        struct Way { var name: String; var fromScratch: Bool; var learningRate: Float; var trainable: (LlamaModel) -> [Tensor] }
+        struct Way { var name: String; var fromScratch: Bool; var learningRate: Float; var pick: (LlamaModel) -> SelectiveFineTuning }
         let ways: [Way] = [
-            Way(name: "full fine-tuning", fromScratch: false, learningRate: 1e-3) { $0.namedParameters.map(\.tensor) },
-            Way(name: "freeze-tuning (top \(k))", fromScratch: false, learningRate: 1e-3) { m in
-                m.layers.suffix(k).flatMap { l in [l.inputLayernorm, l.postAttentionLayernorm] + [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj].map(\.layer.base.weight) }
-            },
-            Way(name: "head only", fromScratch: false, learningRate: 3e-3) { [$0.lmHead.layer.base.weight] },
-            Way(name: "from scratch", fromScratch: true, learningRate: 1e-3) { $0.namedParameters.map(\.tensor) },
+            Way(name: "full fine-tuning", fromScratch: false, learningRate: 1e-3) { .full($0) },
+            Way(name: "freeze-tuning (top \(k))", fromScratch: false, learningRate: 1e-3) { .topBlocks(k, of: $0) },
+            Way(name: "head only", fromScratch: false, learningRate: 3e-3) { .headOnly($0) },
+            Way(name: "from scratch", fromScratch: true, learningRate: 1e-3) { .full($0) },
         ]
         nb.section("Five ways to adapt the model", """
             Full fine-tuning trains all \(formatCount(base.model.parameterCount)) parameters. Freeze-tuning trains the \
@@ -89,21 +88,10 @@ struct LessonFullFinetune: ParsableCommand {
             batch 16, warm-up then cosine decay, \(seedList.count) seed(s). A frozen parameter needs no gradient and \
             no optimizer state, and back-propagation stops below the lowest trainable layer:
             """)
-        var memoryTable = Table(["method", "trainable", "share", "weights", "gradients", "optimizer", "activations", "total"])
-        var memory: [(String, MemoryBreakdown)] = []
-        let probe = PaddedBatch(Array(taskList[0].train.prefix(16)).map { base.tokenizer.encode($0) }, padId: base.tokenizer.padId)
-        for way in ways {
-            let m = base.copy()
-            let trainable = m.train(only: way.trainable(m))
-            let mem = MemoryBreakdown.measure(allParameters: m.namedParameters.map(\.tensor), trainable: trainable) {
-                causalLanguageModelLoss(m(probe.ids, batch: probe.rows), labels: probe.labels).backward()
-            }
-            memory.append((way.name, mem))
-            let count = trainable.reduce(0) { $0 + $1.count }
-            memoryTable.add([way.name, formatCount(count), String(format: "%.2f%%", 100 * Double(count) / Double(m.parameterCount)),
-                             formatBytes(mem.weights), formatBytes(mem.gradients), formatBytes(mem.optimizerState), formatBytes(mem.activations), formatBytes(mem.total)])
-        }
-        nb.table(memoryTable)
+        let probe = TokenBatch(padding: Array(taskList[0].train.prefix(16)).map { base.tokenizer.encode($0) }, padId: base.tokenizer.padId)
+        let measured = memoryTable(ways.map { ($0.name, $0.pick(base.copy())) }, batch: probe)
+        let memory = zip(ways.map(\.name), measured.rows).map { ($0, $1) }
+        nb.table(measured.table)
         let mb = { (bytes: Int) in Double(bytes) / 1_048_576 }
         nb.figure(Figure(name: "memory", title: "Training memory by kind (a batch of 16)", yLabel: "MB",
                          kind: .bars(categories: memory.map(\.0), [
@@ -116,10 +104,10 @@ struct LessonFullFinetune: ParsableCommand {
             nb.section("Training on \(task.name)", "Every method sees the same batches in the same order (same seed), so the curves differ only by what is trainable and where it started.")
             var results: [MethodResult] = []
             for way in ways {
-                results.append(runMethod(way.name, base: base, task: task, steps: steps, learningRate: way.learningRate, seeds: seedList) { seed in
-                    let m = way.fromScratch ? LlamaModel(config: config, generator: Generator(seed: seed &+ 1000)) : base.copy()
-                    return PreparedRun(model: m, optimizer: AdamW(parameters: m.train(only: way.trainable(m)), learningRate: way.learningRate, weightDecay: 0))
-                })
+                let method = Method(way.name, learningRate: way.learningRate) { seed in
+                    way.pick(way.fromScratch ? LlamaModel(config: config, generator: Generator(seed: seed &+ 1000)) : base.copy())
+                }
+                results.append(try runMethod(method, base: base, task: task, steps: steps, seeds: seedList, keep: 0))
             }
             results.append(MethodResult.frozenBase(base, task))
             var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",

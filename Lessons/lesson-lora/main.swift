@@ -49,15 +49,14 @@ struct LessonLoRA: ParsableCommand {
         let sizes = options.splitSizes(trainLimit: 256)
         let data = try base.world.task(task, sizes: sizes, seed: options.seed)
         nb.say("Base: \(formatCount(base.model.parameterCount)) parameters, \(base.model.config.numHiddenLayers) layers of width \(base.model.config.hiddenSize). Task: \(data.summary); \(data.train.count) training and \(data.test.count) test examples.")
-        let targets: TargetModules = targetModules == "all-linear" ? .allLinear : .names(targetModules.split(separator: ",").map(String.init))
-        let config = LoraConfig(r: r, loraAlpha: alpha, targetModules: targets)
+        let config = LoraConfig(r: r, loraAlpha: alpha, targetModules: TargetModules(commaSeparated: targetModules))
 
         // 2. The formula, with this model's shapes
         nb.section("What LoRA computes", "For each targeted linear layer, PEFT's LoraLinear wraps the frozen layer; the model code is untouched. With this model's q_proj:")
         let probe = base.copy()
         let lora = try LoraModel(wrapping: probe, config: config, generator: Generator(seed: options.seed))
         let (name0, layer0) = lora.adapters[0]
-        let (out0, in0) = (layer0.base.weight.shape[0], layer0.base.weight.shape[1])
+        let (out0, in0) = (layer0.outFeatures, layer0.inFeatures)
         nb.code("""
             h = W₀·x + (alpha/r)·B·(A·x)          (\(name0))
             x  [tokens, \(in0)]      W₀ [\(out0), \(in0)] frozen: \(formatCount(out0 * in0)) weights
@@ -67,42 +66,24 @@ struct LessonLoRA: ParsableCommand {
             """)
         nb.say("Adapted modules: " + lora.adapters.map(\.name).joined(separator: ", ") + ".")
         nb.say("PEFT's report for this model: `\(lora.trainableReport)`")
-        let sample = PaddedBatch(Array(data.test.prefix(16)).map { base.tokenizer.encode($0) }, padId: base.tokenizer.padId)
-        let startDiff = withoutGrad { maxDifference(lora(sample.ids, batch: sample.rows), base.model(sample.ids, batch: sample.rows)) }
+        let sample = TokenBatch(padding: Array(data.test.prefix(16)).map { base.tokenizer.encode($0) }, padId: base.tokenizer.padId)
+        let startDiff = withoutGrad { maxDifference(lora.forward(sample), base.model(sample.inputIds, batch: sample.batchSize)) }
         nb.say("Because B starts at zero, the adapted model starts as the base model exactly: the largest difference between their logits on 16 test examples is \(startDiff) (measured).")
 
         // 3. Cost
         nb.section("What it costs", "Memory of one training step on a batch of 16, measured for full fine-tuning and for LoRA:")
-        var costs = Table(["method", "trainable", "share", "weights", "gradients", "optimizer", "activations", "total"])
-        func costRow(_ name: String, _ model: LlamaModel, _ all: [Tensor], _ trainable: [Tensor]) {
-            let mem = MemoryBreakdown.measure(allParameters: all, trainable: trainable) {
-                causalLanguageModelLoss(model(sample.ids, batch: sample.rows), labels: sample.labels).backward()
-            }
-            let count = trainable.reduce(0) { $0 + $1.count }
-            costs.add([name, formatCount(count), String(format: "%.3f%%", 100 * Double(count) / Double(all.reduce(0) { $0 + $1.count })),
-                       formatBytes(mem.weights), formatBytes(mem.gradients), formatBytes(mem.optimizerState), formatBytes(mem.activations), formatBytes(mem.total)])
-        }
-        let fullProbe = base.copy()
-        costRow("full fine-tuning", fullProbe, fullProbe.namedParameters.map(\.tensor), fullProbe.train(only: fullProbe.namedParameters.map(\.tensor)))
-        costRow("LoRA r=\(r) (\(targetModules))", probe, probe.namedParameters.map(\.tensor) + lora.trainableParameters, lora.trainableParameters)
-        nb.table(costs)
+        let costs = memoryTable([("full fine-tuning", SelectiveFineTuning.full(base.copy())), ("LoRA r=\(r) (\(targetModules))", lora)],
+                                batch: sample)
+        nb.table(costs.table)
         nb.say("The weights are the same (LoRA keeps the whole base in memory); gradients and AdamW's two moments exist only for A and B. Activations are still needed to carry gradients down through the frozen layers.")
 
         // 4. Training
         let steps = options.steps(full: 250, quick: 40)
         let seedList = options.seedList(seeds, default: 3)
         nb.section("Training both", "\(steps) steps, batch 16, AdamW with warm-up and cosine decay, \(seedList.count) seed(s). LoRA uses a larger learning rate (2e-3 against 1e-3), as is usual: its update starts from zero and is scaled by alpha/r.")
-        var fullModels: [LlamaModel] = [], loraModels: [LoraModel] = []
-        let full = runMethod("full fine-tuning", base: base, task: data, steps: steps, learningRate: 1e-3, seeds: seedList) { seed in
-            let m = base.copy()
-            fullModels.append(m)
-            return PreparedRun(model: m, optimizer: AdamW(parameters: m.train(only: m.namedParameters.map(\.tensor)), learningRate: 1e-3, weightDecay: 0))
-        }
-        let loraResult = runMethod("LoRA r=\(r)", base: base, task: data, steps: steps, learningRate: 2e-3, seeds: seedList) { seed in
-            let (run, l) = try! PreparedRun.lora(base, config, seed: seed, learningRate: 2e-3)  // config validated above
-            loraModels.append(l)
-            return run
-        }
+        let full = try runMethod(.selective("full fine-tuning", base, learningRate: 1e-3) { .full($0) }, base: base, task: data,
+                           steps: steps, seeds: seedList)
+        let loraResult = try runMethod(.lora("LoRA r=\(r)", base, config, learningRate: 2e-3), base: base, task: data, steps: steps, seeds: seedList)
         let results = [full, loraResult, MethodResult.frozenBase(base, data)]
         var lossFigure = Figure(name: "loss-curves", title: "Training loss: LoRA against full fine-tuning (\(data.name))", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
                                 kind: .lines([full, loraResult].map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) }))
@@ -134,12 +115,12 @@ struct LessonLoRA: ParsableCommand {
             """)
         var spectrumSeries: [Figure.Series] = []
         var rankTable = Table(["matrix", "shape", "σ₁/σ₈", "directions for 90% of ΔW", "same for a random matrix", "energy in the top \(r)"])
-        let fineTuned = fullModels[0]
+        let fineTuned = full.tuners[0].model
         for kind in ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] {
             var normalized: [Double] = [], need90: [Double] = [], topR: [Double] = [], ratio: [Double] = []
             var shape = (0, 0)
             for (slotFT, slotBase) in zip(fineTuned.linearSlots, base.model.linearSlots) where slotFT.name.hasSuffix(kind) {
-                let w = slotFT.layer.base.weight, w0 = slotBase.layer.base.weight
+                let w = slotFT.layer.base.denseWeight(), w0 = slotBase.layer.base.denseWeight()
                 shape = (w.shape[0], w.shape[1])
                 let delta = zip(w.array, w0.array).map { $0 - $1 }
                 let s = SVD(delta, rows: w.shape[0], columns: w.shape[1]).s
@@ -165,16 +146,17 @@ struct LessonLoRA: ParsableCommand {
 
         // 6. Merging
         nb.section("Merging for inference", "After training, W₀ + (alpha/r)·B·A is one matrix of the original shape. Merging folds it in: the outputs stay the same and the extra products disappear.")
-        let trained = loraModels[0]
-        trained.setTraining(false)
-        let unmergedLogits = withoutGrad { trained(sample.ids, batch: sample.rows) }
+        let trained = loraResult.tuners[0]
+        trained.isTraining = false
+        let unmergedLogits = withoutGrad { trained.forward(sample) }
         let speedIds = (0..<(16 * 64)).map { $0 % (base.model.config.vocabSize - 2) }
-        let unmergedSpeed = inferenceTokensPerSecond({ trained($0, batch: $1) }, ids: speedIds, rows: 16, repeats: 20)
-        trained.merge()
-        let mergedLogits = withoutGrad { trained(sample.ids, batch: sample.rows) }
-        let mergedSpeed = inferenceTokensPerSecond({ trained($0, batch: $1) }, ids: speedIds, rows: 16, repeats: 20)
-        let baseSpeed = inferenceTokensPerSecond({ base.model($0, batch: $1) }, ids: speedIds, rows: 16, repeats: 20)
-        trained.unmerge()
+        let speedBatch = TokenBatch(ids: speedIds, labels: speedIds, rows: 16)
+        let unmergedSpeed = inferenceTokensPerSecond(trained.logits, batch: speedBatch, repeats: 20)
+        try trained.merge()
+        let mergedLogits = withoutGrad { trained.forward(sample) }
+        let mergedSpeed = inferenceTokensPerSecond(trained.logits, batch: speedBatch, repeats: 20)
+        let baseSpeed = inferenceTokensPerSecond({ base.model($0.inputIds, batch: $0.batchSize) }, batch: speedBatch, repeats: 20)
+        try trained.unmerge()
         let adapterFolder = temporaryFolder("lesson-lora-adapter")
         try trained.save(to: adapterFolder)
         let modelBytes = try FileManager.default.attributesOfItem(atPath: base.folder.appendingPathComponent("model.safetensors").path)[.size] as? Int ?? 0

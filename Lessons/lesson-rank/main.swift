@@ -47,13 +47,6 @@ struct LessonRank: ParsableCommand {
         let steps = options.steps(full: 150, quick: 30)
         let seedList = options.seedList(seeds, default: 3)
         var kept: [Int: LoraModel] = [:]
-        func prepare(_ config: LoraConfig, keepAs r: Int? = nil) -> (UInt64) -> PreparedRun {
-            { seed in
-                let (run, l) = try! PreparedRun.lora(base, config, seed: seed, learningRate: 2e-3)  // ranks checked against the width above
-                if let r, seed == seedList[0] { kept[r] = l }
-                return run
-            }
-        }
 
         // 1. The sweep
         nb.section("Score against rank", """
@@ -63,7 +56,9 @@ struct LessonRank: ParsableCommand {
         var results: [(r: Int, result: MethodResult)] = []
         for r in rankList {
             let config = LoraConfig(r: r, loraAlpha: Double(2 * r))
-            results.append((r, runMethod("r=\(r)", base: base, task: data, steps: steps, learningRate: 2e-3, seeds: seedList, prepare: prepare(config, keepAs: r))))
+            let result = try runMethod(.lora("r=\(r)", base, config, learningRate: 2e-3), base: base, task: data, steps: steps, seeds: seedList)
+            kept[r] = result.tuners.first as? LoraModel
+            results.append((r, result))
         }
         var table = Table(["r", "trainable", "share", "test \(data.metricName)", "final training loss"])
         for (r, res) in results {
@@ -135,8 +130,8 @@ struct LessonRank: ParsableCommand {
             for r in rsRanks {
                 var plain = LoraConfig(r: r, loraAlpha: 16), stable = plain
                 stable.useRslora = true
-                let a = runMethod("alpha/r r=\(r)", base: base, task: data, steps: steps, learningRate: 2e-3, seeds: [seedList[0]], prepare: prepare(plain))
-                let b = runMethod("rsLoRA r=\(r)", base: base, task: data, steps: steps, learningRate: 2e-3, seeds: [seedList[0]], prepare: prepare(stable))
+                let a = try runMethod(.lora("alpha/r r=\(r)", base, plain, learningRate: 2e-3), base: base, task: data, steps: steps, seeds: [seedList[0]])
+                let b = try runMethod(.lora("rsLoRA r=\(r)", base, stable, learningRate: 2e-3), base: base, task: data, steps: steps, seeds: [seedList[0]])
                 std.append((Double(r), a.curve.last ?? .nan)); rs.append((Double(r), b.curve.last ?? .nan))
                 rows.append(["\(r)", String(format: "%.3g", 16.0 / Double(r)), String(format: "%.4f", a.curve.last ?? .nan), a.scoreText,
                              String(format: "%.3g", 16.0 / Double(r).squareRoot()), String(format: "%.4f", b.curve.last ?? .nan), b.scoreText])

@@ -78,10 +78,8 @@ struct LessonTargets: ParsableCommand {
         var results: [(Setting, MethodResult)] = []
         for s in settings {
             let config = LoraConfig(r: s.r, loraAlpha: Double(2 * s.r), targetModules: s.targets == ["all-linear"] ? .allLinear : .names(s.targets))
-            _ = try LoraModel.targets(in: base.model, config: config)  // fail early and clearly
-            let res = runMethod("\(s.label) r=\(s.r)", base: base, task: data, steps: steps, learningRate: 2e-3, seeds: seedList) { seed in
-                try! PreparedRun.lora(base, config, seed: seed, learningRate: 2e-3).0
-            }
+            let res = try runMethod(.lora("\(s.label) r=\(s.r)", base, config, learningRate: 2e-3), base: base, task: data, steps: steps,
+                              seeds: seedList)
             results.append((s, res))
         }
         nb.section("Results", "Test \(data.metricName), mean ± standard deviation over seeds, beside the LoRA paper's WikiSQL accuracy for the same setting (GPT-3 175B, 18M trainable parameters).")

@@ -78,12 +78,24 @@ public struct TokenBatch: Equatable, Sendable {
     /// [B, T] row-major; −100 marks positions without a loss.
     public var labels: [Int]
     public var batchSize: Int
+    /// The task of each row, for multitask prompt tuning (nil when the method needs none).
+    public var taskIds: [Int]?
     public var sequenceLength: Int { inputIds.count / max(batchSize, 1) }
 
-    public init(inputIds: [[Int]], labels: [[Int]]? = nil) {
+    public init(inputIds: [[Int]], labels: [[Int]]? = nil, taskIds: [Int]? = nil) {
         self.inputIds = inputIds.flatMap { $0 }
         self.labels = (labels ?? inputIds).flatMap { $0 }
         self.batchSize = inputIds.count
+        self.taskIds = taskIds
+    }
+
+    /// Rows already laid out row-major: `ids` and `labels` [rows, T].
+    public init(ids: [Int], labels: [Int], rows: Int, taskIds: [Int]? = nil) {
+        precondition(rows > 0 && ids.count % rows == 0 && labels.count == ids.count, "\(ids.count) ids in \(rows) rows")
+        self.inputIds = ids
+        self.labels = labels
+        self.batchSize = rows
+        self.taskIds = taskIds
     }
 
     /// Reads and checks a batch file against a vocabulary size.

@@ -13,14 +13,17 @@ public final class DecoderLayer {
     public var inputLayernorm: Tensor                   // input_layernorm.weight [C]
     public var postAttentionLayernorm: Tensor           // post_attention_layernorm.weight [C]
     let config: LlamaConfig
+    let rope: RopeTable
 
-    init(index: Int, config: LlamaConfig, generator: Generator) {
+    init(index: Int, config: LlamaConfig, rope: RopeTable, generator: Generator) {
         self.config = config
+        self.rope = rope
         let c = config.hiddenSize, q = config.numAttentionHeads * config.headDim
         let kv = config.numKeyValueHeads * config.headDim, f = config.intermediateSize
         let std = config.initializerRange, p = "model.layers.\(index)."
         func slot(_ name: String, _ inF: Int, _ outF: Int, _ bias: Bool) -> LinearSlot {
-            LinearSlot(name: p + name, layer: Linear(inFeatures: inF, outFeatures: outF, bias: bias, std: std, generator: generator))
+            LinearSlot(name: p + name,
+                       layer: Linear(inFeatures: inF, outFeatures: outF, bias: bias, std: std, generator: generator))
         }
         qProj = slot("self_attn.q_proj", c, q, config.attentionBias)
         kProj = slot("self_attn.k_proj", c, kv, config.attentionBias)
@@ -33,30 +36,42 @@ public final class DecoderLayer {
         postAttentionLayernorm = .full([c], 1, requiresGrad: true)
     }
 
-    var slots: [LinearSlot] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
+    /// The seven projections, attention first.
+    public var slots: [LinearSlot] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
 
     /// x [B, T, C] → [B, T, C]. `prefix` holds prefix-tuning keys/values [B, P, kvHeads·D].
     func callAsFunction(_ x: Tensor, positionOffset: Int, prefix: KeyValuePrefix?, mask: Tensor?) -> Tensor {
         let cfg = config
-        let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                  // [B, T, C]
-        let q = rope(qProj(h), heads: cfg.numAttentionHeads, theta: cfg.ropeTheta, offset: positionOffset)   // [B, T, H·D]
-        let k = rope(kProj(h), heads: cfg.numKeyValueHeads, theta: cfg.ropeTheta, offset: positionOffset)    // [B, T, KV·D]
-        let v = vProj(h)                                                                   // [B, T, KV·D]
+        let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [B, T, C]
+        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope, offset: positionOffset)   // [B, T, H·D]
+        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope, offset: positionOffset)    // [B, T, KV·D]
+        let v = vProj(h)                                                                     // [B, T, KV·D]
         let a = causalAttention(q: q, k: k, v: v, heads: cfg.numAttentionHeads, kvHeads: cfg.numKeyValueHeads,
                                 prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask)  // [B, T, H·D]
-        let x1 = x + oProj(a)                                                              // [B, T, C]
-        let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)          // [B, T, C]
-        let m = downProj(silu(gateProj(h2)) * upProj(h2))                                  // [B, T, C]
+        let x1 = x + oProj(a)                                                                // [B, T, C]
+        let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)            // [B, T, C]
+        let m = downProj(silu(gateProj(h2)) * upProj(h2))                                    // [B, T, C]
         return x1 + m
     }
 }
 
-/// Keys and values put in front of one layer's attention (prefix tuning), [B, P, kvHeads·D]
-/// each, already rotated (like a cache of past positions 0..<P).
+/// Keys and values put in front of one layer's attention (prefix tuning), [P, kvHeads·D]
+/// (shared by every row) or [B, P, kvHeads·D]. They are used as stored — not rotated — like a
+/// cache of P past positions.
 public struct KeyValuePrefix {
     public var key: Tensor
     public var value: Tensor
     public init(key: Tensor, value: Tensor) { self.key = key; self.value = value }
+}
+
+/// What a prompt-learning method adds to a forward pass.
+public enum VirtualTokens {
+    /// Embeddings [n, C] (shared by every row) or [B, n, C] placed before the token embeddings:
+    /// they take positions 0..<n, the tokens n..<n+T, and the logits cover both.
+    case prepended(Tensor)
+    /// One key/value prefix per layer, [n, kvHeads·D] or [B, n, kvHeads·D]: the tokens take
+    /// positions n..<n+T, as after a cache of n positions, and the logits cover the tokens only.
+    case keyValuePrefixes([KeyValuePrefix])
 }
 
 /// `LlamaForCausalLM`.
@@ -66,50 +81,65 @@ public final class LlamaModel {
     public let layers: [DecoderLayer]       // model.layers.{i}
     public var norm: Tensor                 // model.norm.weight [C]
     public let lmHead: LinearSlot           // lm_head, [V, C]; shares embed_tokens when tied
+    let rope: RopeTable
 
     /// A model initialised as `transformers` does: N(0, initializer_range²) weights, unit norms.
     public init(config: LlamaConfig, generator: Generator) {
         self.config = config
+        rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta)
         embedTokens = .randn([config.vocabSize, config.hiddenSize], std: config.initializerRange,
                              generator: generator, requiresGrad: true)
-        layers = (0..<config.numHiddenLayers).map { DecoderLayer(index: $0, config: config, generator: generator) }
+        layers = (0..<config.numHiddenLayers).map { [rope] in
+            DecoderLayer(index: $0, config: config, rope: rope, generator: generator)
+        }
         norm = .full([config.hiddenSize], 1, requiresGrad: true)
         let head = config.tieWordEmbeddings
             ? Linear(weight: embedTokens)
-            : Linear(inFeatures: config.hiddenSize, outFeatures: config.vocabSize, std: config.initializerRange, generator: generator)
+            : Linear(inFeatures: config.hiddenSize, outFeatures: config.vocabSize, std: config.initializerRange,
+                     generator: generator)
         lmHead = LinearSlot(name: "lm_head", layer: head)
     }
 
     /// Every linear layer's slot, in model order, with its module name.
     public var linearSlots: [LinearSlot] { layers.flatMap(\.slots) + [lmHead] }
 
-    /// A slot by its module name.
-    public func slot(named name: String) -> LinearSlot? { linearSlots.first { $0.name == name } }
-
-    /// The base model's parameters under their Hugging Face names, each tensor once (a tied
-    /// `lm_head.weight` is listed as `model.embed_tokens.weight`).
+    /// The base model's float parameters under their Hugging Face names, each tensor once, in the
+    /// order `transformers` lists them (a tied `lm_head.weight` is listed as
+    /// `model.embed_tokens.weight`; a quantized layer's weight is not a float parameter).
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var out: [(String, Tensor)] = [("model.embed_tokens.weight", embedTokens)]
         for (i, layer) in layers.enumerated() {
             let p = "model.layers.\(i)."
             out.append((p + "input_layernorm.weight", layer.inputLayernorm))
-            for s in layer.slots.prefix(4) { out += linearParameters(s) }
+            for s in [layer.qProj, layer.kProj, layer.vProj, layer.oProj] { out += tensors(of: s) }
             out.append((p + "post_attention_layernorm.weight", layer.postAttentionLayernorm))
-            for s in layer.slots.suffix(3) { out += linearParameters(s) }
+            for s in [layer.gateProj, layer.upProj, layer.downProj] { out += tensors(of: s) }
         }
         out.append(("model.norm.weight", norm))
-        if lmHead.layer.base.weight !== embedTokens { out += linearParameters(lmHead) }
+        if !isHeadTied { out += tensors(of: lmHead) }
         return out
     }
 
-    private func linearParameters(_ slot: LinearSlot) -> [(String, Tensor)] {
-        var out = [(slot.name + ".weight", slot.layer.base.weight)]
-        if let b = slot.layer.base.bias { out.append((slot.name + ".bias", b)) }
-        return out
+    /// Whether lm_head is the embedding matrix itself.
+    var isHeadTied: Bool { (lmHead.layer.base as? Linear)?.weight === embedTokens }
+
+    private func tensors(of slot: LinearSlot) -> [(String, Tensor)] {
+        slot.layer.base.namedTensors.map { (slot.name + "." + $0.suffix, $0.tensor) }
     }
 
-    /// Number of base parameters (a tied head counted once).
-    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.tensor.count } }
+    /// Number of base parameters (a tied head counted once, a quantized weight by its elements).
+    public var parameterCount: Int {
+        let norms = norm.count + layers.reduce(0) { $0 + $1.inputLayernorm.count + $1.postAttentionLayernorm.count }
+        let linear = linearSlots.reduce(0) { $0 + $1.layer.base.parameterCount }
+        return embedTokens.count + norms + linear - (isHeadTied ? embedTokens.count : 0)
+    }
+
+    /// Bytes the base weights occupy (a quantized layer by its packed storage).
+    public var weightBytes: Int {
+        let norms = norm.storageBytes + layers.reduce(0) { $0 + $1.inputLayernorm.storageBytes + $1.postAttentionLayernorm.storageBytes }
+        let linear = linearSlots.reduce(0) { $0 + $1.layer.base.storageBytes }
+        return embedTokens.storageBytes + norms + linear - (isHeadTied ? embedTokens.storageBytes : 0)
+    }
 
     /// Freezes (or unfreezes) every base parameter.
     public func setTrainable(_ trainable: Bool) {
@@ -119,28 +149,38 @@ public final class LlamaModel {
     /// Logits for a batch of token ids.
     /// - Parameters:
     ///   - inputIds: B·T ids, row-major [B, T].
-    ///   - inputPrefix: embeddings [B, P, C] put before the tokens (prompt tuning, P-tuning);
-    ///     they take positions 0..<P and the logits cover them too: [B, P+T, V].
-    ///   - keyValuePrefixes: one per layer (prefix tuning), [B, P, kvHeads·D]; the tokens then
-    ///     take positions P..<P+T, as after a cache of P positions.
+    ///   - virtualTokens: what a prompt-learning method adds (see `VirtualTokens`); an unbatched
+    ///     prompt [n, ·] is repeated over the batch by a differentiable op.
     ///   - mask: optional additive attention mask [T', S] or [B, T', S] on top of the causal mask.
-    /// - Returns: logits [B, T', V] with T' = P+T for an input prefix, T otherwise.
-    public func callAsFunction(_ inputIds: [Int], batch: Int, inputPrefix: Tensor? = nil,
-                               keyValuePrefixes: [KeyValuePrefix]? = nil, mask: Tensor? = nil) -> Tensor {
+    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise.
+    public func callAsFunction(_ inputIds: [Int], batch: Int, virtualTokens: VirtualTokens? = nil,
+                               mask: Tensor? = nil) -> Tensor {
         precondition(batch > 0 && inputIds.count % batch == 0, "\(inputIds.count) ids do not split into \(batch) rows")
         let t = inputIds.count / batch
-        var x = embedding(inputIds, shape: [batch, t], weight: embedTokens)            // [B, T, C]
-        if let inputPrefix {
-            precondition(inputPrefix.shape == [batch, inputPrefix.shape[1], config.hiddenSize], "input prefix \(inputPrefix.shape)")
-            x = concat([inputPrefix, x], axis: 1)                                      // [B, P+T, C]
+        var x = embedding(inputIds, shape: [batch, t], weight: embedTokens)              // [B, T, C]
+        var prefixes: [KeyValuePrefix]? = nil
+        switch virtualTokens {
+        case .prepended(let prompt)?:
+            let rows = batched(prompt, batch)                                            // [B, n, C]
+            precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize], "prepended embeddings \(prompt.shape)")
+            x = concat([rows, x], axis: 1)                                               // [B, n+T, C]
+        case .keyValuePrefixes(let list)?:
+            precondition(list.count == layers.count, "one key/value prefix per layer: \(list.count) for \(layers.count)")
+            prefixes = list.map { KeyValuePrefix(key: batched($0.key, batch), value: batched($0.value, batch)) }
+        case nil:
+            break
         }
-        if let keyValuePrefixes { precondition(keyValuePrefixes.count == layers.count, "one key/value prefix per layer") }
-        let offset = keyValuePrefixes?.first?.key.shape[1] ?? 0
+        let offset = prefixes?.first?.key.shape[1] ?? 0
         for (i, layer) in layers.enumerated() {
-            x = layer(x, positionOffset: offset, prefix: keyValuePrefixes?[i], mask: mask)  // [B, T', C]
+            x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask)      // [B, T', C]
         }
-        x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                            // [B, T', C]
-        return lmHead(x)                                                               // [B, T', V]
+        x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                              // [B, T', C]
+        return lmHead(x)                                                                 // [B, T', V]
+    }
+
+    /// [n, W] repeated over the batch ([B, n, W]); a batched tensor passes through.
+    private func batched(_ x: Tensor, _ batch: Int) -> Tensor {
+        x.rank == 2 ? x.expanded(batch: batch) : x
     }
 }
 

@@ -30,6 +30,11 @@ public struct BasePreset: Sendable {
 
     public static let all = [tiny, small, medium, quick]
 
+    /// Pretraining's learning rate never decays below this share of its peak.
+    static let learningRateFloor: Float = 0.05
+    /// Pretraining losses are recorded as means over windows of this many steps.
+    static let curveWindow = 10
+
     public static func named(_ name: String) throws -> BasePreset {
         guard let p = all.first(where: { $0.name == name }) else {
             throw LessonError("unknown base preset '\(name)'; choose one of \(all.map(\.name).joined(separator: ", "))")
@@ -106,7 +111,7 @@ public final class BaseModel {
         if let stored = (try? JSONSerialization.jsonObject(with: Data(contentsOf: heldURL))) as? [[Int]], !stored.isEmpty {
             windows = stored
         } else {  // a cache from before held_out.json existed: the world's held-out text, as it was made then
-            windows = try heldOutWindows(World().pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF)), tokenizer: tokenizer)
+            windows = try heldOutWindows(heldOutDocuments(), tokenizer: tokenizer)
             try writeHeldOut(windows, to: folder)
         }
         return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder,
@@ -117,7 +122,7 @@ public final class BaseModel {
     static func pretrain(_ preset: BasePreset, into folder: URL, log: (String) -> Void) throws -> BaseModel {
         let world = World()
         let documents = world.pretrainingDocuments(count: preset.documents, generator: Generator(seed: 0))
-        let heldOut = world.pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF))
+        let heldOut = heldOutDocuments()
         log("  Pretraining the '\(preset.name)' base (~\(formatCount(preset.parameterEstimate)) parameters, \(preset.steps) steps of \(preset.batchSize)×\(preset.sequenceLength) tokens); this happens once and is cached in \(folder.path).")
         return try pretrain(preset, documents: documents, heldOutDocuments: heldOut, seed: 0, into: folder, log: log)
     }
@@ -142,21 +147,21 @@ public final class BaseModel {
         let optimizer = AdamW([ParameterGroup(decayed, weightDecay: 0.1), ParameterGroup(other)], learningRate: preset.learningRate, beta2: 0.95)
         let schedule = LearningRateSchedule.cosine(warmup: preset.steps / 20, total: preset.steps)
         let progress = Progress("pretrain", total: preset.steps)
-        var losses: [Float] = [], recent: [Float] = []
-        for step in 0..<preset.steps {
-            var ids: [Int] = []
-            ids.reserveCapacity(b * t)
-            for _ in 0..<b { let o = g.int(below: stream.count - t); ids += stream[o..<(o + t)] }
-            let loss = causalLanguageModelLoss(model(ids, batch: b), labels: ids)
-            loss.backward()
-            clipGradientNorm(parameters, maxNorm: 1)
-            optimizer.learningRate = preset.learningRate * max(schedule.multiplier(at: step), 0.05)
-            optimizer.step(); optimizer.zeroGrad()
-            recent.append(loss.item)
-            if recent.count == 10 { losses.append(recent.reduce(0, +) / 10); recent = [] }
-            progress.update(step: step + 1, loss: loss.item, tokens: (step + 1) * b * t)
+        let training = runTraining(
+            steps: preset.steps, optimizer: optimizer,
+            learningRate: { preset.learningRate * max(schedule.multiplier(at: $0), BasePreset.learningRateFloor) },
+            maxGradientNorm: 1,
+            lossOfStep: { _ in
+                var ids: [Int] = []
+                ids.reserveCapacity(b * t)
+                for _ in 0..<b { let o = g.int(below: stream.count - t); ids += stream[o..<(o + t)] }
+                return (causalLanguageModelLoss(model(ids, batch: b), labels: ids), b * t)
+            },
+            progress: { progress.update(step: $0, loss: $1, tokens: $2) })
+        let losses = stride(from: 0, to: training.losses.count - BasePreset.curveWindow + 1, by: BasePreset.curveWindow).map {
+            training.losses[$0..<($0 + BasePreset.curveWindow)].reduce(0, +) / Float(BasePreset.curveWindow)
         }
-        let held = languageModelLoss(model: model, stream: heldOut)
+        let held = languageModelLoss({ model($0.inputIds, batch: $0.batchSize) }, stream: heldOut)
         let seconds = Date().timeIntervalSince(started)
         try model.save(to: folder)
         try tokenizer.save(to: folder.appendingPathComponent("tokenizer.json"))
@@ -175,12 +180,22 @@ public final class BaseModel {
         return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses, heldOut: held, seconds: seconds, heldOutWindows: heldOut)
     }
 
-    /// Up to 16 windows of 64 tokens of held-out text.
+    /// Held-out pretraining text: documents of the world never trained on, drawn from their own seed.
+    public static func heldOutDocuments() -> [String] {
+        World().pretrainingDocuments(count: heldOutDocumentCount, generator: Generator(seed: heldOutSeed))
+    }
+    static let heldOutDocumentCount = 600
+    static let heldOutSeed: UInt64 = 0xBEEF
+    /// Forgetting is measured on up to this many windows of `heldOutWindowLength` tokens.
+    static let heldOutWindowCount = 16, heldOutWindowLength = 64
+
+    /// Up to `heldOutWindowCount` windows of `heldOutWindowLength` tokens of held-out text.
     static func heldOutWindows(_ documents: [String], tokenizer: Tokenizer) throws -> [[Int]] {
         let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
-        let count = min(16, stream.count / 64)
-        guard count > 0 else { throw LessonError("the held-out text has \(stream.count) tokens; at least 64 are needed") }
-        return (0..<count).map { Array(stream[($0 * 64)..<($0 * 64 + 64)]) }
+        let length = heldOutWindowLength
+        let count = min(heldOutWindowCount, stream.count / length)
+        guard count > 0 else { throw LessonError("the held-out text has \(stream.count) tokens; at least \(length) are needed") }
+        return (0..<count).map { Array(stream[($0 * length)..<($0 * length + length)]) }
     }
 
     /// The held-out windows as `held_out.json` (token ids), so every later run measures the same text.
@@ -197,13 +212,5 @@ public final class BaseModel {
         let m = LlamaModel(config: model.config, generator: Generator(seed: 0))
         for ((_, a), (_, b)) in zip(m.namedParameters, model.namedParameters) { a.copyValues(from: b) }
         return m
-    }
-}
-
-/// Mean next-token loss of `model` on token windows, without gradients.
-public func languageModelLoss(model: LlamaModel, stream: [[Int]]) -> Float {
-    withoutGrad {
-        let ids = stream.flatMap { $0 }
-        return causalLanguageModelLoss(model(ids, batch: stream.count), labels: ids).item
     }
 }

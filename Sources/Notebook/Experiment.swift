@@ -8,78 +8,124 @@ import PEFT
 import TensorKit
 import Training
 
-/// A method ready to train: the model it changes, how it computes logits, and its optimiser.
-public struct PreparedRun {
-    public var model: LlamaModel
-    public var logits: LogitsFunction
-    public var optimizer: any Optimizer
-    public init(model: LlamaModel, logits: LogitsFunction? = nil, optimizer: any Optimizer) {
-        self.model = model
-        self.logits = logits ?? { ids, rows in model(ids, batch: rows) }
-        self.optimizer = optimizer
+/// A way to fine-tune, ready to run over seeds: how to build its tuner for a seed, its learning
+/// rate and its optimizer.
+public struct Method {
+    public var name: String
+    /// The peak learning rate.
+    public var learningRate: Float
+    /// Builds the tuner for one seed (typically a fresh copy of the base, wrapped by the method).
+    public var prepare: (_ seed: UInt64) throws -> any Tuner
+    /// The optimizer for a tuner at a learning rate (default: AdamW over the tuner's groups, no
+    /// weight decay).
+    public var optimizer: (_ tuner: any Tuner, _ learningRate: Float) -> any Optimizer
+
+    public init(_ name: String, learningRate: Float,
+                optimizer: @escaping (any Tuner, Float) -> any Optimizer = { AdamW($0.parameterGroups(weightDecay: 0), learningRate: $1) },
+                prepare: @escaping (_ seed: UInt64) throws -> any Tuner) {
+        self.name = name; self.learningRate = learningRate; self.prepare = prepare; self.optimizer = optimizer
+    }
+
+    /// LoRA with `config` on a fresh copy of the base, initialised from the seed; B at
+    /// `loraPlusRatio` times the learning rate (LoRA+).
+    public static func lora(_ name: String, _ base: BaseModel, _ config: LoraConfig, learningRate: Float,
+                            loraPlusRatio: Float = 1) -> Method {
+        Method(name, learningRate: learningRate, optimizer: { tuner, lr in
+            let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: loraPlusRatio) ?? tuner.parameterGroups(weightDecay: 0)
+            return AdamW(groups, learningRate: lr)
+        }) { seed in
+            try LoraModel(wrapping: base.copy(), config: config, generator: Generator(seed: seed))
+        }
+    }
+
+    /// Any PEFT method's config on a fresh copy of the base, initialised from the seed.
+    public static func peft(_ name: String, _ base: BaseModel, _ config: any PeftConfig, learningRate: Float) -> Method {
+        Method(name, learningRate: learningRate) { seed in
+            try config.makeTuner(wrapping: base.copy(), context: TunerContext(generator: Generator(seed: seed),
+                                                                               tokenize: base.tokenizer.encode))
+        }
+    }
+
+    /// Training a subset of the base's own parameters (full fine-tuning, freeze-tuning, head only)
+    /// on a fresh copy of the base.
+    public static func selective(_ name: String, _ base: BaseModel, learningRate: Float,
+                                 _ pick: @escaping (LlamaModel) -> SelectiveFineTuning) -> Method {
+        Method(name, learningRate: learningRate) { _ in pick(base.copy()) }
     }
 }
 
-extension PreparedRun {
-    /// A fresh copy of the base wrapped with LoRA (`config`, initialised from `seed`), trained by
-    /// AdamW at `learningRate` (B at `loraPlusRatio` times that).
-    public static func lora(_ base: BaseModel, _ config: LoraConfig, seed: UInt64, learningRate: Float, loraPlusRatio: Float = 1) throws -> (PreparedRun, LoraModel) {
-        let m = base.copy()
-        let l = try LoraModel(wrapping: m, config: config, generator: Generator(seed: seed))
-        return (PreparedRun(model: m, optimizer: AdamW(l.parameterGroups(loraPlusRatio: loraPlusRatio), learningRate: learningRate)), l)
-    }
+/// One seed's run.
+public struct Run {
+    public var seed: UInt64
+    public var score: Double
+    /// Held-out pretraining loss after training.
+    public var heldOutLoss: Double
+    public var log: TrainingLog
 }
 
 /// What a method achieved, over seeds.
-public struct MethodResult: Sendable {
+public struct MethodResult {
     public var name: String
-    /// Test score per seed.
-    public var scores: [Double] = []
-    /// Held-out pretraining loss after training, per seed.
-    public var heldOutLosses: [Double] = []
+    public var runs: [Run] = []
+    /// The trained tuners of the first seeds (as many as asked to keep).
+    public var tuners: [any Tuner] = []
     /// Smoothed training loss of the first seed.
     public var curve: [Double] = []
     public var curveStep: Double = 1
-    public var seconds: Double = 0
-    public var tokensPerSecond: Double = 0
     public var trainableParameters = 0
+    /// PEFT's share: trainable / all parameters (the adapter's included).
+    public var trainableShare = 0.0
 
     public init(name: String) { self.name = name }
+
+    /// Test score per seed.
+    public var scores: [Double] { runs.map(\.score) }
+    /// Held-out pretraining loss after training, per seed.
+    public var heldOutLosses: [Double] { runs.map(\.heldOutLoss) }
+    /// Mean training time of a run.
+    public var seconds: Double { runs.map(\.log.seconds).reduce(0, +) / Double(max(runs.count, 1)) }
+    /// Mean training throughput.
+    public var tokensPerSecond: Double { runs.map(\.log.tokensPerSecond).reduce(0, +) / Double(max(runs.count, 1)) }
 
     /// The untrained base on `task`: its test score and its own held-out loss.
     public static func frozenBase(_ base: BaseModel, _ task: TaskData) -> MethodResult {
         var r = MethodResult(name: "frozen base")
-        r.scores = [evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: { base.model($0, batch: $1) }).value]
-        r.heldOutLosses = [Double(base.heldOutLoss)]
+        let logits: LogitsFunction = { base.model($0.inputIds, batch: $0.batchSize) }
+        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits).value
+        r.runs = [Run(seed: 0, score: score, heldOutLoss: Double(base.heldOutLoss), log: TrainingLog(losses: [], seconds: 0, tokens: 0))]
         return r
     }
 
     public var score: (mean: Double, std: Double) { meanStd(scores) }
     public var heldOut: (mean: Double, std: Double) { meanStd(heldOutLosses) }
     /// "0.812 ± 0.013" (or "0.812" for one seed).
-    public var scoreText: String { scores.count > 1 ? String(format: "%.3f ± %.3f", score.mean, score.std) : String(format: "%.3f", score.mean) }
+    public var scoreText: String {
+        scores.count > 1 ? String(format: "%.3f ± %.3f", score.mean, score.std) : String(format: "%.3f", score.mean)
+    }
 }
 
-/// Trains and evaluates `prepare(seed)` for each seed (options.seed, +1, …).
-public func runMethod(_ name: String, base: BaseModel, task: TaskData, steps: Int, learningRate: Float, seeds: [UInt64],
-                      batchSize: Int = 16, prepare: (UInt64) -> PreparedRun) -> MethodResult {
+/// Trains and evaluates `method` for each seed, keeping the first `keep` trained tuners.
+public func runMethod(_ method: Method, base: BaseModel, task: TaskData, steps: Int, seeds: [UInt64], batchSize: Int = 16,
+                keep: Int = 1) throws -> MethodResult {
     let encoded = task.train.map { base.tokenizer.encode($0) }
-    var result = MethodResult(name: name)
+    var result = MethodResult(name: method.name)
     for (i, seed) in seeds.enumerated() {
-        let run = prepare(seed)
-        let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: learningRate, seed: seed)
-        let log = fineTune(label: "\(name)\(seeds.count > 1 ? " · seed \(seed)" : "")", logits: run.logits, optimizer: run.optimizer,
-                           data: encoded, padId: base.tokenizer.padId, settings: settings)
-        result.scores.append(evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: run.logits).value)
-        result.heldOutLosses.append(Double(languageModelLoss(model: run.model, stream: base.heldOut)))
+        let tuner = try method.prepare(seed)
+        let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: method.learningRate, seed: seed)
+        let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
+        let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, method.learningRate), data: encoded,
+                               padId: base.tokenizer.padId, settings: settings)
+        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits).value
+        let heldOut = Double(languageModelLoss(tuner.logits, stream: base.heldOut))
+        result.runs.append(Run(seed: seed, score: score, heldOutLoss: heldOut, log: log))
         if i == 0 {
             let window = max(1, steps / 30)
             result.curve = log.smoothed(window)
             result.curveStep = Double(window)
-            result.trainableParameters = run.optimizer.groups.reduce(0) { $0 + $1.parameters.reduce(0) { $0 + $1.count } }
+            result.trainableParameters = tuner.trainableCount
+            result.trainableShare = tuner.trainableShare
         }
-        result.seconds += log.seconds / Double(seeds.count)
-        result.tokensPerSecond += log.tokensPerSecond / Double(seeds.count)
+        if i < keep { result.tuners.append(tuner) }
     }
     return result
 }
@@ -98,24 +144,14 @@ extension TaskData {
     }
 }
 
-extension LlamaModel {
-    /// Freezes every parameter, then makes `parameters` trainable; returns them.
-    @discardableResult
-    public func train(only parameters: [Tensor]) -> [Tensor] {
-        setTrainable(false)
-        for p in parameters { p.requiresGrad = true }
-        return parameters
-    }
-}
-
 /// Inference throughput: tokens per second of `logits` over `repeats` forward passes of the
 /// same batch (no gradients), after one warm-up pass.
-public func inferenceTokensPerSecond(_ logits: LogitsFunction, ids: [Int], rows: Int, repeats: Int = 5) -> Double {
+public func inferenceTokensPerSecond(_ logits: LogitsFunction, batch: TokenBatch, repeats: Int = 5) -> Double {
     withoutGrad {
-        _ = logits(ids, rows)
+        _ = logits(batch)
         let start = Date()
-        for _ in 0..<repeats { _ = logits(ids, rows) }
-        return Double(ids.count * repeats) / Date().timeIntervalSince(start)
+        for _ in 0..<repeats { _ = logits(batch) }
+        return Double(batch.inputIds.count * repeats) / Date().timeIntervalSince(start)
     }
 }
 

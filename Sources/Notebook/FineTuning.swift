@@ -1,9 +1,10 @@
-// FineTuning.swift — task examples to token batches, the fine-tuning loop, and evaluation
+// FineTuning.swift — task examples to token batches, fine-tuning any tuner, and evaluation
 // (rank classification for choice tasks, greedy generation for the others).
 
 import Corpus
 import Foundation
 import Llama
+import PEFT
 import TensorKit
 import Training
 
@@ -21,36 +22,37 @@ extension Tokenizer {
     }
 }
 
-/// Rows padded on the right to one length. Padding needs no attention mask: with causal
-/// attention no real token ever looks at a later (padding) position, and padded labels are −100.
-public struct PaddedBatch {
-    public var ids: [Int], labels: [Int]
-    public var rows: Int, length: Int
-    /// Positions that carry a loss.
-    public var targetCount: Int
-
-    public init(_ items: [EncodedExample], padId: Int) {
-        rows = items.count
-        length = items.map(\.ids.count).max() ?? 0
-        ids = []; labels = []
+extension TokenBatch {
+    /// Rows padded on the right to one length. Padding needs no attention mask: with causal
+    /// attention no real token ever looks at a later (padding) position, and padded labels are −100.
+    public init(padding items: [EncodedExample], padId: Int) {
+        let length = items.map(\.ids.count).max() ?? 0
+        var ids: [Int] = [], labels: [Int] = []
         for e in items {
             let pad = length - e.ids.count
             ids += e.ids + [Int](repeating: padId, count: pad)
             labels += e.labels + [Int](repeating: -100, count: pad)
         }
-        targetCount = labels.filter { $0 != -100 }.count
+        self.init(ids: ids, labels: labels, rows: items.count)
+    }
+
+    /// Every row of `stream` (token windows of one length) as its own next-token target.
+    public init(windows stream: [[Int]]) {
+        let ids = stream.flatMap { $0 }
+        self.init(ids: ids, labels: ids, rows: stream.count)
     }
 }
 
-/// Maps token ids [B·T] (B rows) to logits [B, T, V]. A PEFT method that adds virtual tokens
-/// supplies its own function and returns the logits of the real positions only.
-public typealias LogitsFunction = (_ ids: [Int], _ rows: Int) -> Tensor
+/// Maps a batch to the logits of its real tokens, [B, T, V] (a tuner's `logits`).
+public typealias LogitsFunction = (TokenBatch) -> Tensor
 
 /// The knobs of one fine-tuning run.
 public struct TrainingSettings: Sendable {
     public var steps: Int
     public var batchSize: Int = 16
+    /// The peak learning rate (after warm-up).
     public var learningRate: Float
+    /// Warm-up steps (default: a tenth of the run), then cosine decay to 0.
     public var warmupSteps: Int? = nil
     public var maxGradientNorm: Float = 1
     public var seed: UInt64 = 0
@@ -59,51 +61,37 @@ public struct TrainingSettings: Sendable {
     }
 }
 
-/// What a run produced: the loss of every step and its speed.
-public struct TrainingLog: Sendable {
-    public var losses: [Float]
-    public var seconds: Double
-    public var tokens: Int
-    public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
-    /// Losses averaged over windows of `window` steps, for curves.
-    public func smoothed(_ window: Int = 10) -> [Double] {
-        stride(from: 0, to: losses.count, by: window).map { i in
-            let w = losses[i..<min(i + window, losses.count)]
-            return Double(w.reduce(0, +)) / Double(w.count)
-        }
+/// Fine-tunes `tuner` on `data` with `optimizer` (which holds its trainable tensors): linear
+/// warm-up and cosine decay, gradient clipping, the tuner's regulariser in the loss and its hook
+/// after every optimizer step. Batches are drawn by shuffling the training set each epoch with the
+/// settings' seed. Throws, before any training, if an example cannot be run.
+public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer, data: [EncodedExample],
+                     padId: Int, settings: TrainingSettings) throws -> TrainingLog {
+    guard !data.isEmpty else { throw LessonError("fine-tuning needs at least one training example; the data set is empty") }
+    if let longest = data.max(by: { $0.ids.count < $1.ids.count }) {
+        try tuner.check(TokenBatch(padding: [longest], padId: padId))
     }
-}
-
-/// Fine-tunes with AdamW (the optimiser holds the trainable parameters), linear warm-up and
-/// cosine decay, gradient clipping. Batches are drawn by shuffling the training set each epoch
-/// with the settings' seed.
-public func fineTune(label: String, logits: LogitsFunction, optimizer: any Optimizer, data: [EncodedExample],
-                     padId: Int, settings: TrainingSettings) -> TrainingLog {
-    precondition(!data.isEmpty, "fine-tuning needs at least one example")
     let g = Generator(seed: settings.seed &+ 0x5EED)
-    let trainable = optimizer.groups.flatMap(\.parameters)
     let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10), total: settings.steps)
     var order: [Int] = [], cursor = 0
-    var losses: [Float] = [], tokens = 0
     let progress = Progress(label, total: settings.steps)
-    let start = Date()
-    for step in 0..<settings.steps {
-        var items: [EncodedExample] = []
-        for _ in 0..<min(settings.batchSize, data.count) {
-            if cursor == order.count { order = g.shuffled(Array(data.indices)); cursor = 0 }
-            items.append(data[order[cursor]]); cursor += 1
-        }
-        let batch = PaddedBatch(items, padId: padId)
-        let loss = causalLanguageModelLoss(logits(batch.ids, batch.rows), labels: batch.labels)
-        loss.backward()
-        clipGradientNorm(trainable, maxNorm: settings.maxGradientNorm)
-        optimizer.learningRate = settings.learningRate * schedule.multiplier(at: step + 1)
-        optimizer.step(); optimizer.zeroGrad()
-        losses.append(loss.item)
-        tokens += batch.rows * batch.length
-        progress.update(step: step + 1, loss: loss.item, tokens: tokens)
-    }
-    return TrainingLog(losses: losses, seconds: Date().timeIntervalSince(start), tokens: tokens)
+    tuner.isTraining = true
+    defer { tuner.isTraining = false }
+    return runTraining(
+        steps: settings.steps, optimizer: optimizer,
+        learningRate: { settings.learningRate * schedule.multiplier(at: $0 + 1) },
+        maxGradientNorm: settings.maxGradientNorm,
+        lossOfStep: { _ in
+            var items: [EncodedExample] = []
+            for _ in 0..<min(settings.batchSize, data.count) {
+                if cursor == order.count { order = g.shuffled(Array(data.indices)); cursor = 0 }
+                items.append(data[order[cursor]]); cursor += 1
+            }
+            let batch = TokenBatch(padding: items, padId: padId)
+            return (tuner.loss(batch).total, batch.inputIds.count)
+        },
+        afterStep: { tuner.afterOptimizerStep($0) },
+        progress: { progress.update(step: $0, loss: $1, tokens: $2) })
 }
 
 /// A task score: the metric's main number (accuracy or exact match, in [0, 1]) and, for
@@ -116,13 +104,15 @@ public struct Score: Sendable {
 }
 
 /// Scores `examples` with the task's metric.
-public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int = 32) -> Score {
+public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
+                     batchSize: Int = 32) -> Score {
     withoutGrad {
         switch task.metric {
         case .choice(let options):
             return rankClassification(examples, options: options, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
-            let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
+            let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
+                                       batchSize: batchSize)
             var exact = 0.0, coverage = 0.0
             for (e, p) in zip(examples, predictions) {
                 if p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) { exact += 1 }
@@ -139,20 +129,22 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
 
 /// For each example, the option whose tokens have the highest total log-probability after the
 /// prompt; accuracy against the answer.
-func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int) -> Score {
+func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction,
+                        batchSize: Int) -> Score {
     var correct = 0
     var samples: [(String, String, String)] = []
     let optionIds = options.map { tokenizer.encode($0) }
-    for start in stride(from: 0, to: examples.count, by: max(1, batchSize / options.count)) {
-        let chunk = Array(examples[start..<min(start + max(1, batchSize / options.count), examples.count)])
+    let perChunk = max(1, batchSize / options.count)
+    for start in stride(from: 0, to: examples.count, by: perChunk) {
+        let chunk = Array(examples[start..<min(start + perChunk, examples.count)])
         var rows: [EncodedExample] = []
         for e in chunk {
             let p = tokenizer.encode(e.prompt)
             for o in optionIds { rows.append(EncodedExample(ids: p + o, labels: [Int](repeating: -100, count: p.count) + o)) }
         }
-        let batch = PaddedBatch(rows, padId: tokenizer.padId)
-        let lp = logSoftmax(logits(batch.ids, batch.rows))           // [R, T, V]
-        let v = lp.shape[2], t = batch.length
+        let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
+        let lp = logSoftmax(logits(batch))                                               // [R, T, V]
+        let v = lp.shape[2], t = batch.sequenceLength
         for (i, e) in chunk.enumerated() {
             var best = 0, bestScore = -Float.infinity
             for k in options.indices {
@@ -172,7 +164,8 @@ func rankClassification(_ examples: [Example], options: [String], tokenizer: Tok
 
 /// Greedy continuations (up to a newline or end of text), batched with right padding: each
 /// row reads its next token at its own last position.
-public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction, batchSize: Int = 32) -> [String] {
+public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction,
+                     batchSize: Int = 32) -> [String] {
     var out: [String] = []
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
         var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.encode($0) }
@@ -181,17 +174,28 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
         for _ in 0..<maxTokens where done.contains(false) {
             let length = rows.map(\.count).max()!
             let ids = rows.flatMap { $0 + [Int](repeating: tokenizer.padId, count: length - $0.count) }
-            let z = logits(ids, rows.count)                              // [R, T, V]
+            let z = logits(TokenBatch(ids: ids, labels: ids, rows: rows.count))           // [R, T, V]
             let v = z.shape[2]
             for r in rows.indices where !done[r] {
                 let base = z.data + (r * length + rows[r].count - 1) * v
                 var best = 0
                 for k in 1..<v where base[k] > base[best] { best = k }
-                if best == tokenizer.eosId || best == tokenizer.padId || tokenizer.decode([best]).contains("\n") { done[r] = true; continue }
+                if best == tokenizer.eosId || best == tokenizer.padId || tokenizer.decode([best]).contains("\n") {
+                    done[r] = true; continue
+                }
                 rows[r].append(best); generated[r].append(best)
             }
         }
         out += generated.map { tokenizer.decode($0) }
     }
     return out
+}
+
+/// Mean next-token loss on held-out token windows, without gradients, through `logits` (the
+/// real tokens' logits): every method's forgetting is measured the same way.
+public func languageModelLoss(_ logits: LogitsFunction, stream: [[Int]]) -> Float {
+    withoutGrad {
+        let batch = TokenBatch(windows: stream)
+        return causalLanguageModelLoss(logits(batch), labels: batch.labels).item
+    }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import SafeTensors
+import TensorKit
 
 public final class Notebook {
     public let lesson: String
@@ -71,7 +72,7 @@ public final class Notebook {
             try writeAtomically(Data(markdown.joined(separator: "\n").utf8), to: url)
             print("\nThe notebook, its tables and figures: \(url.path)  (\(formatDuration(seconds)))")
         } catch {
-            printError("could not write the report: \(error)")
+            printToStandardError("could not write the report: \(error)")
         }
     }
 
@@ -95,17 +96,6 @@ public func formatDuration(_ seconds: Double) -> String {
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }
 
-/// 1,234,567
-public func formatCount(_ n: Int) -> String {
-    let digits = String(abs(n))
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
-}
-
 /// 12.3 KB / 4.56 MB
 public func formatBytes(_ bytes: Int) -> String {
     let b = Double(bytes)
@@ -113,9 +103,4 @@ public func formatBytes(_ bytes: Int) -> String {
     if b < 1024 * 1024 { return String(format: "%.1f KB", b / 1024) }
     if b < 1024 * 1024 * 1024 { return String(format: "%.2f MB", b / 1024 / 1024) }
     return String(format: "%.2f GB", b / 1024 / 1024 / 1024)
-}
-
-/// One line on standard error.
-public func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -1,6 +1,7 @@
 // Progress.swift — one updating line on a terminal, plain periodic lines otherwise.
 
 import Foundation
+import TensorKit
 
 public final class Progress {
     let label: String, total: Int

@@ -137,13 +137,12 @@ private func concatRaw(_ x: Tensor, _ y: Tensor) -> Tensor {
 ///   y_i        = x_i·cos(pos·θ_i) − x_{i+half}·sin(pos·θ_i)
 ///   y_{i+half} = x_{i+half}·cos(pos·θ_i) + x_i·sin(pos·θ_i)
 /// The backward is the inverse rotation (the transpose): the same with sin negated.
-/// - Parameters: x [B, T, heads·D]; positions start at `offset`.
-public func rope(_ x: Tensor, heads: Int, theta: Float, offset: Int = 0) -> Tensor {
+/// - Parameters: x [B, T, heads·D]; positions start at `offset`; `table` holds cos and sin.
+public func rope(_ x: Tensor, heads: Int, table: RopeTable, offset: Int = 0) -> Tensor {
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
-    precondition(d % 2 == 0, "RoPE needs an even head dimension, got \(d)")
-    let table = RopeTable.make(length: offset + t, headDim: d, theta: theta)
-    let out = Tensor(uninitialized: x.shape)
+    precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")
+    table.reserve(offset + t)
     func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
         for bi in 0..<b {
             for ti in 0..<t {
@@ -160,21 +159,39 @@ public func rope(_ x: Tensor, heads: Int, theta: Float, offset: Int = 0) -> Tens
             }
         }
     }
-    out.data.initialize(repeating: 0, count: out.count)
+    let out = Tensor(zeros: x.shape)
     rotate(x.data, out.data, sign: 1)
     out.record([x]) { g in rotate(g, x.gradBuffer(), sign: -1) }
     return out
 }
 
-/// cos and sin of pos·θ_i for positions 0..<length, [length, D/2] each, computed as
-/// transformers does (θ in float32: 1 / base^(2i/D)).
-final class RopeTable {
-    let cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>
-    let length: Int, headDim: Int, theta: Float
+/// RoPE with a table made for this call (tests, one-off use); a model keeps one `RopeTable`.
+public func rope(_ x: Tensor, heads: Int, theta: Float, offset: Int = 0) -> Tensor {
+    rope(x, heads: heads, table: RopeTable(headDim: x.shape[2] / heads, theta: theta), offset: offset)
+}
 
-    private init(length: Int, headDim: Int, theta: Float) {
-        self.length = length; self.headDim = headDim; self.theta = theta
-        let half = headDim / 2
+/// cos and sin of pos·θ_i, [positions, D/2] each, computed as transformers does (θ in float32:
+/// 1 / base^(2i/D)). Built once per model and extended when a longer sequence comes.
+public final class RopeTable {
+    public let headDim: Int
+    public let theta: Float
+    private(set) var cos: UnsafeMutablePointer<Float>
+    private(set) var sin: UnsafeMutablePointer<Float>
+    private var positions = 0
+
+    public init(headDim: Int, theta: Float) {
+        precondition(headDim > 0 && headDim % 2 == 0, "RoPE needs an even head dimension, got \(headDim)")
+        self.headDim = headDim
+        self.theta = theta
+        cos = .allocate(capacity: 1); sin = .allocate(capacity: 1)
+    }
+    deinit { cos.deallocate(); sin.deallocate() }
+
+    /// Makes sure positions 0..<count are in the table (doubling, so growth is rare).
+    func reserve(_ count: Int) {
+        guard count > positions else { return }
+        let length = max(count, 2 * positions, 64), half = headDim / 2
+        cos.deallocate(); sin.deallocate()
         cos = .allocate(capacity: length * half); sin = .allocate(capacity: length * half)
         for i in 0..<half {
             let invFreq = 1 / powf(theta, Float(2 * i) / Float(headDim))
@@ -183,11 +200,6 @@ final class RopeTable {
                 cos[pos * half + i] = cosf(angle); sin[pos * half + i] = sinf(angle)
             }
         }
-    }
-    deinit { cos.deallocate(); sin.deallocate() }
-
-    /// A table covering `length` positions.
-    static func make(length: Int, headDim: Int, theta: Float) -> RopeTable {
-        RopeTable(length: length, headDim: headDim, theta: theta)
+        positions = length
     }
 }

@@ -114,6 +114,7 @@ public final class BLAS: @unchecked Sendable {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if let f = sgemmFn {
+            let (opA, opB) = (transA ? CBLAS.trans : CBLAS.noTrans, transB ? CBLAS.trans : CBLAS.noTrans)
             let parts = workers
             if parts > 1 && m * n * k >= 1 << 19 && max(m, n) >= 32 * parts {
                 // Split C into blocks of rows (or of columns, if it is wider than tall).
@@ -122,15 +123,15 @@ public final class BLAS: @unchecked Sendable {
                 parallelFor(parts) { part in
                     let lo = part * extent / parts, hi = (part + 1) * extent / parts
                     if byRows {
-                        f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(hi - lo), Int32(n), Int32(k), alpha,
+                        f(CBLAS.rowMajor, opA, opB, Int32(hi - lo), Int32(n), Int32(k), alpha,
                           transA ? a + lo : a + lo * lda, Int32(lda), b, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
                     } else {
-                        f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(hi - lo), Int32(k), alpha,
+                        f(CBLAS.rowMajor, opA, opB, Int32(m), Int32(hi - lo), Int32(k), alpha,
                           a, Int32(lda), transB ? b + lo * ldb : b + lo, Int32(ldb), beta, c + lo, Int32(ldc))
                     }
                 }
             } else {
-                f(101, transA ? 112 : 111, transB ? 112 : 111, Int32(m), Int32(n), Int32(k), alpha,
+                f(CBLAS.rowMajor, opA, opB, Int32(m), Int32(n), Int32(k), alpha,
                   a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             }
         } else {
@@ -175,6 +176,13 @@ public final class BLAS: @unchecked Sendable {
     }
 }
 
+/// The CBLAS enumeration values `cblas_sgemm` takes (cblas.h).
+enum CBLAS {
+    static let rowMajor: Int32 = 101  // CblasRowMajor
+    static let noTrans: Int32 = 111   // CblasNoTrans
+    static let trans: Int32 = 112     // CblasTrans
+}
+
 /// Runs `body(i)` for i in 0..<n on the available cores and waits for all of them.
 public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { escapable in
@@ -196,12 +204,6 @@ public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<In
 struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
-}
-
-/// Writes one line to standard error.
-public func printToStandardError(_ line: String) {
-    let text = line + "\n"
-    _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
 }
 
 private func sysconfThreads() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }

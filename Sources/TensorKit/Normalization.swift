@@ -146,11 +146,3 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
     }
     return out
 }
-
-/// A scratch buffer owned by a backward closure, freed with it.
-final class Buffer {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-    init(count: Int) { pointer = .allocate(capacity: max(count, 1)) }
-    deinit { pointer.deallocate() }
-}

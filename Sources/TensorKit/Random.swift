@@ -29,10 +29,6 @@ public final class Generator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 
-    /// A new independent generator derived from this one (for a sub-task that must not shift
-    /// the parent's stream when its own consumption changes).
-    public func fork() -> Generator { Generator(seed: next()) }
-
     /// Uniform in [0, 1), 24 random bits.
     @inline(__always)
     public func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }

@@ -84,6 +84,20 @@ extension Tensor {
         return out
     }
 
+    /// The tensor repeated over a new leading batch axis: [n, …] → [batch, n, …] (PyTorch's
+    /// `x.unsqueeze(0).expand(batch, …)`). A prompt shared by every row of a batch is one tensor
+    /// that trains; each row reads the same values. Backward sums the rows: dx = Σ_b dy[b].
+    public func expanded(batch: Int) -> Tensor {
+        precondition(batch > 0, "expanded(batch:) needs a positive batch, got \(batch)")
+        let out = Tensor(uninitialized: [batch] + shape)
+        for b in 0..<batch { (out.data + b * count).update(from: data, count: count) }
+        out.record([self]) { g in
+            let gx = self.gradBuffer()
+            for b in 0..<batch { let src = g + b * self.count; for i in 0..<self.count { gx[i] += src[i] } }
+        }
+        return out
+    }
+
     /// Sum over `axes`, keeping them as extent 1 when `keepDims`.
     public func sum(axes: [Int], keepDims: Bool = false) -> Tensor {
         let axes = Set(axes.map { normalize(axis: $0, rank: rank) }).sorted(by: >)

@@ -80,6 +80,8 @@ public final class Tensor {
     }
     /// Number of axes.
     public var rank: Int { shape.count }
+    /// Bytes the values occupy (Float32).
+    public var storageBytes: Int { 4 * count }
 
     /// A copy that shares nothing and records no history.
     public func detached(requiresGrad: Bool = false) -> Tensor {

@@ -33,7 +33,7 @@ public protocol Optimizer: AnyObject {
 extension Optimizer {
     /// Forgets every parameter's gradient.
     public func zeroGrad() { for g in groups { for p in g.parameters { p.zeroGrad() } } }
-    /// Bytes of optimiser state (moments).
+    /// Number of parameters the optimiser updates.
     public var parameterCount: Int { groups.reduce(0) { $0 + $1.parameters.reduce(0) { $0 + $1.count } } }
 }
 
@@ -58,9 +58,6 @@ public final class AdamW: Optimizer {
     }
 
     deinit { for (m, v) in moments.values { m.deallocate(); v.deallocate() } }
-
-    /// Bytes of the two moment buffers (8 per trainable parameter).
-    public var stateBytes: Int { 8 * parameterCount }
 
     public func step() {
         stepCount += 1

@@ -27,7 +27,7 @@ struct Pretrain: ParsableCommand {
             (documents, heldOut) = cut < all.count ? (Array(all[..<cut]), Array(all[cut...])) : (all, all)
         } else {
             documents = World().pretrainingDocuments(count: p.documents, generator: Generator(seed: seed))
-            heldOut = World().pretrainingDocuments(count: 600, generator: Generator(seed: 0xBEEF))
+            heldOut = BaseModel.heldOutDocuments()
         }
         let base = try BaseModel.pretrain(p, documents: documents, heldOutDocuments: heldOut, seed: seed, into: URL(fileURLWithPath: out))
         print("base model: \(formatCount(base.model.parameterCount)) parameters, vocabulary \(base.tokenizer.vocabularySize) → \(out)")

@@ -1,5 +1,5 @@
-// Train.swift — `peft train`: a LoRA adapter on Alpaca data or an embedded task, saved in
-// PEFT's format.
+// Train.swift — `peft train`: any method's adapter trained on Alpaca data or an embedded task,
+// saved in PEFT's format. Each method's options carry PEFT's field names as flags.
 
 import ArgumentParser
 import Corpus
@@ -10,10 +10,55 @@ import PEFT
 import TensorKit
 import Training
 
+/// The methods `peft train` offers, by their command-line names.
+enum MethodName: String, ExpressibleByArgument, CaseIterable {
+    case lora
+    case promptTuning = "prompt-tuning"
+}
+
+/// LoRA's flags (PEFT's `LoraConfig` fields).
+struct LoraOptions: ParsableArguments {
+    @Option(help: "LoRA: the rank r.") var r = 8
+    @Option(help: "LoRA: lora_alpha (the update is scaled by alpha/r).") var alpha: Double = 16
+    @Option(help: "LoRA: target modules, comma-separated names, or all-linear.") var targetModules = "q_proj,v_proj"
+    @Option(help: "LoRA: a regular expression for the target modules (instead of --target-modules).") var targetRegex: String?
+    @Option(help: "LoRA: dropout on the adapter input.") var dropout: Float = 0
+    @Option(help: "LoRA: initialisation, true, gaussian or pissa.") var initLoraWeights = "true"
+    @Flag(help: "LoRA: scale by alpha/√r (rsLoRA).") var useRslora = false
+    @Flag(help: "LoRA: weight-decomposed LoRA (DoRA).") var useDora = false
+    @Option(help: "LoRA+: the learning-rate ratio of B to A (1 = plain LoRA).") var loraplusRatio: Float = 1
+
+    func config() throws -> LoraConfig {
+        guard let initialization = LoraInit(name: initLoraWeights) else {
+            throw ValidationError("--init-lora-weights must be true, false, gaussian or pissa")
+        }
+        return LoraConfig(r: r, loraAlpha: alpha, loraDropout: dropout,
+                          targetModules: targetRegex.map { .regex($0) } ?? TargetModules(commaSeparated: targetModules),
+                          useRslora: useRslora, initLoraWeights: initialization, useDora: useDora)
+    }
+}
+
+/// The flags every prompt method shares, and prompt tuning's own (PEFT's `PromptTuningConfig`).
+struct PromptOptions: ParsableArguments {
+    @Option(help: "Prompt methods: num_virtual_tokens.") var numVirtualTokens = 20
+    @Option(help: "Prompt tuning: the initialisation, random, sample-vocab or text.") var promptTuningInit = "random"
+    @Option(help: "Prompt tuning: the text whose token embeddings start the prompt (with --prompt-tuning-init text).")
+    var promptTuningInitText: String?
+
+    func promptTuningConfig() throws -> PromptTuningConfig {
+        guard let initialization = PromptTuningInit(name: promptTuningInit) else {
+            throw ValidationError("--prompt-tuning-init must be random, sample-vocab or text")
+        }
+        return PromptTuningConfig(numVirtualTokens: numVirtualTokens, promptTuningInit: initialization,
+                                  promptTuningInitText: promptTuningInitText)
+    }
+}
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a LoRA adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
+        abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
+        --method chooses the PEFT method (lora, prompt-tuning); each method's options carry PEFT's field names. \
         --data is an Alpaca-style .json/.jsonl file (instruction, input, output) or the name of an embedded task \
         (sentiment, topic, qa, data-to-text). The model folder needs a tokenizer.json, as the lessons' cached \
         base models have (.cache/base-models/<preset>-corpus<N>/).
@@ -22,19 +67,13 @@ struct Train: ParsableCommand {
     @Option(help: "The base model folder (config.json, model.safetensors, tokenizer.json).") var model: String
     @Option(help: "Training data: a .json/.jsonl Alpaca file or an embedded task name.") var data: String
     @Option(help: "Where to save the adapter.") var out: String
-    @Option(help: "LoRA rank.") var r = 8
-    @Option(help: "LoRA alpha (scale alpha/r).") var alpha: Double = 16
-    @Option(help: "Target modules: comma-separated names, or all-linear.") var targetModules = "q_proj,v_proj"
-    @Option(help: "A regular expression for target modules (instead of --target-modules).") var targetRegex: String?
-    @Option(help: "Dropout on the adapter input.") var dropout: Float = 0
-    @Option(help: "Initialisation: true, gaussian, pissa.") var initLoraWeights = "true"
-    @Flag(help: "Scale by alpha/√r (rsLoRA).") var useRslora = false
-    @Flag(help: "Weight-decomposed LoRA (DoRA).") var useDora = false
-    @Option(help: "LoRA+: learning-rate ratio of B to A (1 = plain LoRA).") var loraplusRatio: Float = 1
-    @Option var steps = 300
-    @Option var lr: Float = 2e-3
-    @Option var batchSize = 16
-    @Option var seed: UInt64 = 0
+    @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).") var method = MethodName.lora
+    @OptionGroup(title: "LoRA") var lora: LoraOptions
+    @OptionGroup(title: "Prompt methods") var prompt: PromptOptions
+    @Option(help: "Optimizer steps.") var steps = 300
+    @Option(help: "Peak learning rate (warm-up over a tenth of the steps, then cosine decay).") var lr: Float = 2e-3
+    @Option(help: "Examples per batch.") var batchSize = 16
+    @Option(help: "Seed of the initialisation and the data order.") var seed: UInt64 = 0
 
     func run() throws {
         let folder = URL(fileURLWithPath: model)
@@ -42,31 +81,29 @@ struct Train: ParsableCommand {
         let tokenizer = try Tokenizer.load(contentsOf: folder.appendingPathComponent("tokenizer.json"))
         let task: TaskData
         if data.hasSuffix(".json") || data.hasSuffix(".jsonl") {
-            task = userTask(name: URL(fileURLWithPath: data).lastPathComponent, examples: try loadAlpaca(contentsOf: URL(fileURLWithPath: data)), seed: seed)
+            let examples = try loadAlpaca(contentsOf: URL(fileURLWithPath: data))
+            task = userTask(name: URL(fileURLWithPath: data).lastPathComponent, examples: examples, seed: seed)
         } else {
             task = try World().task(data, seed: seed)
         }
-        guard let initialization = LoraInit(rawValue: initLoraWeights.lowercased()) else {
-            throw ValidationError("--init-lora-weights must be true, false, gaussian or pissa")
+        var config: any PeftConfig
+        switch method {
+        case .lora: config = try lora.config()
+        case .promptTuning: config = try prompt.promptTuningConfig()
         }
-        var config = LoraConfig(r: r, loraAlpha: alpha, loraDropout: dropout,
-                                targetModules: targetRegex.map { .regex($0) } ?? (targetModules == "all-linear" ? .allLinear : .names(targetModules.split(separator: ",").map(String.init))),
-                                useRslora: useRslora, initLoraWeights: initialization, useDora: useDora)
         config.baseModelNameOrPath = model
-        let lora = try LoraModel(wrapping: base, config: config, generator: Generator(seed: seed))
-        print(lora.trainableReport)
-        let optimizer = AdamW(lora.parameterGroups(loraPlusRatio: loraplusRatio), learningRate: lr)
+        let tuner = try config.makeTuner(wrapping: base, context: TunerContext(generator: Generator(seed: seed), tokenize: tokenizer.encode))
+        print(tuner.trainableReport)
+        let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
+        let optimizer = AdamW(groups, learningRate: lr)
         let encoded = task.train.map { tokenizer.encode($0) }
-        for (i, e) in encoded.enumerated() where e.ids.count > base.config.maxPositionEmbeddings {
-            throw ValidationError("example \(i + 1) is \(e.ids.count) tokens, longer than the model's \(base.config.maxPositionEmbeddings)")
-        }
-        let log = fineTune(label: "LoRA", logits: { lora($0, batch: $1) }, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
-                           settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
-        lora.setTraining(false)
-        let score = evaluate(task, on: task.validation, tokenizer: tokenizer, logits: { lora($0, batch: $1) })
-        try lora.save(to: URL(fileURLWithPath: out))
+        let log = try fineTune(tuner, label: method.rawValue, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
+                               settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
+        let score = evaluate(task, on: task.validation, tokenizer: tokenizer, logits: tuner.logits)
+        try tuner.save(to: URL(fileURLWithPath: out))
         for sample in score.samples.prefix(3) {
-            print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))   (expected: \(sample.answer.trimmingCharacters(in: .whitespaces)))")
+            print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
+                  + "   (expected: \(sample.answer.trimmingCharacters(in: .whitespaces)))")
         }
         print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@ %.3f%@; adapter → %@",
                      steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), task.metricName, score.value,

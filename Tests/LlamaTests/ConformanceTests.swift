@@ -5,6 +5,7 @@ import Foundation
 import Llama
 import SafeTensors
 import Testing
+import TestSupport
 import TensorKit
 
 @Suite struct ConformanceTests {
@@ -32,7 +33,7 @@ import TensorKit
     @Test func frozenBaseComputesNoWeightGradients() throws {
         let model = try LlamaModel.load(from: Golden.tiny.appendingPathComponent("base"))
         model.setTrainable(false)
-        let q = model.layers[0].qProj.layer.base.weight
+        let q = (model.layers[0].qProj.layer.base as! Linear).weight
         q.requiresGrad = true
         let batch = try TokenBatch.load(contentsOf: Golden.tiny.appendingPathComponent("batch.json"), vocabSize: 97)
         causalLanguageModelLoss(model(batch.inputIds, batch: 2), labels: batch.labels).backward()
@@ -51,7 +52,7 @@ import TensorKit
         #expect(reloaded.config == config)
         let ids = (0..<14).map { ($0 * 7) % 50 }
         #expect(maxAbsDiff(model(ids, batch: 2).array, reloaded(ids, batch: 2).array) == 0)
-        #expect(reloaded.lmHead.layer.base.weight === reloaded.embedTokens)
+        #expect((reloaded.lmHead.layer.base as! Linear).weight === reloaded.embedTokens)
         let stored = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent("model.safetensors"))
         #expect(stored["lm_head.weight"] == nil && stored.metadata["format"] == "pt")
     }
@@ -68,7 +69,7 @@ import TensorKit
         let h = rmsNorm(x, weight: layer.inputLayernorm, eps: config.rmsNormEps)
         let k = rope(layer.kProj(h), heads: 2, theta: config.ropeTheta)
         let v = layer.vProj(h)
-        let tail = model(Array(ids[3...]), batch: 1, keyValuePrefixes: [KeyValuePrefix(key: k, value: v)])
+        let tail = model(Array(ids[3...]), batch: 1, virtualTokens: .keyValuePrefixes([KeyValuePrefix(key: k, value: v)]))
         #expect(maxAbsDiff(tail.array, full.slice(axis: 1, 3..<8).array) < 1e-5)
     }
 }

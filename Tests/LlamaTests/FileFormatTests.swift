@@ -4,6 +4,7 @@ import Foundation
 import Llama
 import SafeTensors
 import Testing
+import TestSupport
 import TensorKit
 
 @Suite struct SafeTensorsTests {

@@ -1,6 +1,7 @@
 // The built-in matrix product against the system BLAS, for every transpose combination.
 
 import Testing
+import TestSupport
 import TensorKit
 import Foundation
 

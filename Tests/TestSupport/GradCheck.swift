@@ -7,14 +7,14 @@
 import Testing
 import TensorKit
 
-struct GradCheckFailure: CustomStringConvertible {
+public struct GradCheckFailure: CustomStringConvertible {
     var input: Int, index: Int, analytic: Double, numeric: Double
-    var description: String { "input \(input)[\(index)]: analytic \(analytic) vs numeric \(numeric)" }
+    public var description: String { "input \(input)[\(index)]: analytic \(analytic) vs numeric \(numeric)" }
 }
 
 /// Checks every input's gradient (at most `samples` random positions per input).
 /// Tolerance: |analytic − numeric| ≤ atol + rtol · max(1, max |analytic of that input|).
-func gradCheck(_ inputs: [Tensor], seed: UInt64 = 1, eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
+public func gradCheck(_ inputs: [Tensor], seed: UInt64 = 1, eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
                samples: Int = 40, sourceLocation: SourceLocation = #_sourceLocation,
                _ f: ([Tensor]) -> Tensor) {
     let gen = Generator(seed: seed)
@@ -48,4 +48,4 @@ func gradCheck(_ inputs: [Tensor], seed: UInt64 = 1, eps: Float = 1e-2, atol: Do
     #expect(failures.isEmpty, "gradient mismatches: \(failures.prefix(5))", sourceLocation: sourceLocation)
 }
 
-func randn(_ shape: [Int], _ gen: Generator, std: Float = 1) -> Tensor { Tensor.randn(shape, std: std, generator: gen) }
+public func randn(_ shape: [Int], _ gen: Generator, std: Float = 1) -> Tensor { Tensor.randn(shape, std: std, generator: gen) }

@@ -1,16 +1,17 @@
-// LoraLinear.swift — the LoRA layer: a frozen linear layer plus a trainable low-rank update.
+// LoraLayer.swift — the LoRA layer: a frozen linear layer plus a trainable low-rank update.
 //
 //   h = W₀·x + s · B·A·dropout(x),   A [r, in],  B [out, r],  s = alpha/r  (rsLoRA: alpha/√r)
 //
-// Only A and B train. W₀ is frozen, so backward through it computes dx but never dW₀.
-// DoRA (weight-decomposed LoRA) learns a magnitude m per output row on top:
+// Only A and B train. W₀ is frozen, so backward through it computes dx but never dW₀. W₀ can be
+// any `BaseLinear` — the float `Linear` or a quantized layer — since LoRA only asks it for its
+// products. DoRA (weight-decomposed LoRA) learns a magnitude m per output row on top:
 //   W' = m ⊙ (W₀ + s·B·A) / ‖W₀ + s·B·A‖_row,   the norm treated as a constant in backward.
 
 import Llama
 import TensorKit
 
 public final class LoraLinear: LinearLayer {
-    public let base: Linear
+    public let base: any BaseLinear
     /// lora_A [r, in] and lora_B [out, r].
     public let loraA: Tensor, loraB: Tensor
     /// DoRA's magnitude vector [out], or nil.
@@ -21,19 +22,21 @@ public final class LoraLinear: LinearLayer {
     let generator: Generator
     /// When false the layer computes the base layer only (PEFT's `disable_adapter()`).
     public var isEnabled = true
-    /// Whether s·B·A has been folded into the base weight.
-    public private(set) var isMerged = false
     /// Dropout is applied only while training.
     public var isTraining = true
+    /// The update folded into the base weight by `merge()`, kept to take it out again.
+    private var mergedDelta: Tensor?
+    /// Whether the update has been folded into the base weight.
+    public var isMerged: Bool { mergedDelta != nil }
 
     /// Wraps `base` with a rank-`r` adapter initialised as `config.initLoraWeights` says.
-    public init(base: Linear, r: Int, alpha: Double, config: LoraConfig, generator: Generator) {
+    public init(base: any BaseLinear, r: Int, alpha: Double, config: LoraConfig, generator: Generator) {
         self.base = base
         self.r = r
         self.scaling = config.scaling(r: r, alpha: alpha)
         self.dropout = config.loraDropout
         self.generator = generator
-        let (out, inF) = (base.weight.shape[0], base.weight.shape[1])
+        let (out, inF) = (base.outFeatures, base.inFeatures)
         let bound = 1 / Float(inF).squareRoot()  // Kaiming-uniform with a = √5
         switch config.initLoraWeights {
         case .standard:
@@ -48,7 +51,7 @@ public final class LoraLinear: LinearLayer {
             loraB = .uniform([out, r], low: -bb, high: bb, generator: generator, requiresGrad: true)
         case .pissa:
             // W = U S Vᵀ: A = √(S_r/s)·V_rᵀ, B = U_r·√(S_r/s), and W keeps W − s·B·A.
-            let svd = SVD(base.weight.array, rows: out, columns: inF)
+            let svd = SVD(base.denseWeight().array, rows: out, columns: inF)
             let a = Tensor(zeros: [r, inF], requiresGrad: true), b = Tensor(zeros: [out, r], requiresGrad: true)
             for c in 0..<min(r, svd.k) {
                 let root = (svd.s[c] / Double(scaling)).squareRoot()
@@ -57,14 +60,11 @@ public final class LoraLinear: LinearLayer {
             }
             loraA = a; loraB = b
         }
-        magnitude = config.useDora ? LoraLinear.rowNorms(base.weight, plus: nil) : nil
+        magnitude = config.useDora ? LoraLinear.rowNorms(base.denseWeight(), plus: nil) : nil
         magnitude?.requiresGrad = true
-        if config.initLoraWeights == .pissa { addDelta(sign: -1) }
-        base.weight.requiresGrad = false
+        if config.initLoraWeights == .pissa { base.addToWeight(delta() * -1) }
+        for (_, t) in base.namedTensors { t.requiresGrad = false }
     }
-
-    /// The adapter's parameters (A, B and DoRA's magnitude).
-    public var parameters: [Tensor] { [loraA, loraB] + (magnitude.map { [$0] } ?? []) }
 
     /// ΔW = s · B·A, [out, in].
     public func delta() -> Tensor {
@@ -73,18 +73,24 @@ public final class LoraLinear: LinearLayer {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard isEnabled && !isMerged else { return base(x) }
-        if magnitude == nil && base.bias == nil && !(isTraining && dropout > 0) {
-            // the common case as one fused op: W₀·x + s·B·A·x
-            return loraLinear(x, weight: base.weight, a: loraA, b: loraB, scaling: scaling)
+        let dropping = isTraining && dropout > 0
+        if magnitude == nil && !dropping {
+            return loraLinear(x, base: base, a: loraA, b: loraB, scaling: scaling)   // W₀·x + s·B·A·x in one op
         }
-        let h = TensorKit.dropout(x, p: dropout, generator: generator, training: isTraining && dropout > 0)   // [..., in]
-        let update = linear(linear(h, weight: loraA), weight: loraB) * scaling                     // [..., out]
-        guard let magnitude else { return base(x) + update }
+        let h = TensorKit.dropout(x, p: dropout, generator: generator, training: dropping)         // [..., in]
+        let update = linear(linear(h, weight: loraA), weight: loraB) * scaling                    // [..., out]
+        let y0 = base(x)                                                                           // [..., out]
+        guard let magnitude else { return y0 + update }
         // DoRA: m/‖W₀ + ΔW‖ scales the rows; the norm is a constant for backward (as in PEFT).
-        let norm = LoraLinear.rowNorms(base.weight, plus: delta())                                // [out]
+        let norm = LoraLinear.rowNorms(base.denseWeight(), plus: delta())                         // [out]
         let scale = magnitude / norm                                                               // [out]
-        let baseOut = h === x ? base(x) : linear(h, weight: base.weight)                           // [..., out]
-        return base(x) + (scale - 1) * baseOut + scale * update
+        let baseOut: Tensor                                                                        // W₀·h, no bias
+        if !dropping {
+            baseOut = base.bias.map { y0 - $0 } ?? y0
+        } else {
+            baseOut = linear(h, weight: base.denseWeight())
+        }
+        return y0 + (scale - 1) * baseOut + scale * update
     }
 
     /// ‖W + D‖ per row, [out], without history.
@@ -99,38 +105,30 @@ public final class LoraLinear: LinearLayer {
         return n
     }
 
-    private func addDelta(sign: Float) {
-        let d = delta()
-        for i in 0..<base.weight.count { base.weight.data[i] += sign * d.data[i] }
-    }
-
     /// Folds the update into the base weight: W ← W₀ + s·B·A (DoRA: W ← m ⊙ (W₀ + s·B·A)/‖·‖).
     /// Afterwards inference costs exactly what the base costs.
     public func merge() {
         guard !isMerged else { return }
+        var d = delta()
         if let magnitude {
-            let norm = LoraLinear.rowNorms(base.weight, plus: delta())     // ‖W₀ + ΔW‖ per row
-            premergeNorms = norm.array
-            addDelta(sign: 1)
-            scaleRows { magnitude.data[$0] / norm.data[$0] }
-        } else {
-            addDelta(sign: 1)
+            let w0 = base.denseWeight()
+            let norm = LoraLinear.rowNorms(w0, plus: d)                                            // ‖W₀ + ΔW‖ per row
+            let (out, inF) = (w0.shape[0], w0.shape[1])
+            let target = Tensor(zeros: w0.shape)
+            for i in 0..<out {
+                let f = magnitude.data[i] / norm.data[i]
+                for j in 0..<inF { let k = i * inF + j; target.data[k] = (w0.data[k] + d.data[k]) * f - w0.data[k] }
+            }
+            d = target
         }
-        isMerged = true
+        base.addToWeight(d)
+        mergedDelta = d
     }
 
-    /// Undoes `merge()` (DoRA: with the row norms remembered at merge time).
+    /// Undoes `merge()`.
     public func unmerge() {
-        guard isMerged else { return }
-        if let magnitude { scaleRows { self.premergeNorms[$0] / magnitude.data[$0] } }
-        addDelta(sign: -1)
-        isMerged = false
-    }
-
-    private var premergeNorms: [Float] = []
-
-    private func scaleRows(by factor: (Int) -> Float) {
-        let (out, inF) = (base.weight.shape[0], base.weight.shape[1])
-        for i in 0..<out { let f = factor(i); for j in 0..<inF { base.weight.data[i * inF + j] *= f } }
+        guard let d = mergedDelta else { return }
+        base.addToWeight(d * -1)
+        mergedDelta = nil
     }
 }
