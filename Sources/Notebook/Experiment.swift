@@ -40,7 +40,9 @@ public struct Method {
 
     /// Any PEFT method's config on a fresh copy of the base, initialised from the seed.
     public static func peft(_ name: String, _ base: BaseModel, _ config: any PeftConfig, learningRate: Float) -> Method {
-        Method(name, learningRate: learningRate) { seed in
+        var config = config
+        config.baseModelNameOrPath = base.folder.path
+        return Method(name, learningRate: learningRate) { [config] seed in
             try config.makeTuner(wrapping: base.copy(), context: TunerContext(generator: Generator(seed: seed),
                                                                                tokenize: base.tokenizer.encode))
         }

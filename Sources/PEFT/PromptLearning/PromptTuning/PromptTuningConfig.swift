@@ -30,7 +30,8 @@ public struct PromptTuningConfig: PeftConfig, Equatable {
     public var promptTuningInit = PromptTuningInit.random
     /// `prompt_tuning_init_text`: the text whose embeddings start the prompt (with TEXT).
     public var promptTuningInitText: String? = nil
-    /// `tokenizer_name_or_path`: which tokenizer encodes the init text (here: the base model's).
+    /// `tokenizer_name_or_path`: which tokenizer encodes the init text (here always the base model's;
+    /// PEFT requires the field with TEXT, so it defaults to `base_model_name_or_path`).
     public var tokenizerNameOrPath: String? = nil
     /// `base_model_name_or_path`, written to the adapter file for the reader's information.
     public var baseModelNameOrPath: String? = nil
@@ -57,6 +58,9 @@ public struct PromptTuningConfig: PeftConfig, Equatable {
         var config = self
         config.virtualTokens = try virtualTokens.completed(for: model, tokenDim: model.config.hiddenSize,
                                                            heads: model.config.numAttentionHeads)
+        if promptTuningInit == .text && tokenizerNameOrPath == nil {
+            config.tokenizerNameOrPath = baseModelNameOrPath  // PEFT requires one with TEXT: the base's own tokenizer
+        }
         let encoder = try PromptEmbedding(config: config, model: model, context: context)
         return PromptLearningModel(model: model, config: config, encoder: encoder)
     }
