@@ -51,5 +51,6 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook"]),
     ]
 )
