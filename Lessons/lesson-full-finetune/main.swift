@@ -27,7 +27,6 @@ struct LessonFullFinetune: ParsableCommand {
     @OptionGroup var options: LessonOptions
     @Option(help: "Tasks, comma-separated: qa, sentiment, topic, data-to-text.") var tasks = "qa,sentiment"
     @Option(help: "Blocks left trainable by freeze-tuning (counted from the top).") var trainableBlocks = 1
-    @Option(help: "Seeds per run (mean ± std); default 2, 1 with --quick.") var seeds: Int?
     @Option(help: "Training examples per task (a small set is where pretraining matters).") var trainExamples = 256
 
     func run() throws {
@@ -72,7 +71,7 @@ struct LessonFullFinetune: ParsableCommand {
 
         // 3. The five ways
         let steps = options.steps(full: 250, quick: 40)
-        let seedList = options.seedList(seeds, default: 2)
+        let seedList = options.seedList()
         let k = min(trainableBlocks, config.numHiddenLayers)
         struct Way { var name: String; var fromScratch: Bool; var learningRate: Float; var pick: (LlamaModel) -> SelectiveFineTuning }
         let ways: [Way] = [
@@ -100,18 +99,19 @@ struct LessonFullFinetune: ParsableCommand {
 
         // 4. Training and results, task by task
         var resultsByTask: [(TaskData, [MethodResult])] = []
+        var experiments: [String: Experiment] = [:]
         for task in taskList {
             nb.section("Training on \(task.name)", "Every method sees the same batches in the same order (same seed), so the curves differ only by what is trainable and where it started.")
+            let experiment = Experiment(lesson: lesson, options: options, base: base, task: task, steps: steps)
+            experiments[task.name] = experiment
             var results: [MethodResult] = []
             for way in ways {
-                let method = Method(way.name, learningRate: way.learningRate) { seed in
-                    way.pick(way.fromScratch ? LlamaModel(config: config, generator: Generator(seed: seed &+ 1000)) : base.copy())
-                }
-                results.append(try runMethod(method, base: base, task: task, steps: steps, seeds: seedList, keep: 0))
+                let method = Method.selective(way.name, base, fromScratch: way.fromScratch, way.pick)
+                results.append(try experiment.run(method, keep: 0))
             }
-            results.append(MethodResult.frozenBase(base, task))
+            results.append(experiment.frozenBase())
             var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
-                                    kind: .lines(results.filter { !$0.curve.isEmpty }.map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) }))
+                                    kind: .lines(results.filter { !$0.curve(window: 1).isEmpty }.map { .init($0.name, y: $0.curve(window: max(1, steps / 30)), xStart: Double(max(1, steps / 30)), xStep: Double(max(1, steps / 30))) }))
             lossFigure.logY = true
             nb.figure(lossFigure)
             resultsByTask.append((task, results))
@@ -122,20 +122,20 @@ struct LessonFullFinetune: ParsableCommand {
         var scores = Table(["method"] + resultsByTask.map { "\($0.0.name) (\($0.0.metricName))" } + ["train time", "tokens/s"])
         for (i, way) in (ways.map(\.name) + ["frozen base"]).enumerated() {
             let rs = resultsByTask.map { $0.1[i] }
-            scores.add([way] + rs.map(\.scoreText) + [rs[0].seconds > 0 ? formatDuration(rs[0].seconds) : "—", rs[0].tokensPerSecond > 0 ? formatCount(Int(rs[0].tokensPerSecond)) : "—"])
+            scores.add([way] + zip(resultsByTask, rs).map { experiments[$0.0.name]!.interval($1).text() } + [rs[0].seconds > 0 ? formatDuration(rs[0].seconds) : "—", rs[0].tokensPerSecond > 0 ? formatCount(Int(rs[0].tokensPerSecond)) : "—"])
         }
         nb.table(scores)
         let names = ways.map(\.name) + ["frozen base"]
         nb.figure(Figure(name: "scores", title: "Test score by method and task", yLabel: "score",
                          kind: .bars(categories: names, resultsByTask.map { task, rs in
-                            .init(task.name, rs.map(\.score.mean), errors: seedList.count > 1 ? rs.map(\.score.std) : nil) })))
+                            .init(task.name, rs.map(\.meanScore)) })))
         for (task, rs) in resultsByTask {
             let full = rs[0], scratch = rs[3], frozen = rs[4]
-            let gain = full.score.mean - scratch.score.mean
-            let noise = 2 * max(full.score.std, scratch.score.std, 0.01)
-            let verdict = gain > noise ? "pretraining clearly helps" : gain < -noise ? "pretraining hurts here" : "the difference is within the noise of the seeds: at this scale the task can be learned from its own examples"
+            let gain = full.meanScore - scratch.meanScore
+            let c = experiments[task.name]!.compare(full, scratch).verdict
+            let verdict = c == .better ? "pretraining clearly helps" : c == .worse ? "pretraining hurts here" : "the difference is within the noise of the seeds: at this scale the task can be learned from its own examples"
             nb.say(String(format: "%@: full fine-tuning %.3f, from scratch %.3f (%+.3f at equal steps: %@); the frozen base scores %.3f.",
-                          task.name, full.score.mean, scratch.score.mean, gain, verdict, frozen.score.mean))
+                          task.name, full.meanScore, scratch.meanScore, gain, verdict, frozen.meanScore))
         }
 
         // 6. Forgetting
@@ -147,15 +147,15 @@ struct LessonFullFinetune: ParsableCommand {
         var forgetting = Table(["method"] + resultsByTask.map { "after \($0.0.name)" } + resultsByTask.map { "change (\($0.0.name))" })
         for (i, name) in names.enumerated() {
             let rs = resultsByTask.map { $0.1[i] }
-            forgetting.add([name] + rs.map { String(format: "%.3f", $0.heldOut.mean) } + rs.map { String(format: "%+.3f", $0.heldOut.mean - Double(base.heldOutLoss)) })
+            forgetting.add([name] + rs.map { String(format: "%.3f", $0.meanHeldOutLoss) } + rs.map { String(format: "%+.3f", $0.meanHeldOutLoss - Double(base.heldOutLoss)) })
         }
         nb.table(forgetting)
         nb.figure(Figure(name: "forgetting", title: "Held-out pretraining loss after fine-tuning (higher = more forgotten)", yLabel: "loss",
                          kind: .bars(categories: names.filter { $0 != "from scratch" }, resultsByTask.map { task, rs in
-                            .init(task.name, rs.filter { $0.name != "from scratch" }.map(\.heldOut.mean)) })))
+                            .init(task.name, rs.filter { $0.name != "from scratch" }.map(\.meanHeldOutLoss)) })))
         var held = 0, total = 0
         for (_, rs) in resultsByTask {
-            for subset in rs[1...2] { total += 1; if subset.heldOut.mean < rs[0].heldOut.mean { held += 1 } }
+            for subset in rs[1...2] { total += 1; if subset.meanHeldOutLoss < rs[0].meanHeldOutLoss { held += 1 } }
         }
         nb.say(held == total
                ? "In all \(total) comparisons the subset methods forgot less than full fine-tuning: the claim holds here. They also changed fewer weights, which is the simplest explanation: what is frozen cannot be forgotten."

@@ -26,7 +26,6 @@ struct LessonTargets: ParsableCommand {
 
     @OptionGroup var options: LessonOptions
     @Option(help: "Task: qa, sentiment, topic or data-to-text.") var task = "qa"
-    @Option(help: "Seeds per setting (mean ± std); default 3, 1 with --quick.") var seeds: Int?
 
     func run() throws {
         let lesson = "lesson-targets"
@@ -37,9 +36,8 @@ struct LessonTargets: ParsableCommand {
             attention matrices at rank 2. The source material recommends Q and V over K and gives four reasons. \
             This notebook runs the same comparison.
             """)
-        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
-        let sizes = options.splitSizes(trainLimit: 256)
-        let data = try base.world.task(task, sizes: sizes, seed: options.seed)
+        let experiment = try Experiment.start(lesson, options: options, task: task, trainLimit: 256, steps: (150, 30))
+        let base = experiment.base, data = experiment.task
 
         // 1. Finding the names
         nb.section("Finding the module names to target", """
@@ -64,8 +62,8 @@ struct LessonTargets: ParsableCommand {
             Setting(label: "MLP only", targets: ["gate_proj", "up_proj", "down_proj"], r: mlpRank, paper: "—"),
             Setting(label: "all linear", targets: ["all-linear"], r: allRank, paper: "—"),
         ]
-        let steps = options.steps(full: 150, quick: 30)
-        let seedList = options.seedList(seeds, default: 3)
+        let steps = experiment.steps
+        let seedList = experiment.seeds
         nb.section("The settings", """
             Every attention setting trains the same number of parameters (\(formatCount(8 * 2 * c * base.model.config.numHiddenLayers)) \
             here: one \(c)×\(c) matrix type at r = 8 costs what two cost at r = 4 or four at r = 2). The MLP matrices \
@@ -78,26 +76,21 @@ struct LessonTargets: ParsableCommand {
         var results: [(Setting, MethodResult)] = []
         for s in settings {
             let config = LoraConfig(r: s.r, loraAlpha: Double(2 * s.r), targetModules: s.targets == ["all-linear"] ? .allLinear : .names(s.targets))
-            let res = try runMethod(.lora("\(s.label) r=\(s.r)", base, config, learningRate: 2e-3), base: base, task: data, steps: steps,
-                              seeds: seedList)
+            let res = try experiment.run(.lora("\(s.label) r=\(s.r)", base, config))
             results.append((s, res))
         }
         nb.section("Results", "Test \(data.metricName), mean ± standard deviation over seeds, beside the LoRA paper's WikiSQL accuracy for the same setting (GPT-3 175B, 18M trainable parameters).")
         var table = Table(["setting", "r", "trainable", "test \(data.metricName)", "LoRA paper (WikiSQL %)"])
-        for (s, res) in results { table.add([s.label, "\(s.r)", formatCount(res.trainableParameters), res.scoreText, s.paper]) }
+        for (s, res) in results { table.add([s.label, "\(s.r)", formatCount(res.trainableParameters), experiment.interval(res).text(), s.paper]) }
         nb.table(table)
         nb.figure(Figure(name: "targets", title: "LoRA targets at a fixed budget (\(data.name), mean ± std over \(seedList.count) seeds)", yLabel: data.metricName,
-                         kind: .bars(categories: results.map { "\($0.0.label) r=\($0.0.r)" }, [.init(data.metricName, results.map(\.1.score.mean), errors: results.map(\.1.score.std))])))
+                         kind: .bars(categories: results.map { "\($0.0.label) r=\($0.0.r)" }, [.init(data.metricName, results.map { experiment.interval($0.1).estimate }, intervals: results.map { let i = experiment.interval($0.1); return (i.low, i.high) })])))
 
         // 4. The question
         func score(_ label: String) -> MethodResult { results.first { $0.0.label == label }!.1 }
         let (q, k, v, o) = (score("Wq"), score("Wk"), score("Wv"), score("Wo"))
         let qv = score("Wq,Wv"), qk = score("Wq,Wk"), all4 = score("Wq,Wk,Wv,Wo")
-        let noise = { (a: MethodResult, b: MethodResult) in 2 * max(a.score.std, b.score.std, 0.01) }
-        func compare(_ a: MethodResult, _ b: MethodResult) -> String {
-            let d = a.score.mean - b.score.mean
-            return abs(d) <= noise(a, b) ? String(format: "within noise (%+.3f)", d) : String(format: "%@ by %.3f", d > 0 ? "better" : "worse", abs(d))
-        }
+        func compare(_ a: MethodResult, _ b: MethodResult) -> String { experiment.compare(a, b).text }
         nb.section("Why Q and V rather than K?", """
             The source material's reasons: (1) V carries the content that attention mixes, so changing it changes \
             what flows to the next layer; (2) Q decides what each position looks for, so with V it steers both \
@@ -108,10 +101,10 @@ struct LessonTargets: ParsableCommand {
             V alone against K alone: \(compare(v, k)). Q alone against K alone: \(compare(q, k)). O alone against Q alone: \(compare(o, q)). \
             Q+V against Q+K at equal budget: \(compare(qv, qk)). All four at r = 2 against Q+V at r = 4: \(compare(all4, qv)).
             """)
-        let vOverK = v.score.mean - k.score.mean, qvOverQk = qv.score.mean - qk.score.mean
-        if vOverK > noise(v, k) && qvOverQk > noise(qv, qk) {
+        let vOverK = experiment.compare(v, k).verdict, qvOverQk = experiment.compare(qv, qk).verdict
+        if vOverK == .better && qvOverQk == .better {
             nb.say("The paper's ordering holds here, beyond the seed noise: the value path gains more than the key path, and Q+V beats Q+K at the same budget. That supports reasons (1) and (3): what a layer passes on matters more than how it is addressed.")
-        } else if -vOverK > noise(v, k) || -qvOverQk > noise(qv, qk) {
+        } else if vOverK == .worse || qvOverQk == .worse {
             nb.say("At this scale the measurements go against the paper's ordering in at least one comparison (see above): the recommendation is a finding about large models and tasks, not a law; here K was not the worst choice.")
         } else {
             nb.say("The differences between K and V (alone, or paired with Q) are within the seed-to-seed noise here: this experiment cannot confirm or refute the paper's ordering. More seeds or steps (exercise 2) would tell.")

@@ -84,7 +84,7 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
         #expect(report.contains("trainable params: ") && report.contains("|| trainable%: "))
-        #expect(report.contains("the largest difference between their logits on 16 test examples is 0.0"))  // B = 0 at the start
+        #expect(report.contains("the largest difference between their logits on 16 training examples is 0.0"))  // B = 0 at the start
         try expectFigures(["loss-curves", "scores", "spectrum"], in: out)
         for curve in try series(inTSV: out.appendingPathComponent("loss-curves.tsv")) { #expect(curve.last! < curve.first!) }
         // the spectrum starts at 1 (σ₁/σ₁) and decreases
