@@ -464,7 +464,8 @@ extension LoaderFuzzCase {
         // worker while the test's own (blocked) threads hold them.
         let worker = DispatchQueue(label: "loader-fuzz")
         switch call(url, on: worker, limit: timeLimit) {
-        case .threw(let error, _): report.failures.append("\(name): the valid file is rejected: \(error)")
+        case .threw(let error, _):
+            report.failures.append("\(name): the valid file (\(valid.count) bytes) is rejected: \(error)")
         case .hung: report.failures.append("\(name): the valid file does not load within \(timeLimit * 10)")
         case .returned: break
         }
