@@ -12,6 +12,7 @@ import Foundation
 import SafeTensors
 import Testing
 import TensorKit
+import TestSupport
 
 /// The seed and the number of damaged files per loader (environment overrides for long runs).
 enum FuzzSettings {

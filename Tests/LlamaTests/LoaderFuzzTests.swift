@@ -12,9 +12,7 @@ import Llama
 import SafeTensors
 import Testing
 import TensorKit
-#if canImport(TestSupport)
-import TestSupport  // where main keeps Golden and temporaryFolder() (Tests/LlamaTests/Golden.swift until then)
-#endif
+import TestSupport
 
 /// The seed and the number of damaged files per loader (environment overrides for long runs).
 enum FuzzSettings {

@@ -2,12 +2,12 @@
 // loader. Every file loader must answer a damaged file with a clear error naming the file, or
 // with a valid result: never a crash, a hang or a huge allocation.
 //
-// It lives here, beside `FileFormatError`, because test targets cannot share code with each
-// other: every test target that checks a loader depends on this module. A loader joins the
-// fuzzing with one `LoaderFuzzCase` line in a test file.
+// It lives in TestSupport, which every test target that checks a loader depends on. A loader
+// joins the fuzzing with one `LoaderFuzzCase` line in a test file.
 
 import Dispatch
 import Foundation
+import SafeTensors
 
 /// Makes damaged copies of a valid file, deterministically for a given random source.
 ///
