@@ -79,7 +79,7 @@ public final class Experiment {
     /// Seeds of the learning-rate sweeps (not the evaluation seeds).
     public var tuningSeeds: [UInt64] { [options.seed &+ 1000, options.seed &+ 1001] }
     public let bootstrap: Bootstrap
-    private var tuning: TuningFile
+    private let tuning: TuningStore
     /// The methods tuned or looked up so far, for the report: (name, key, record, source).
     public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
     let encodedTrain: [EncodedExample]
@@ -92,8 +92,7 @@ public final class Experiment {
         self.steps = steps
         self.seeds = options.seedList()
         self.bootstrap = Bootstrap(seed: options.seed &+ 0xB007)
-        self.tuning = options.tune ? TuningFile() : TuningFile.load(for: lesson)
-        if options.tune { tuning = TuningFile.load(for: lesson) }  // keep other records; swept ones are replaced
+        self.tuning = TuningStore.forLesson(lesson, fresh: options.tune)
         self.encodedTrain = task.train.map { base.tokenizer.encode($0) }
     }
 
@@ -132,14 +131,15 @@ public final class Experiment {
         if options.quick { return (method.defaultLearningRate, .untuned) }
         let steps = steps ?? self.steps
         let key = tuningKey(method, steps: steps)
-        if !options.tune, let record = tuning.records[key] {
-            note(method.name, record, .committed)
-            return (record.learningRate, .committed)
+        if let record = tuning[key] {  // committed, or swept earlier in this --tune run
+            let source: LearningRateSource = options.tune ? .swept : .committed
+            note(method.name, record, source)
+            return (record.learningRate, source)
         }
         let record = try sweep(method, steps: steps)
-        tuning.records[key] = record
+        tuning[key] = record
         note(method.name, record, .swept)
-        if options.tune { try tuning.save(for: lesson) }
+        if options.tune { try tuning.save() }
         return (record.learningRate, .swept)
     }
 

@@ -47,6 +47,33 @@ public struct TuningRecord: Codable, Sendable {
     }
 }
 
+/// The tuning records of one lesson, shared by all its experiments (a lesson with two tasks has
+/// two experiments writing to one file). With `--tune` it starts empty, so the file ends up
+/// holding exactly what this run swept.
+public final class TuningStore {
+    public let lesson: String
+    public private(set) var file: TuningFile
+    nonisolated(unsafe) private static var stores: [String: TuningStore] = [:]
+
+    private init(lesson: String, file: TuningFile) { self.lesson = lesson; self.file = file }
+
+    /// The lesson's store: the committed file, or an empty one when `fresh` (`--tune`).
+    public static func forLesson(_ lesson: String, fresh: Bool) -> TuningStore {
+        if let store = stores[lesson] { return store }
+        let store = TuningStore(lesson: lesson, file: fresh ? TuningFile() : TuningFile.load(for: lesson))
+        stores[lesson] = store
+        return store
+    }
+
+    public subscript(key: String) -> TuningRecord? {
+        get { file.records[key] }
+        set { file.records[key] = newValue }
+    }
+
+    /// Writes the lesson's file.
+    public func save() throws { try file.save(for: lesson) }
+}
+
 /// `Lessons/<lesson>/tuning.json`: every method's record, keyed by its setting.
 public struct TuningFile: Codable, Sendable {
     public var note = "Learning rates chosen on the validation split by `swift run <lesson> --tune`; "
