@@ -100,7 +100,8 @@ struct Train: ParsableCommand {
         case .lora: config = try lora.config()
         case .promptTuning: config = try prompt.promptTuningConfig()
         case .prefixTuning:
-            config = prefix.config(numVirtualTokens: prompt.numVirtualTokens, encoderHiddenSize: prompt.encoderHiddenSize)
+            config = prefix.config(numVirtualTokens: prompt.numVirtualTokens,
+                                   encoderHiddenSize: prompt.encoderHiddenSize)
         case .pTuning:
             config = try pTuning.config(numVirtualTokens: prompt.numVirtualTokens,
                                         encoderHiddenSize: prompt.encoderHiddenSize)

@@ -48,7 +48,8 @@ import TestSupport
         let config = PromptEncoderConfig(numVirtualTokens: 1, encoderReparameterizationType: .lstm,
                                          encoderHiddenSize: 1, encoderNumLayers: 1)
         let model = LlamaModel(config: LlamaConfig(vocabSize: 11, hiddenSize: 2, intermediateSize: 4,
-                                                   numHiddenLayers: 1, numAttentionHeads: 1), generator: Generator(seed: 1))
+                                                   numHiddenLayers: 1, numAttentionHeads: 1),
+                               generator: Generator(seed: 1))
         let tuner = try config.makeTuner(wrapping: model, context: TunerContext(generator: Generator(seed: 2)))
         let lstm = try #require(((tuner as? PromptLearningModel)?.encoder as? PTuningEncoder)?.lstm)
         let d = lstm.layers[0].forward
@@ -163,7 +164,8 @@ import TestSupport
         #expect(message(PromptEncoderConfig(numVirtualTokens: 0))
                     .contains("num_virtual_tokens must be a positive number"))
         let lstm = PromptEncoderConfig(numVirtualTokens: 3, encoderReparameterizationType: .lstm, encoderNumLayers: 0)
-        #expect(message(lstm) == "encoder_num_layers must be at least 1 for the LSTM encoder, got 0; try 2 (PEFT's default)")
+        #expect(message(lstm)
+                    == "encoder_num_layers must be at least 1 for the LSTM encoder, got 0; try 2 (PEFT's default)")
         #expect(message(PromptEncoderConfig(numVirtualTokens: 3, encoderNumLayers: 0)) == "")   // the MLP ignores it
         #expect(message(PromptEncoderConfig(numVirtualTokens: 3, encoderHiddenSize: -1)).contains("got -1"))
         #expect(message(PromptEncoderConfig(numVirtualTokens: 3, encoderDropout: 1))

@@ -97,8 +97,9 @@ import TestSupport
             .makeTuner(wrapping: gqaModel(), context: context(3))
         let zeroFolder = temporaryFolder()
         try zero.save(to: zeroFolder)
-        let prompt = try SafeTensorsFile.read(contentsOf: zeroFolder.appendingPathComponent("adapter_model.safetensors"))
-            .tensors["prompt_embeddings"]!
+        let zeroURL = zeroFolder.appendingPathComponent(AdapterFolder.weightsName)
+        let zeroFile = try SafeTensorsFile.read(contentsOf: zeroURL)
+        let prompt = zeroFile.tensors["prompt_embeddings"]!
         #expect(prompt.shape == [4, 48] && prompt.values.allSatisfy { $0 == 0 })
     }
 
