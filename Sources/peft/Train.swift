@@ -14,6 +14,10 @@ import Training
 enum MethodName: String, ExpressibleByArgument, CaseIterable {
     case lora
     case promptTuning = "prompt-tuning"
+    case prefixTuning = "prefix-tuning"
+    case pTuning = "p-tuning"
+    /// Deep prompts: prefix tuning without the projection, saved as PEFT's PREFIX_TUNING.
+    case pTuningV2 = "p-tuning-v2"
 }
 
 /// LoRA's flags (PEFT's `LoraConfig` fields).
@@ -41,6 +45,8 @@ struct LoraOptions: ParsableArguments {
 /// The flags every prompt method shares, and prompt tuning's own (PEFT's `PromptTuningConfig`).
 struct PromptOptions: ParsableArguments {
     @Option(help: "Prompt methods: num_virtual_tokens.") var numVirtualTokens = 20
+    @Option(help: "Prefix tuning (with --prefix-projection) and P-tuning: encoder_hidden_size (default: token_dim).")
+    var encoderHiddenSize: Int?
     @Option(help: "Prompt tuning: the initialisation, random, sample-vocab or text.") var promptTuningInit = "random"
     @Option(help: "Prompt tuning: the text whose token embeddings start the prompt (with --prompt-tuning-init text).")
     var promptTuningInitText: String?
@@ -58,7 +64,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
-        --method chooses the PEFT method (lora, prompt-tuning); each method's options carry PEFT's field names. \
+        --method chooses the PEFT method (lora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2 = prefix tuning \
+        without the projection); each method's options carry PEFT's field names. \
         --data is an Alpaca-style .json/.jsonl file (instruction, input, output) or the name of an embedded task \
         (sentiment, topic, qa, data-to-text). The model folder needs a tokenizer.json, as the lessons' cached \
         base models have (.cache/base-models/<preset>-corpus<N>/).
@@ -70,6 +77,8 @@ struct Train: ParsableCommand {
     @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).") var method = MethodName.lora
     @OptionGroup(title: "LoRA") var lora: LoraOptions
     @OptionGroup(title: "Prompt methods") var prompt: PromptOptions
+    @OptionGroup(title: "Prefix tuning") var prefix: PrefixOptions
+    @OptionGroup(title: "P-tuning") var pTuning: PTuningOptions
     @Option(help: "Optimizer steps.") var steps = 300
     @Option(help: "Peak learning rate (warm-up over a tenth of the steps, then cosine decay).") var lr: Float = 2e-3
     @Option(help: "Examples per batch.") var batchSize = 16
@@ -90,6 +99,13 @@ struct Train: ParsableCommand {
         switch method {
         case .lora: config = try lora.config()
         case .promptTuning: config = try prompt.promptTuningConfig()
+        case .prefixTuning:
+            config = prefix.config(numVirtualTokens: prompt.numVirtualTokens,
+                                   encoderHiddenSize: prompt.encoderHiddenSize)
+        case .pTuning:
+            config = try pTuning.config(numVirtualTokens: prompt.numVirtualTokens,
+                                        encoderHiddenSize: prompt.encoderHiddenSize)
+        case .pTuningV2: config = try prefix.pTuningV2Config(numVirtualTokens: prompt.numVirtualTokens)
         }
         config.baseModelNameOrPath = model
         let tuner = try config.makeTuner(wrapping: base, context: TunerContext(generator: Generator(seed: seed), tokenize: tokenizer.encode))
