@@ -29,7 +29,7 @@ import TestSupport
         }
     }
 
-    static let cases: [LoaderFuzzCase] = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm"].flatMap { name -> [LoaderFuzzCase] in
+    static let cases: [LoaderFuzzCase] = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm", "adalora", "adalora-final"].flatMap { name -> [LoaderFuzzCase] in
         let files = folder(name)
         return [AdapterFolder.configName, AdapterFolder.weightsName].map { file in
             LoaderFuzzCase("\(name): \(file)", file: file, valid: files[file] ?? Data(),

@@ -63,6 +63,7 @@ extension PeftConfig {
 public enum PeftRegistry {
     public static let configTypes: [PeftType: any PeftConfig.Type] = [
         .lora: LoraConfig.self,
+        .adalora: AdaLoraConfig.self,
         .promptTuning: PromptTuningConfig.self,
         .prefixTuning: PrefixTuningConfig.self,
         .pTuning: PromptEncoderConfig.self,

@@ -22,10 +22,7 @@ public final class LoraModel: Tuner {
         try config.validate()
         self.model = model
         self.config = config
-        let slots = try config.targetModules.slots(in: model, layers: config.layersToTransform)
-        for slot in slots where !(slot.layer is any BaseLinear) {
-            throw PEFTError("\(slot.name) is already adapted; merge_and_unload() it before adding another LoRA")
-        }
+        let slots = try config.shared.baseSlots(in: model)
         for slot in slots {
             let (r, _) = config.rankAndAlpha(for: slot.name)
             let (out, inF) = (slot.layer.outFeatures, slot.layer.inFeatures)
