@@ -11,7 +11,7 @@
 import Llama
 import TensorKit
 
-public final class AdaLoraLinear: LinearLayer {
+public final class AdaLoraLinear: MergeableAdapterLayer {
     public let base: any BaseLinear
     /// lora_A [r, in], lora_E [r, 1] and lora_B [out, r].
     public let loraA: Tensor, loraE: Tensor, loraB: Tensor

@@ -35,7 +35,7 @@ public struct AllocationStep: Sendable {
     public var ranks: [(module: String, rank: Int)]
 }
 
-public final class AdaLoraModel: Tuner {
+public final class AdaLoraModel: LayerAdapterTuner {
     public let model: LlamaModel
     /// The config; the allocator writes its `rankPattern`.
     public private(set) var config: AdaLoraConfig
@@ -127,23 +127,6 @@ public final class AdaLoraModel: Tuner {
     }
 
     public func afterOptimizerStep(_ step: Int) { updateAndAllocate(step) }
-
-    public var isTraining: Bool {
-        get { adapters.first?.layer.isTraining ?? false }
-        set { for (_, l) in adapters { l.isTraining = newValue } }
-    }
-
-    public var canMerge: Bool { true }
-    public func merge() { for (_, l) in adapters { l.merge() } }
-    public func unmerge() { for (_, l) in adapters { l.unmerge() } }
-
-    /// Merges every adapter and puts the base layers back.
-    @discardableResult
-    public func mergeAndUnload() -> LlamaModel {
-        merge()
-        for slot in model.linearSlots { if let l = slot.layer as? AdaLoraLinear { slot.layer = l.base } }
-        return model
-    }
 
     // MARK: Rank allocation
 
