@@ -118,9 +118,13 @@ struct LessonLoRA: ParsableCommand {
             Forgets Less"), so the fair comparison is at matched task score: each learning rate of the sweeps is one \
             point below, validation score against forgetting.
             """)
-        nb.say("Forgetting at the chosen learning rates: full fine-tuning \(experiment.forgetting(full).text(signed: true)), "
-            + "LoRA \(experiment.forgetting(lora).text(signed: true)); LoRA against full fine-tuning: "
-            + "\(experiment.compareForgetting(lora, full).text) in held-out loss (better: LoRA forgot less).")
+        let forgot = experiment.compareForgetting(lora, full)
+        let who = forgot.verdict == .better ? "LoRA forgot less than full fine-tuning"
+            : forgot.verdict == .worse ? "LoRA forgot more than full fine-tuning" : "their forgetting cannot be told apart"
+        nb.say("Forgetting at the chosen learning rates (held-out loss after training minus the base's): full fine-tuning "
+            + "\(experiment.forgetting(full).text(signed: true)), LoRA \(experiment.forgetting(lora).text(signed: true)). "
+            + "Paired, LoRA − full = \(forgot.difference.text(signed: true)): \(who), at these learning rates. The "
+            + "tutorial's claim that PEFT forgets less is a claim at equal learning, which the figure below tests.")
         if let figure = experiment.forgettingFigure(name: "forgetting-vs-score",
                                                    title: "Validation score against forgetting, one point per learning rate") {
             nb.figure(figure)

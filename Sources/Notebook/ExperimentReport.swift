@@ -131,8 +131,9 @@ extension MethodResult {
 
 /// A learning rate as people write it: 0.002 → "2e-3", 0.0005 → "5e-4", 0.03 → "3e-2".
 public func shortRate(_ rate: Float) -> String {
-    let exponent = Int(log10(Double(rate)).rounded(.down))
-    let mantissa = Double(rate) / pow(10, Double(exponent))
+    var exponent = Int(log10(Double(rate)).rounded(.down))
+    var mantissa = Double(rate) / pow(10, Double(exponent))
+    if mantissa >= 9.9995 { mantissa /= 10; exponent += 1 }  // 1e-4 computed as 9.9999…e-5
     let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded())) : String(format: "%.1f", mantissa)
     return "\(m)e\(exponent)"
 }
