@@ -49,8 +49,9 @@ extension LlamaModel {
     }
 }
 
-/// The weights of a model folder: one `model.safetensors`, or the shards of an index.
-private func readWeights(in folder: URL) throws -> (tensors: [String: StoredTensor], file: String) {
+/// The tensors of a model folder: one `model.safetensors`, or the shards of an index, with the
+/// file to name in errors (what `LlamaModel.load` reads; quantized loaders read it too).
+public func readWeights(in folder: URL) throws -> (tensors: [String: StoredTensor], file: String) {
     let single = folder.appendingPathComponent("model.safetensors")
     if FileManager.default.fileExists(atPath: single.path) {
         return (try SafeTensorsFile.read(contentsOf: single).tensors, single.path)
