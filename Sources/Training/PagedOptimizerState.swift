@@ -123,7 +123,7 @@ public final class PagedOptimizerState: OptimizerStateStorage {
     /// The resident bytes of the state's mappings as the kernel reports them (the `Rss:` lines of
     /// /proc/self/smaps for these mappings); nil where that file does not exist.
     public func measuredResidentBytes() -> Int? {
-        guard let smaps = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+        guard let smaps = readProcFile("/proc/self/smaps") else { return nil }
         let starts = Set(regions.map { UInt(bitPattern: $0.pointer) })
         var total = 0, inside = false
         for line in smaps.split(separator: "\n") {

@@ -11,12 +11,27 @@ public enum ResidentMemory {
     public static func peak() -> Int? { statusField("VmHWM:") }
 
     private static func statusField(_ name: String) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        guard let status = readProcFile("/proc/self/status") else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(name) {
             return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
         }
         return nil
     }
+}
+
+/// The whole text of a /proc file. These files report a size of 0 or one page, so they are read
+/// until the end instead of by their size (which truncates /proc/self/smaps).
+func readProcFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// VmRSS sampled once per training step (call `record()` from the loop's progress callback).
