@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import Notebook
 import PEFT
 import TensorKit
 import Training
@@ -12,7 +13,9 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
 
-    @Option(help: "full (train everything) or lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen).") var method = "full"
+    @Option(help: ArgumentHelp("full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest "
+                               + "frozen) or qlora (the same LoRA over a base quantized to NF4 with double quantization)."))
+    var method = "full"
     @Option(help: "LoRA rank for --method lora.") var rank = 8
     @Option var vocab = 512
     @Option var hidden = 128
@@ -29,7 +32,9 @@ struct Bench: ParsableCommand {
     var torch: String?
 
     func validate() throws {
-        guard ["full", "lora"].contains(method) else { throw ValidationError("unknown --method '\(method)'; choose: full, lora") }
+        guard ["full", "lora", "qlora"].contains(method) else {
+            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora")
+        }
         guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
     }
 
@@ -40,7 +45,12 @@ struct Bench: ParsableCommand {
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
-        if method == "lora" {
+        if method == "qlora" {
+            let floatBytes = model.weightBytes
+            try model.quantizeLinearLayers(.qlora)
+            print("base quantized to NF4 + double quantization: weights \(formatBytes(floatBytes)) → \(formatBytes(model.weightBytes))")
+        }
+        if method == "lora" || method == "qlora" {
             let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
             trainable = lora.trainableParameters
             print(lora.trainableReport)
@@ -70,7 +80,7 @@ struct Bench: ParsableCommand {
         let seconds = Profiler.now() - start
         Profiler.isEnabled = false
         let tokensPerSecond = Double(batch * seq * steps) / seconds
-        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, lora: method == "lora") * Double(steps)
+        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, lora: method != "full") * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
@@ -102,7 +112,8 @@ struct Bench: ParsableCommand {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_ref_bench.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, "--method", method, "--vocab", "\(vocab)", "--d-model", "\(hidden)", "--ffn", "\(intermediate)",
+        // the reference has no 4-bit CPU training: QLoRA is compared with its float LoRA
+        process.arguments = [script.path, "--method", method == "qlora" ? "lora" : method, "--vocab", "\(vocab)", "--d-model", "\(hidden)", "--ffn", "\(intermediate)",
                              "--layers", "\(layers)", "--heads", "\(heads)", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
         let pipe = Pipe()
         process.standardOutput = pipe

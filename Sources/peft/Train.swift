@@ -13,6 +13,7 @@ import Training
 /// The methods `peft train` offers, by their command-line names.
 enum MethodName: String, ExpressibleByArgument, CaseIterable {
     case lora
+    case qlora
     case promptTuning = "prompt-tuning"
 }
 
@@ -58,7 +59,9 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
-        --method chooses the PEFT method (lora, prompt-tuning); each method's options carry PEFT's field names. \
+        --method chooses the PEFT method (lora, qlora, prompt-tuning); each method's options carry PEFT's field names; \
+        qlora is LoRA on the base quantized to 4 bits (NF4 + double quantization by default). --model may also be a \
+        4-bit folder (from `peft quantize` or transformers + bitsandbytes). \
         --data is an Alpaca-style .json/.jsonl file (instruction, input, output) or the name of an embedded task \
         (sentiment, topic, qa, data-to-text). The model folder needs a tokenizer.json, as the lessons' cached \
         base models have (.cache/base-models/<preset>-corpus<N>/).
@@ -69,6 +72,7 @@ struct Train: ParsableCommand {
     @Option(help: "Where to save the adapter.") var out: String
     @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).") var method = MethodName.lora
     @OptionGroup(title: "LoRA") var lora: LoraOptions
+    @OptionGroup(title: "QLoRA") var qlora: QLoRAOptions
     @OptionGroup(title: "Prompt methods") var prompt: PromptOptions
     @Option(help: "Optimizer steps.") var steps = 300
     @Option(help: "Peak learning rate (warm-up over a tenth of the steps, then cosine decay).") var lr: Float = 2e-3
@@ -77,7 +81,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let folder = URL(fileURLWithPath: model)
-        let base = try LlamaModel.load(from: folder)
+        let base = try loadModel(from: folder)
         let tokenizer = try Tokenizer.load(contentsOf: folder.appendingPathComponent("tokenizer.json"))
         let task: TaskData
         if data.hasSuffix(".json") || data.hasSuffix(".jsonl") {
@@ -89,13 +93,16 @@ struct Train: ParsableCommand {
         var config: any PeftConfig
         switch method {
         case .lora: config = try lora.config()
+        case .qlora:
+            try qlora.prepare(base)
+            config = try lora.config()
         case .promptTuning: config = try prompt.promptTuningConfig()
         }
         config.baseModelNameOrPath = model
         let tuner = try config.makeTuner(wrapping: base, context: TunerContext(generator: Generator(seed: seed), tokenize: tokenizer.encode))
         print(tuner.trainableReport)
         let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
-        let optimizer = AdamW(groups, learningRate: lr)
+        let optimizer = try qlora.optimizer(groups, learningRate: lr)
         let encoded = task.train.map { tokenizer.encode($0) }
         let log = try fineTune(tuner, label: method.rawValue, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
                                settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
