@@ -1,5 +1,7 @@
 // ResidentMemory.swift — the process's resident memory (VmRSS: pages in RAM now) and its peak
-// (VmHWM), read from /proc/self/status, and a per-step trace of it over a training run.
+// (VmHWM), read from /proc/self/status, and a per-step trace of it over a training run: wrap the
+// optimizer (`trace.recording(optimizer)`) and every step records VmRSS after the update, with
+// no change to the training loop.
 
 import Foundation
 
@@ -46,4 +48,27 @@ public final class ResidentMemoryTrace {
 
     /// The largest sample, in bytes.
     public var peak: Int { samples.max() ?? 0 }
+}
+
+extension ResidentMemoryTrace {
+    /// An optimizer that runs `optimizer` and records VmRSS after each of its steps.
+    public func recording(_ optimizer: any Optimizer) -> any Optimizer {
+        RecordingOptimizer(inner: optimizer, trace: self)
+    }
+}
+
+/// Forwards every call to the wrapped optimizer and samples VmRSS after each step.
+private final class RecordingOptimizer: Optimizer {
+    let inner: any Optimizer
+    let trace: ResidentMemoryTrace
+    init(inner: any Optimizer, trace: ResidentMemoryTrace) { self.inner = inner; self.trace = trace }
+    var groups: [ParameterGroup] { inner.groups }
+    var learningRate: Float {
+        get { inner.learningRate }
+        set { inner.learningRate = newValue }
+    }
+    func step() {
+        inner.step()
+        trace.record()
+    }
 }

@@ -102,7 +102,8 @@ struct Train: ParsableCommand {
         let tuner = try config.makeTuner(wrapping: base, context: TunerContext(generator: Generator(seed: seed), tokenize: tokenizer.encode))
         print(tuner.trainableReport)
         let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
-        let optimizer = try qlora.optimizer(groups, learningRate: lr)
+        let memory = ResidentMemoryTrace()
+        let optimizer = memory.recording(try qlora.optimizer(groups, learningRate: lr))
         let encoded = task.train.map { tokenizer.encode($0) }
         let log = try fineTune(tuner, label: method.rawValue, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
                                settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
@@ -115,5 +116,9 @@ struct Train: ParsableCommand {
         print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@ %.3f%@; adapter → %@",
                      steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), task.metricName, score.value,
                      score.slotCoverage.map { String(format: ", slot coverage %.3f", $0) } ?? "", out))
+        if memory.peak > 0 {
+            print("resident memory (VmRSS after each optimizer step): peak \(formatBytes(memory.peak)), last "
+                  + formatBytes(memory.samples.last ?? 0))
+        }
     }
 }

@@ -45,13 +45,16 @@ import Training
         let gen = Generator(seed: 6)
         let params = (0..<8).map { _ in randn([512, 512], gen) }
         let budget = 2 << 20
-        let optimizer = try AdamW.paged([ParameterGroup(params)], residentBudget: budget)
+        let paged = try AdamW.paged([ParameterGroup(params)], residentBudget: budget)
+        let trace = ResidentMemoryTrace()
+        let optimizer = trace.recording(paged)
         for _ in 0..<3 {
             for p in params { let g = p.gradBuffer(); for i in 0..<p.count { g[i] = 1e-3 * Float(i % 7) } }
             optimizer.step()
             optimizer.zeroGrad()
         }
-        let state = try #require(optimizer.storage as? PagedOptimizerState)
+        #expect(trace.samples.count == 3 && trace.peak > 0 || ResidentMemory.current() == nil)
+        let state = try #require(paged.storage as? PagedOptimizerState)
         #expect(state.residentBytes <= budget)
         if let measured = state.measuredResidentBytes() {  // what the kernel says about these mappings
             #expect(measured <= budget + 64 * 1024, "\(measured) bytes of state resident")
