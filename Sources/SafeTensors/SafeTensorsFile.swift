@@ -179,8 +179,9 @@ public struct SafeTensorsFile: Sendable {
             let t = tensors[name]!
             if header.count > 1 { header += "," }
             let size = t.values.count * t.dtype.size
-            header += "\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\","
-                + "\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            header += "\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
+                + "\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
         header += "}"

@@ -49,8 +49,8 @@ public final class AdamW: Optimizer {
     public let storage: (any OptimizerStateStorage)?
     private var moments: [ObjectIdentifier: (m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>)] = [:]
 
-    public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
-                storage: (any OptimizerStateStorage)? = nil) {
+    public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                eps: Float = 1e-8, storage: (any OptimizerStateStorage)? = nil) {
         self.groups = groups; self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
         self.storage = storage

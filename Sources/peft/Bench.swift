@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
         abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
 
     @Option(help: ArgumentHelp("full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest "
-                               + "frozen) or qlora (the same LoRA over a base quantized to NF4 with double quantization)."))
+                               + "frozen) or qlora (that LoRA over a base quantized to NF4 with double quantization)."))
     var method = "full"
     @Option(help: "LoRA rank for --method lora.") var rank = 8
     @Option var vocab = 512
@@ -48,7 +48,8 @@ struct Bench: ParsableCommand {
         if method == "qlora" {
             let floatBytes = model.weightBytes
             try model.quantizeLinearLayers(.qlora)
-            print("base quantized to NF4 + double quantization: weights \(formatBytes(floatBytes)) → \(formatBytes(model.weightBytes))")
+            print("base quantized to NF4 + double quantization: weights \(formatBytes(floatBytes)) → "
+                  + formatBytes(model.weightBytes))
         }
         if method == "lora" || method == "qlora" {
             let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
@@ -113,7 +114,9 @@ struct Bench: ParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         // the reference has no 4-bit CPU training: QLoRA is compared with its float LoRA
-        process.arguments = [script.path, "--method", method == "qlora" ? "lora" : method, "--vocab", "\(vocab)", "--d-model", "\(hidden)", "--ffn", "\(intermediate)",
+        let reference = method == "qlora" ? "lora" : method
+        process.arguments = [script.path, "--method", reference, "--vocab", "\(vocab)", "--d-model", "\(hidden)",
+                             "--ffn", "\(intermediate)",
                              "--layers", "\(layers)", "--heads", "\(heads)", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
         let pipe = Pipe()
         process.standardOutput = pipe

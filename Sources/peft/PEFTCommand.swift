@@ -16,8 +16,8 @@ struct PEFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
-        subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self, Tokenize.self,
-                      Bench.self])
+        subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self,
+                      Tokenize.self, Bench.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -64,7 +64,9 @@ struct Info: ParsableCommand {
         guard let first = m.quantizedLayers.first?.layer.weight else { return "" }
         let count = m.quantizedLayers.reduce(0) { $0 + $1.layer.weight.count }
         let bytes = m.quantizedLayers.reduce(0) { $0 + $1.layer.weight.storageBytes }
-        return "\n  4-bit " + first.settings.type.rawValue.uppercased() + (first.settings.doubleQuantization ? " + double quantization" : "")
+        let dq = first.settings.doubleQuantization ? " + double quantization" : ""
+        let kind = first.settings.type.rawValue.uppercased() + dq
+        return "\n  4-bit " + kind
             + String(format: " (blocks of %d, %.3f bits a weight) in %d layers", first.settings.blockSize,
                      8 * Double(bytes) / Double(count), m.quantizedLayers.count)
     }
@@ -120,7 +122,8 @@ struct Forward: ParsableCommand {
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a model folder (F32/F16/BF16 or bitsandbytes 4-bit, one file or shards) and save it as one F32 model.safetensors.",
+        abstract: "Load a model folder (F32/F16/BF16 or bitsandbytes 4-bit, one file or shards) and save it as one F32 "
+            + "model.safetensors.",
         discussion: "A 4-bit model is dequantized: the result holds the values the 4-bit layers compute with.")
 
     @Option(help: "The model folder to read.") var model: String

@@ -30,11 +30,17 @@ struct QLoRAOptions: ParsableArguments {
             print("the base is already 4-bit: \(model.quantizedLayers.count) quantized layers used as they are")
             return
         }
-        do { try model.quantizeLinearLayers(settings) } catch let error as PEFTError { throw ValidationError(error.description) }
+        do {
+            try model.quantizeLinearLayers(settings)
+        } catch let error as PEFTError {
+            throw ValidationError(error.description)
+        }
         let layers = model.quantizedLayers
-        let bits = 8 * Double(layers.reduce(0) { $0 + $1.layer.storageBytes }) / Double(layers.reduce(0) { $0 + $1.layer.weight.count })
+        let bytes = layers.reduce(0) { $0 + $1.layer.storageBytes }
+        let count = layers.reduce(0) { $0 + $1.layer.weight.count }
         print(String(format: "quantized %d linear layers to %@%@ (blocks of %d, %.3f bits a weight)", layers.count,
-                     quantType.rawValue.uppercased(), doubleQuant ? " + double quantization" : "", quantBlockSize, bits))
+                     quantType.rawValue.uppercased(), doubleQuant ? " + double quantization" : "", quantBlockSize,
+                     8 * Double(bytes) / Double(count)))
     }
 
     /// AdamW over `groups`, paged when asked.

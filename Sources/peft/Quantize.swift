@@ -13,7 +13,7 @@ extension FourBitType: ExpressibleByArgument {}
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantize a model's linear layers to 4 bits (NF4 or FP4) and save it as transformers + bitsandbytes do.",
+        abstract: "Quantize a model's linear layers to 4 bits (NF4 or FP4), saved as transformers + bitsandbytes do.",
         discussion: """
         The q, k, v, o, gate, up and down projections are quantized in blocks of --block-size weights with one \
         absmax each (double quantization stores those absmax values in 8 bits); embeddings, norms and lm_head stay \
@@ -29,7 +29,8 @@ struct Quantize: ParsableCommand {
 
     func validate() throws {
         guard FourBitQuantizer.blockSizes.contains(blockSize) else {
-            throw ValidationError("--block-size must be one of \(FourBitQuantizer.blockSizes.map(String.init).joined(separator: ", "))")
+            let sizes = FourBitQuantizer.blockSizes.map(String.init).joined(separator: ", ")
+            throw ValidationError("--block-size must be one of \(sizes)")
         }
     }
 
@@ -45,7 +46,8 @@ struct Quantize: ParsableCommand {
         try QuantizedCheckpoint.save(m, to: destination, base: try QuantizedCheckpoint.configObject(in: source))
         try copyModelExtras(from: source, to: destination)
         let layers = m.quantizedLayers
-        let count = layers.reduce(0) { $0 + $1.layer.weight.count }, bytes = layers.reduce(0) { $0 + $1.layer.storageBytes }
+        let count = layers.reduce(0) { $0 + $1.layer.weight.count }
+        let bytes = layers.reduce(0) { $0 + $1.layer.storageBytes }
         print(String(format: "quantized %d linear layers (%@ weights) to %@%@, blocks of %d: %.3f bits a weight; "
                      + "weights %@ → %@ → %@", layers.count, formatCount(count), quantType.rawValue.uppercased(),
                      doubleQuant ? " + double quantization" : "", blockSize, 8 * Double(bytes) / Double(count),

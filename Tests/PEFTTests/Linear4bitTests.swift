@@ -10,14 +10,16 @@ import TestSupport
 
 @Suite struct Linear4bitTests {
     func tinyModel() -> LlamaModel {
-        LlamaModel(config: LlamaConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 2),
+        LlamaModel(config: LlamaConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2,
+                                       numAttentionHeads: 2),
                    generator: Generator(seed: 1))
     }
     let batch = TokenBatch(inputIds: [[1, 5, 9, 3], [7, 2, 8, 4]])
 
     @Test func productsAreThoseOfTheDequantizedWeight() {
         let gen = Generator(seed: 2)
-        let layer = Linear4bit(quantizing: Linear(weight: randn([24, 70], gen)), settings: .qlora)  // 1680: blocks cross rows
+        // 1680 weights: blocks of 64 run across rows
+        let layer = Linear4bit(quantizing: Linear(weight: randn([24, 70], gen)), settings: .qlora)
         let dense = Linear(weight: layer.denseWeight())
         let x = randn([3, 5, 70], gen)
         #expect(withoutGrad { layer(x) }.array == withoutGrad { dense(x) }.array)
@@ -31,7 +33,8 @@ import TestSupport
 
     @Test func backwardGivesTheInputGradientOnly() {
         let gen = Generator(seed: 3)
-        let layer = Linear4bit(quantizing: Linear(weight: randn([6, 64], gen)), settings: QuantizationSettings(type: .fp4))
+        let layer = Linear4bit(quantizing: Linear(weight: randn([6, 64], gen)),
+                               settings: QuantizationSettings(type: .fp4))
         gradCheck([randn([2, 3, 64], gen)]) { layer($0[0]) }
         let x = randn([4, 64], gen, std: 1)
         #expect(withoutGrad { layer(x) }.shape == [4, 6])
@@ -47,7 +50,8 @@ import TestSupport
         for (q, r) in zip(quantized.linearSlots, reference.linearSlots) {
             if let l = q.layer as? Linear4bit { r.layer = Linear(weight: l.denseWeight()) }
         }
-        let config = LoraConfig(r: 2, targetModules: .allLinear, useRslora: rslora, initLoraWeights: .random, useDora: dora)
+        let config = LoraConfig(r: 2, targetModules: .allLinear, useRslora: rslora, initLoraWeights: .random,
+                                useDora: dora)
         let a = try LoraModel(wrapping: quantized, config: config, generator: Generator(seed: 9))
         let b = try LoraModel(wrapping: reference, config: config, generator: Generator(seed: 9))
         #expect(maxAbsDiff(withoutGrad { a.forward(batch) }.array, withoutGrad { b.forward(batch) }.array) < 1e-5)
@@ -74,7 +78,8 @@ import TestSupport
         let model = tinyModel()
         let floatBytes = model.weightBytes
         try model.quantizeLinearLayers(QuantizationSettings(type: .nf4, blockSize: 32))
-        let linearFloat = model.layers.flatMap(\.slots).reduce(0) { $0 + 4 * $1.layer.inFeatures * $1.layer.outFeatures }
+        let linearFloat = model.layers.flatMap(\.slots)
+            .reduce(0) { $0 + 4 * $1.layer.inFeatures * $1.layer.outFeatures }
         let linear4 = model.quantizedLayers.reduce(0) { $0 + $1.layer.storageBytes }
         #expect(model.weightBytes == floatBytes - linearFloat + linear4)
         #expect(model.quantizedLayers.allSatisfy { $0.layer.weight.bitsPerWeight == 5 })  // 4 + 32/32

@@ -29,7 +29,8 @@ import TestSupport
     @Test(arguments: matrices, [FourBitType.nf4, .fp4])
     func quantize4bitIsBitExact(matrix: String, type: FourBitType) throws {
         let input = file["\(matrix).input"]!
-        let q = QuantizedWeight(quantizing: input.values, shape: input.shape, settings: QuantizationSettings(type: type))
+        let settings = QuantizationSettings(type: type)
+        let q = QuantizedWeight(quantizing: input.values, shape: input.shape, settings: settings)
         let key = "\(matrix).\(type.rawValue)"
         #expect(q.packed == file["\(key).packed"]!.bytes, "\(key).packed")
         #expect(bits(q.absmax.values) == bits(file["\(key).absmax"]!.values), "\(key).absmax")
@@ -49,26 +50,29 @@ import TestSupport
         #expect(bits(d.dequantized) == bits(file["\(key).absmax_dequant"]!.values), "\(key).absmax_dequant")
         #expect(bits(q.dequantized()) == bits(file["\(key).dequant"]!.values), "\(key).dequant")
         // decoding the stored bytes alone gives the same values
-        let stored = DoubleQuantizedAbsmax(codes: file["\(key).absmax_q"]!.bytes!, nestedAbsmax: file["\(key).nested_absmax"]!.values,
+        let stored = DoubleQuantizedAbsmax(codes: file["\(key).absmax_q"]!.bytes!,
+                                           nestedAbsmax: file["\(key).nested_absmax"]!.values,
                                            offset: file["\(key).offset"]!.values[0])
         #expect(bits(stored.dequantized) == bits(file["\(key).absmax_dequant"]!.values))
     }
 
     @Test func tiesAllZeroBlocksAndOddCountsFollowTheCPURules() throws {
         // ties: a value exactly on a midpoint takes the lower code (element 1…15 are the midpoints)
-        let ties = QuantizedWeight(quantizing: file["ties.input"]!.values, shape: [2, 32], settings: QuantizationSettings())
+        let plain = QuantizationSettings(), fp4 = QuantizationSettings(type: .fp4)
+        let ties = QuantizedWeight(quantizing: file["ties.input"]!.values, shape: [2, 32], settings: plain)
         let nibbles = ties.packed.flatMap { [$0 >> 4, $0 & 15] }
         #expect(Array(nibbles[1...15]) == (0..<15).map(UInt8.init))
         // outlier: block 2 is all zero → absmax 0, nibble 7 (NF4's zero); with DQ it still decodes to 0
         let outlier = file["outlier.input"]!
         let dq = QuantizedWeight(quantizing: outlier.values, shape: outlier.shape, settings: .qlora)
-        #expect(QuantizedWeight(quantizing: outlier.values, shape: outlier.shape, settings: QuantizationSettings()).absmax.values[2] == 0)
+        let single = QuantizedWeight(quantizing: outlier.values, shape: outlier.shape, settings: plain)
+        #expect(single.absmax.values[2] == 0)
         #expect(dq.packed[64..<96].allSatisfy { $0 == 0x77 })
         #expect(dq.dequantized()[128..<192].allSatisfy { $0 == 0 })
         // odd: 63 elements, the padding nibble is NF4's zero (7) and FP4's +0 (0)
         let odd = file["odd.input"]!.values
-        #expect(QuantizedWeight(quantizing: odd, shape: [7, 9], settings: QuantizationSettings()).packed.last! & 15 == 7)
-        #expect(QuantizedWeight(quantizing: odd, shape: [7, 9], settings: QuantizationSettings(type: .fp4)).packed.last! & 15 == 0)
+        #expect(QuantizedWeight(quantizing: odd, shape: [7, 9], settings: plain).packed.last! & 15 == 7)
+        #expect(QuantizedWeight(quantizing: odd, shape: [7, 9], settings: fp4).packed.last! & 15 == 0)
     }
 
     @Test func offsetIsTorchsFloat32Mean() {
@@ -99,9 +103,10 @@ import TestSupport
 
     @Test func unsupportedBlockSizesAndMismatchedPartsAreErrors() throws {
         #expect(throws: PEFTError.self) { try QuantizationSettings(blockSize: 48).validate() }
-        let q = QuantizedWeight(quantizing: [Float](repeating: 0.5, count: 128), shape: [2, 64], settings: QuantizationSettings())
+        let plain = QuantizationSettings()
+        let q = QuantizedWeight(quantizing: [Float](repeating: 0.5, count: 128), shape: [2, 64], settings: plain)
         do {
-            _ = try QuantizedWeight(shape: [2, 64], settings: QuantizationSettings(), packed: q.packed, absmax: .float32([1]))
+            _ = try QuantizedWeight(shape: [2, 64], settings: plain, packed: q.packed, absmax: .float32([1]))
             Issue.record("accepted 1 absmax value for 2 blocks")
         } catch let error as PEFTError {
             #expect(error.description.contains("1 absmax values for a [2, 64] weight in blocks of 64: it has 2 blocks"))

@@ -9,7 +9,8 @@ import Training
 
 @Suite struct PagedOptimizerTests {
     /// Parameters of a few sizes (one larger than the budget) and a deterministic gradient per step.
-    func run(_ make: ([ParameterGroup]) throws -> AdamW, steps: Int = 6) rethrows -> (params: [[Float]], optimizer: AdamW) {
+    func run(_ make: ([ParameterGroup]) throws -> AdamW, steps: Int = 6) rethrows
+        -> (params: [[Float]], optimizer: AdamW) {
         let gen = Generator(seed: 5)
         let params = [randn([300, 200], gen), randn([70], gen), randn([128, 128], gen), randn([5, 3], gen)]
         let optimizer = try make([ParameterGroup(Array(params[0..<2]), weightDecay: 0.01),

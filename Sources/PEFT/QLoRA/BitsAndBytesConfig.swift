@@ -37,7 +37,9 @@ public struct BitsAndBytesConfig: Equatable, Sendable {
         }
         func flag(_ key: String) throws -> Bool? {
             guard let v = json[key], !(v is NSNull) else { return nil }
-            guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else { throw fail("\(key) must be true or false, got \(v)") }
+            guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else {
+                throw fail("\(key) must be true or false, got \(v)")
+            }
             return n.boolValue
         }
         if let method = json["quant_method"] as? String, method != "bitsandbytes" {
@@ -53,19 +55,24 @@ public struct BitsAndBytesConfig: Equatable, Sendable {
         }
         let typeName = json["bnb_4bit_quant_type"] as? String ?? "fp4"
         guard let type = FourBitType(rawValue: typeName) else {
-            throw fail("bnb_4bit_quant_type '\(typeName)' is unknown; bitsandbytes' 4-bit types are \"nf4\" and \"fp4\"")
+            throw fail("bnb_4bit_quant_type '\(typeName)' is unknown; "
+                + "bitsandbytes' 4-bit types are \"nf4\" and \"fp4\"")
         }
         if let storage = json["bnb_4bit_quant_storage"] as? String, storage != "uint8" {
             throw fail("bnb_4bit_quant_storage '\(storage)' is not supported: only uint8 storage (two codes a byte)")
         }
         var compute = "float32"
         if let value = json["bnb_4bit_compute_dtype"], !(value is NSNull) {
-            guard let name = value as? String else { throw fail("bnb_4bit_compute_dtype must be a string, got \(value)") }
+            guard let name = value as? String else {
+                throw fail("bnb_4bit_compute_dtype must be a string, got \(value)")
+            }
             compute = name
         }
         var skip: [String]? = nil
         if let value = json["llm_int8_skip_modules"], !(value is NSNull) {
-            guard let names = value as? [String] else { throw fail("llm_int8_skip_modules must be a list of module names") }
+            guard let names = value as? [String] else {
+                throw fail("llm_int8_skip_modules must be a list of module names")
+            }
             skip = names
         }
         self.init(quantType: type, useDoubleQuant: try flag("bnb_4bit_use_double_quant") ?? false,

@@ -37,7 +37,8 @@ public enum FourBitQuantizer {
             packed.withUnsafeMutableBufferPointer { out in
                 midpoints.withUnsafeBufferPointer { m in
                     nibbles.withUnsafeBufferPointer { order in
-                        let (am, bytes, mid, ord) = (absmaxOut.baseAddress!, out.baseAddress!, m.baseAddress!, order.baseAddress!)
+                        let (am, bytes) = (absmaxOut.baseAddress!, out.baseAddress!)
+                        let (mid, ord) = (m.baseAddress!, order.baseAddress!)
                         parallelRanges(blocks, grain: 4096) { range in
                             for b in range {
                                 let start = b * blockSize, end = min(start + blockSize, n)

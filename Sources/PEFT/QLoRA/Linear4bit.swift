@@ -21,7 +21,8 @@ public final class Linear4bit: BaseLinear {
     /// A layer from an already quantized weight [out, in].
     public init(weight: QuantizedWeight, bias: Tensor? = nil) {
         precondition(weight.shape.count == 2, "a linear weight is [out, in], got \(weight.shape)")
-        precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true, "bias \(bias?.shape ?? []) for \(weight.shape)")
+        precondition(bias.map { $0.shape == [weight.shape[0]] } ?? true,
+                     "bias \(bias?.shape ?? []) for \(weight.shape)")
         self.weight = weight
         self.bias = bias
         bias?.requiresGrad = false
@@ -40,12 +41,15 @@ public final class Linear4bit: BaseLinear {
 
     /// y = x·Ŵᵀ (+ b) as an op whose backward gives dx only.
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.shape.last == inFeatures, "Linear4bit: input \(x.shape) for a [\(outFeatures), \(inFeatures)] weight")
+        precondition(x.shape.last == inFeatures,
+                     "Linear4bit: input \(x.shape) for a [\(outFeatures), \(inFeatures)] weight")
         let rows = x.count / max(inFeatures, 1)
         return customOp(shape: Array(x.shape.dropLast()) + [outFeatures], inputs: [x]) { y in
             self.multiply(x.data, rows: rows, into: y)                                  // y = x·Ŵᵀ (+ b)
         } backward: { dy in
-            if x.requiresGrad { self.multiplyTransposed(dy, rows: rows, accumulatingInto: x.gradBuffer()) }  // dx += dy·Ŵ
+            if x.requiresGrad {
+                self.multiplyTransposed(dy, rows: rows, accumulatingInto: x.gradBuffer())   // dx += dy·Ŵ
+            }
         }
     }
 
@@ -66,7 +70,8 @@ public final class Linear4bit: BaseLinear {
         if let bias { for r in 0..<rows { let row = y + r * outF; for j in 0..<outF { row[j] += bias.data[j] } } }
     }
 
-    public func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<Float>) {
+    public func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int,
+                                   accumulatingInto dx: UnsafeMutablePointer<Float>) {
         let (inF, outF) = (inFeatures, outFeatures)
         withDequantizedWeight { w in
             BLAS.shared.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF,

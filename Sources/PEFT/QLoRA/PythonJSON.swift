@@ -39,7 +39,10 @@ public indirect enum PythonJSON {
             self = .array(items)
         case let dict as [String: Any]:
             var pairs: [(key: String, value: PythonJSON)] = []
-            for key in dict.keys.sorted() { guard let v = PythonJSON(dict[key]!) else { return nil }; pairs.append((key, v)) }
+            for key in dict.keys.sorted() {
+                guard let v = PythonJSON(dict[key]!) else { return nil }
+                pairs.append((key, v))
+            }
             self = .object(pairs)
         default: return nil
         }
@@ -54,7 +57,11 @@ public indirect enum PythonJSON {
     /// An object with `value` set under `key` (replacing or appending).
     public func setting(_ key: String, to value: PythonJSON) -> PythonJSON {
         guard case .object(var pairs) = self else { return self }
-        if let i = pairs.firstIndex(where: { $0.key == key }) { pairs[i].value = value } else { pairs.append((key, value)) }
+        if let i = pairs.firstIndex(where: { $0.key == key }) {
+            pairs[i].value = value
+        } else {
+            pairs.append((key, value))
+        }
         return .object(pairs)
     }
 
@@ -76,7 +83,8 @@ public indirect enum PythonJSON {
             writeContainer(items.map { (nil as String?, $0) }, open: "[", close: "]", into: &out, indent: indent,
                            sortKeys: sortKeys, level: level)
         case .object(let pairs):
-            let ordered = sortKeys ? pairs.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) } : pairs
+            let ordered = !sortKeys ? pairs
+                : pairs.sorted { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
             writeContainer(ordered.map { ($0.key as String?, $0.value) }, open: "{", close: "}", into: &out,
                            indent: indent, sortKeys: sortKeys, level: level)
         }

@@ -57,13 +57,15 @@ public struct QuantState: Equatable, Sendable {
         func integer(_ key: String) throws -> Int {
             guard let n = object[key] as? NSNumber, String(cString: n.objCType) != "c",
                   n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 1e15 else {
-                throw fail("the quant_state's \(key) must be an integer, got \(object[key].map { "\($0)" } ?? "nothing")")
+                let found = object[key].map { "\($0)" } ?? "nothing"
+                throw fail("the quant_state's \(key) must be an integer, got \(found)")
             }
             return n.intValue
         }
         guard let typeName = object["quant_type"] as? String else { throw fail("the quant_state has no quant_type") }
         guard let type = FourBitType(rawValue: typeName) else {
-            throw fail("the quant_state's quant_type '\(typeName)' is unknown; bitsandbytes' 4-bit types are nf4 and fp4")
+            throw fail("the quant_state's quant_type '\(typeName)' is unknown; "
+                + "bitsandbytes' 4-bit types are nf4 and fp4")
         }
         let blockSize = try integer("blocksize")
         guard let dtype = object["dtype"] as? String else { throw fail("the quant_state has no dtype") }
@@ -74,8 +76,9 @@ public struct QuantState: Equatable, Sendable {
         if object["nested_offset"] != nil || object["nested_blocksize"] != nil {
             // Read the literal as Python does (text → double → float32): JSONSerialization may hand
             // back an NSDecimalNumber whose conversion is not correctly rounded.
+            let text = String(decoding: bytes, as: UTF8.self)
             guard let number = object["nested_offset"] as? NSNumber, String(cString: number.objCType) != "c",
-                  let offset = QuantState.numberLiteral(of: "nested_offset", in: String(decoding: bytes, as: UTF8.self)) else {
+                  let offset = QuantState.numberLiteral(of: "nested_offset", in: text) else {
                 throw fail("the quant_state's nested_offset must be a number")
             }
             nested = (try integer("nested_blocksize"), Float(offset))

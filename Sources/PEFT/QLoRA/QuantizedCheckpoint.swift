@@ -34,24 +34,26 @@ public enum QuantizedCheckpoint {
     public static func load(from folder: URL) throws -> LlamaModel {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
-            throw FileFormatError(file: folder.path, problem: "no such model folder (expected config.json and model.safetensors inside)")
+            throw FileFormatError(file: folder.path,
+                                  problem: "no such model folder (expected config.json and model.safetensors inside)")
         }
         let configURL = folder.appendingPathComponent("config.json")
         let json = try readJSONObject(configURL)
         let config = try LlamaConfig(json: json, file: configURL.path)
         guard let bnb = try quantizationConfig(in: folder) else {
-            throw FileFormatError(file: configURL.path, problem: "no quantization_config: not a 4-bit checkpoint (load it with LlamaModel.load)")
+            throw FileFormatError(file: configURL.path, problem: "no quantization_config: not a 4-bit checkpoint "
+                                  + "(load it with LlamaModel.load)")
         }
         var (tensors, file) = try readWeights(in: folder)
         let model = LlamaModel(config: config, generator: Generator(seed: 0))
         for slot in model.layers.flatMap(\.slots) {
-            let prefix = slot.name + ".weight."
-            guard let stateKey = tensors.keys.first(where: { $0.hasPrefix(prefix + "quant_state.bitsandbytes__") }) else {
+            let prefix = slot.name + ".weight.quant_state.bitsandbytes__"
+            guard let stateKey = tensors.keys.first(where: { $0.hasPrefix(prefix) }) else {
                 continue  // a float projection (llm_int8_skip_modules): loaded with the other tensors
             }
-            let layer = try readLayer(slot.name, stateKey: stateKey, shape: [slot.layer.outFeatures, slot.layer.inFeatures],
-                                      configType: bnb.quantType, tensors: &tensors, file: file)
-            slot.layer = layer
+            let shape = [slot.layer.outFeatures, slot.layer.inFeatures]
+            slot.layer = try readLayer(slot.name, stateKey: stateKey, shape: shape, configType: bnb.quantType,
+                                       tensors: &tensors, file: file)
         }
         try model.loadWeights(tensors, file: file)
         return model
@@ -88,22 +90,24 @@ public enum QuantizedCheckpoint {
         let stateTensor = try take(stateKey, "its quant_state")
         let state = try QuantState(bytes: try bytes(stateTensor, stateKey)) { fail(stateKey, $0) }
         guard state.quantType == keyType else {
-            throw fail(stateKey, "the quant_state says \(state.quantType.rawValue) but its key says \(keyType.rawValue): the file is damaged")
+            throw fail(stateKey, "the quant_state says \(state.quantType.rawValue) but its key says "
+                + "\(keyType.rawValue): the file is damaged")
         }
         guard state.quantType == configType else {
-            throw fail(stateKey, "the quant_state says \(state.quantType.rawValue) but config.json's bnb_4bit_quant_type is "
-                + "\(configType.rawValue): the folder mixes two checkpoints")
+            throw fail(stateKey, "the quant_state says \(state.quantType.rawValue) but config.json's "
+                + "bnb_4bit_quant_type is \(configType.rawValue): the folder mixes two checkpoints")
         }
         guard FourBitQuantizer.blockSizes.contains(state.blockSize) else {
             throw fail(stateKey, "blocksize \(state.blockSize) cannot be read: bitsandbytes writes only "
                 + FourBitQuantizer.blockSizes.map(String.init).joined(separator: ", "))
         }
         guard state.shape == shape else {
-            throw fail(stateKey, "the quant_state's shape \(state.shape) differs from the \(shape) that config.json implies")
+            throw fail(stateKey, "the quant_state's shape \(state.shape) differs from the \(shape) that config.json "
+                + "implies")
         }
         if state.dtype != "float32" {
-            printToStandardError("note: \(file): \(key) was \(state.dtype) before quantization; it is dequantized to float32 "
-                + "here (transformers rounds to \(state.dtype)), so results may differ in the last bits")
+            printToStandardError("note: \(file): \(key) was \(state.dtype) before quantization; it is dequantized to "
+                + "float32 here (transformers rounds to \(state.dtype)), so results may differ in the last bits")
         }
         let n = shape.reduce(1, *), blocks = (n + state.blockSize - 1) / state.blockSize
         let packed = try bytes(try take(key, "its packed codes"), key)
@@ -112,7 +116,8 @@ public enum QuantizedCheckpoint {
         }
         let quantMap = try floats(try take(key + ".quant_map", "its quant_map"), key + ".quant_map", count: 16)
         guard quantMap.map(\.bitPattern) == state.quantType.code.map(\.bitPattern) else {
-            throw fail(key + ".quant_map", "differs from bitsandbytes' \(state.quantType.rawValue) code table: the file is damaged")
+            throw fail(key + ".quant_map", "differs from bitsandbytes' \(state.quantType.rawValue) code table: "
+                + "the file is damaged")
         }
         let absmaxKey = key + ".absmax"
         let absmaxTensor = try take(absmaxKey, "its absmax")
@@ -122,7 +127,9 @@ public enum QuantizedCheckpoint {
         }
         let absmax: AbsmaxStorage
         if let nested = state.nested {
-            guard nested.blockSize > 0 else { throw fail(stateKey, "nested_blocksize must be positive, got \(nested.blockSize)") }
+            guard nested.blockSize > 0 else {
+                throw fail(stateKey, "nested_blocksize must be positive, got \(nested.blockSize)")
+            }
             let codes = try bytes(absmaxTensor, absmaxKey)
             let nestedCount = (blocks + nested.blockSize - 1) / nested.blockSize
             let scales = try floats(try take(key + ".nested_absmax", "its nested_absmax (double quantization)"),
@@ -215,7 +222,8 @@ public enum QuantizedCheckpoint {
 
     private static func readJSONObject(_ url: URL) throws -> [String: Any] {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FileFormatError(file: url.path, problem: "no such file: a model folder needs config.json (Hugging Face layout)")
+            throw FileFormatError(file: url.path,
+                                  problem: "no such file: a model folder needs config.json (Hugging Face layout)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any] else {
             throw FileFormatError(file: url.path, problem: "not a valid JSON object")
@@ -228,7 +236,8 @@ public enum QuantizedCheckpoint {
 /// `quantization_config`) through `QuantizedCheckpoint`, a float one through `LlamaModel.load`.
 public func loadModel(from folder: URL) throws -> LlamaModel {
     let config = folder.appendingPathComponent("config.json")
-    if FileManager.default.fileExists(atPath: config.path), try QuantizedCheckpoint.quantizationConfig(in: folder) != nil {
+    let hasConfig = FileManager.default.fileExists(atPath: config.path)
+    if hasConfig, try QuantizedCheckpoint.quantizationConfig(in: folder) != nil {
         return try QuantizedCheckpoint.load(from: folder)
     }
     return try LlamaModel.load(from: folder)

@@ -101,7 +101,8 @@ public struct QuantizedWeight: Equatable, Sendable {
         try settings.validate()
         let n = shape.reduce(1, *), blocks = (n + settings.blockSize - 1) / settings.blockSize
         guard packed.count == (n + 1) / 2 else {
-            throw PEFTError("\(packed.count) packed bytes do not hold a \(shape) weight: it needs (n+1)/2 = \((n + 1) / 2)")
+            throw PEFTError("\(packed.count) packed bytes do not hold a \(shape) weight: "
+                + "it needs (n+1)/2 = \((n + 1) / 2)")
         }
         guard absmax.count == blocks else {
             throw PEFTError("\(absmax.count) absmax values for a \(shape) weight in blocks of \(settings.blockSize): "
@@ -113,7 +114,9 @@ public struct QuantizedWeight: Equatable, Sendable {
                 throw PEFTError("\(d.nestedAbsmax.count) nested absmax values for \(blocks) blocks in nested blocks of "
                     + "\(d.nestedBlockSize): it needs \(nested)")
             }
-            guard d.code.count == 256 else { throw PEFTError("the 8-bit code table has \(d.code.count) values, not 256") }
+            guard d.code.count == 256 else {
+                throw PEFTError("the 8-bit code table has \(d.code.count) values, not 256")
+            }
         }
         self.shape = shape; self.settings = settings; self.packed = packed; self.absmax = absmax
     }
