@@ -44,6 +44,10 @@ public enum QuantizedCheckpoint {
             throw FileFormatError(file: configURL.path, problem: "no quantization_config: not a 4-bit checkpoint "
                                   + "(load it with LlamaModel.load)")
         }
+        if bnb.computeDtype != "float32" {
+            printToStandardError("note: \(configURL.path): bnb_4bit_compute_dtype is \(bnb.computeDtype); the 4-bit "
+                + "layers compute in float32 here, so logits differ slightly from transformers'")
+        }
         var (tensors, file) = try readWeights(in: folder)
         let model = LlamaModel(config: config, generator: Generator(seed: 0))
         for slot in model.layers.flatMap(\.slots) {
