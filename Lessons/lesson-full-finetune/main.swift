@@ -1,8 +1,10 @@
-// lesson-full-finetune — what full fine-tuning is, what it costs, and what the cheapest PEFT
-// family (training a chosen subset of the parameters) keeps or loses.
+// lesson-full-finetune — what full fine-tuning is, what it costs at this size and at 7B and 65B,
+// what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
+// when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (about 3 minutes once the base model is cached)
+//   swift run lesson-full-finetune            (about 4 minutes with the base cached)
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
+//   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 
 import ArgumentParser
 import Corpus
@@ -11,7 +13,6 @@ import Llama
 import Notebook
 import PEFT
 import TensorKit
-import Training
 
 @main
 struct LessonFullFinetune: ParsableCommand {
@@ -19,158 +20,262 @@ struct LessonFullFinetune: ParsableCommand {
         commandName: "lesson-full-finetune",
         abstract: "Full fine-tuning against freeze-tuning, head-only training, training from scratch and the frozen base.",
         discussion: """
-        Trains a small pretrained LLaMA five ways on a knowledge task (qa) and a skill task (sentiment) with \
-        the same data and steps, then shows trainable parameters, memory, loss curves, test scores and how much \
-        of the pretraining each method forgets. The report and figures go to Figures/lesson-full-finetune (or --out).
+        Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
+        learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
+        shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About four \
+        minutes once the base is cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 
     @OptionGroup var options: LessonOptions
     @Option(help: "Tasks, comma-separated: qa, sentiment, topic, data-to-text.") var tasks = "qa,sentiment"
     @Option(help: "Blocks left trainable by freeze-tuning (counted from the top).") var trainableBlocks = 1
-    @Option(help: "Seeds per run (mean ± std); default 2, 1 with --quick.") var seeds: Int?
-    @Option(help: "Training examples per task (a small set is where pretraining matters).") var trainExamples = 256
+    @Option(help: "Training examples per task.") var trainExamples = 256
+    @Option(help: "Training-set sizes of the little-data sweep, comma-separated.") var dataSizes = "16,64,256"
+    @Option(help: "Task of the little-data sweep.") var dataTask = "sentiment"
 
     func run() throws {
         let lesson = "lesson-full-finetune"
-        let nb = Notebook(lesson: lesson, title: "Full fine-tuning, and choosing what to train", folder: options.folder(for: lesson), introduction: """
+        let nb = Notebook(lesson: lesson, title: "Full fine-tuning, and choosing what to train", folder: options.folder(for: lesson),
+                          introduction: """
             Fine-tuning continues the training of a pretrained model on a small task-specific data set. Full \
-            fine-tuning updates every parameter; parameter-efficient fine-tuning (PEFT) updates a small part. The \
-            simplest PEFT family selects a subset of the existing parameters: the top blocks ("freeze-tuning") or \
-            the output head. This notebook trains one small LLaMA five ways with the same data and steps, and \
-            measures what each costs and what it gives.
+            fine-tuning updates every parameter; parameter-efficient fine-tuning (PEFT) trains a small part. The \
+            source tutorial sorts PEFT methods into three families, and the lessons follow it: selecting a subset of \
+            the parameters (「选择参数子集」, usually the last layers: this lesson's freeze-tuning and head-only \
+            training), reparametrisation (「重新参数化」, a low-rank form of the update: lesson-lora, lesson-rank, \
+            lesson-targets, lesson-qlora, lesson-adalora) and adding parameters (「添加参数」, trainable tokens or layers: \
+            lesson-soft-prompts, lesson-mpt). Subsets are not only the last layers: BitFit trains only the biases \
+            (Ben Zaken et al., 2022). This notebook trains one small LLaMA four ways and measures what each costs and gives.
             """)
 
         // 1. The base model
         nb.section("The pretrained base model", """
-            Every lesson starts from the same base: a LLaMA-style decoder (RMSNorm, RoPE, SwiGLU) pretrained here \
-            on a generated English-like corpus of biographies, stories, reviews, news and sums. It is built once and \
-            cached. Its knowledge (who lives where, which words are positive) is what fine-tuning can reuse.
+            Every lesson starts from the same base: a LLaMA-style decoder (RMSNorm, RoPE, SwiGLU) pretrained here on a \
+            generated English-like corpus of biographies, stories, reviews, news and sums. It is built once and cached. \
+            Its knowledge (who lives where, which words are positive) is what fine-tuning can reuse — the tutorial's \
+            experienced chef, who learns sushi without relearning how to cook.
             """)
-        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
-        let config = base.model.config
+        let taskNames = tasks.split(separator: ",").map(String.init)
+        guard !taskNames.isEmpty else { throw LessonError("--tasks names no task; try --tasks qa,sentiment") }
+        let experiments = try taskNames.map {
+            try Experiment.start(lesson, options: options, task: $0, trainLimit: trainExamples, steps: (200, 40))
+        }
+        let base = experiments[0].base, config = base.model.config
         nb.table(Table(["base", "parameters", "layers", "hidden", "heads", "vocabulary", "held-out loss", "pretraining time"], rows: [[
             base.preset.name, formatCount(base.model.parameterCount), "\(config.numHiddenLayers)", "\(config.hiddenSize)",
-            "\(config.numAttentionHeads)", "\(config.vocabSize)", String(format: "%.3f", base.heldOutLoss), formatDuration(base.pretrainingSeconds)]]))
-        var pretrainingFigure = Figure(name: "pretraining", title: "Pretraining loss of the base model", xLabel: "step", yLabel: "loss (log scale)",
-                                       kind: .lines([.init("pretraining loss", y: base.pretrainingLosses.map(Double.init), xStart: 10, xStep: 10)]))
+            "\(config.numAttentionHeads)", "\(config.vocabSize)", String(format: "%.3f", base.heldOutLoss),
+            formatDuration(base.pretrainingSeconds)]]))
+        var pretrainingFigure = Figure(name: "pretraining", title: "Pretraining loss of the base model", xLabel: "step",
+                                       yLabel: "loss (log scale)",
+                                       kind: .lines([.init("pretraining loss", y: base.pretrainingLosses.map(Double.init),
+                                                           xStart: 10, xStep: 10)]))
         pretrainingFigure.logY = true
         nb.figure(pretrainingFigure)
 
         // 2. The tasks
-        let sizes = options.splitSizes(trainLimit: trainExamples)
-        let taskList = try tasks.split(separator: ",").map { try base.world.task(String($0), sizes: sizes, seed: options.seed) }
         nb.section("The tasks", """
             Two kinds of task. qa asks about people the training set never mentions: the answers exist only in the \
-            pretraining text, so it tests whether fine-tuning can reach knowledge. sentiment asks for a skill: \
-            reading negation ("not great") and contrast ("…, but …"). Text in, answer out; the loss covers the \
-            answer tokens only.
+            pretraining text, so it tests whether fine-tuning can reach knowledge. sentiment asks for a skill: reading \
+            negation ("not great") and contrast ("…, but …"). Text in, answer out; the loss covers the answer tokens only.
             """)
-        var taskTable = Table(["task", "what it asks", "train", "test", "metric"], rightAligned: [2, 3])
-        for t in taskList { taskTable.add([t.name, t.summary, "\(t.train.count)", "\(t.test.count)", t.metricName]) }
+        var taskTable = Table(["task", "what it asks", "train", "validation", "test", "metric", "chance", "majority"])
+        for e in experiments {
+            taskTable.add([e.task.name, e.task.summary, "\(e.task.train.count)", "\(e.task.validation.count)", e.testDescription,
+                           e.task.metricName, String(format: "%.3f", e.baselines.chance), String(format: "%.3f", e.baselines.majority)])
+        }
         nb.table(taskTable)
-        nb.code(taskList.map { t in t.train.prefix(2).map { "\($0.prompt)\($0.answer)" }.joined(separator: "\n\n") }.joined(separator: "\n\n"))
+        nb.code(experiments.map { e in e.task.train.prefix(2).map { "\($0.prompt)\($0.answer)" }.joined(separator: "\n\n") }
+            .joined(separator: "\n\n"))
 
-        // 3. The five ways
-        let steps = options.steps(full: 250, quick: 40)
-        let seedList = options.seedList(seeds, default: 2)
+        // 3. The four ways and their memory
         let k = min(trainableBlocks, config.numHiddenLayers)
-        struct Way { var name: String; var fromScratch: Bool; var learningRate: Float; var pick: (LlamaModel) -> SelectiveFineTuning }
-        let ways: [Way] = [
-            Way(name: "full fine-tuning", fromScratch: false, learningRate: 1e-3) { .full($0) },
-            Way(name: "freeze-tuning (top \(k))", fromScratch: false, learningRate: 1e-3) { .topBlocks(k, of: $0) },
-            Way(name: "head only", fromScratch: false, learningRate: 3e-3) { .headOnly($0) },
-            Way(name: "from scratch", fromScratch: true, learningRate: 1e-3) { .full($0) },
+        let ways: [Method] = [
+            .selective("full fine-tuning", base) { .full($0) },
+            .selective("freeze-tuning (top \(k))", base) { .topBlocks(k, of: $0) },
+            .selective("head only", base) { .headOnly($0) },
+            .selective("from scratch", base, fromScratch: true) { .full($0) },
         ]
-        nb.section("Five ways to adapt the model", """
-            Full fine-tuning trains all \(formatCount(base.model.parameterCount)) parameters. Freeze-tuning trains the \
-            top \(k) block(s); head-only trains the output layer (lm_head). From scratch uses the same architecture \
-            and budget without pretraining; the frozen base is not trained at all. Each run: \(steps) steps of AdamW, \
-            batch 16, warm-up then cosine decay, \(seedList.count) seed(s). A frozen parameter needs no gradient and \
-            no optimizer state, and back-propagation stops below the lowest trainable layer:
+        nb.section("Four ways to adapt the model, and what they hold in memory", """
+            Full fine-tuning trains all \(formatCount(base.model.parameterCount)) parameters. Freeze-tuning trains the top \
+            \(k) block(s); head-only trains the output layer (lm_head). From scratch trains the same architecture from a \
+            random start: what the task's own data can teach. The frozen base is not trained at all. A frozen parameter \
+            needs no gradient and no optimizer state, and back-propagation stops below the lowest trainable layer. \
+            Measured on one training batch of 16 examples:
             """)
-        let probe = TokenBatch(padding: Array(taskList[0].train.prefix(16)).map { base.tokenizer.encode($0) }, padId: base.tokenizer.padId)
-        let measured = memoryTable(ways.map { ($0.name, $0.pick(base.copy())) }, batch: probe)
-        let memory = zip(ways.map(\.name), measured.rows).map { ($0, $1) }
+        let measured = memoryTable(try ways.map { ($0.name, try $0.prepare(options.seed)) }, batch: experiments[0].probeBatch)
         nb.table(measured.table)
         let mb = { (bytes: Int) in Double(bytes) / 1_048_576 }
-        nb.figure(Figure(name: "memory", title: "Training memory by kind (a batch of 16)", yLabel: "MB",
-                         kind: .bars(categories: memory.map(\.0), [
-                            .init("weights", memory.map { mb($0.1.weights) }), .init("gradients", memory.map { mb($0.1.gradients) }),
-                            .init("optimizer", memory.map { mb($0.1.optimizerState) }), .init("activations", memory.map { mb($0.1.activations) })])))
+        var memoryFigure = Figure(name: "memory", title: "Training memory by kind (one batch of 16)", yLabel: "MB",
+                                  kind: .bars(categories: ways.map(\.name), [
+                                      .init("weights", measured.rows.map { mb($0.weights) }),
+                                      .init("gradients", measured.rows.map { mb($0.gradients) }),
+                                      .init("optimizer", measured.rows.map { mb($0.optimizerState) }),
+                                      .init("activations", measured.rows.map { mb($0.activations) })]))
+        memoryFigure.valueFormat = "%.1f"
+        nb.figure(memoryFigure)
+        nb.say("""
+            The same arithmetic for real models, computed rather than measured (weights, gradients and AdamW's two \
+            moments; activations depend on the batch and sequence length and are left out). In 32-bit everything takes \
+            4 bytes; in the usual mixed precision the weights and gradients are 16-bit, AdamW keeps a 32-bit master copy \
+            and two 32-bit moments for what trains:
+            """)
+        nb.table(scaledMemoryTable())
 
         // 4. Training and results, task by task
-        var resultsByTask: [(TaskData, [MethodResult])] = []
-        for task in taskList {
-            nb.section("Training on \(task.name)", "Every method sees the same batches in the same order (same seed), so the curves differ only by what is trainable and where it started.")
-            var results: [MethodResult] = []
-            for way in ways {
-                let method = Method(way.name, learningRate: way.learningRate) { seed in
-                    way.pick(way.fromScratch ? LlamaModel(config: config, generator: Generator(seed: seed &+ 1000)) : base.copy())
-                }
-                results.append(try runMethod(method, base: base, task: task, steps: steps, seeds: seedList, keep: 0))
-            }
-            results.append(MethodResult.frozenBase(base, task))
-            var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name)", xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
-                                    kind: .lines(results.filter { !$0.curve.isEmpty }.map { .init($0.name, y: $0.curve, xStart: $0.curveStep, xStep: $0.curveStep) }))
+        var byTask: [(Experiment, [MethodResult])] = []
+        for experiment in experiments {
+            let task = experiment.task
+            nb.section("Training on \(task.name)", """
+                Every method sees the same batches in the same order (same seed), so the curves differ only by what is \
+                trainable and where it started; each at its own learning rate, chosen on the validation split.
+                """)
+            experiment.describeSetup(in: nb)
+            var results = try ways.map { try experiment.run($0, keep: 0) }
+            experiment.reportTuning(in: nb, figureName: "learning-rates-\(task.name)")
+            results.append(experiment.frozenBase())
+            var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name), first seed", xLabel: "step",
+                                    yLabel: "loss on the answer tokens (log scale)",
+                                    kind: .lines(results.dropLast().map { $0.lossSeries(steps: experiment.steps) }))
             lossFigure.logY = true
             nb.figure(lossFigure)
-            resultsByTask.append((task, results))
+            nb.table(experiment.scoreTable(results, against: results[0]))
+            nb.figure(experiment.scoreFigure(name: "scores-\(task.name)", title: "Test \(task.metricName) by method (\(task.name))",
+                                             results))
+            nb.say(pretrainingVerdict(experiment, results))
+            byTask.append((experiment, results))
         }
 
-        // 5. Scores
-        nb.section("Test scores", "Test examples were never trained on. \(seedList.count > 1 ? "Mean ± standard deviation over \(seedList.count) seeds." : "One seed.")")
-        var scores = Table(["method"] + resultsByTask.map { "\($0.0.name) (\($0.0.metricName))" } + ["train time", "tokens/s"])
-        for (i, way) in (ways.map(\.name) + ["frozen base"]).enumerated() {
-            let rs = resultsByTask.map { $0.1[i] }
-            scores.add([way] + rs.map(\.scoreText) + [rs[0].seconds > 0 ? formatDuration(rs[0].seconds) : "—", rs[0].tokensPerSecond > 0 ? formatCount(Int(rs[0].tokensPerSecond)) : "—"])
-        }
-        nb.table(scores)
-        let names = ways.map(\.name) + ["frozen base"]
-        nb.figure(Figure(name: "scores", title: "Test score by method and task", yLabel: "score",
-                         kind: .bars(categories: names, resultsByTask.map { task, rs in
-                            .init(task.name, rs.map(\.score.mean), errors: seedList.count > 1 ? rs.map(\.score.std) : nil) })))
-        for (task, rs) in resultsByTask {
-            let full = rs[0], scratch = rs[3], frozen = rs[4]
-            let gain = full.score.mean - scratch.score.mean
-            let noise = 2 * max(full.score.std, scratch.score.std, 0.01)
-            let verdict = gain > noise ? "pretraining clearly helps" : gain < -noise ? "pretraining hurts here" : "the difference is within the noise of the seeds: at this scale the task can be learned from its own examples"
-            nb.say(String(format: "%@: full fine-tuning %.3f, from scratch %.3f (%+.3f at equal steps: %@); the frozen base scores %.3f.",
-                          task.name, full.score.mean, scratch.score.mean, gain, verdict, frozen.score.mean))
-        }
-
-        // 6. Forgetting
+        // 5. Forgetting
         nb.section("Catastrophic forgetting", """
-            Fine-tuning on a narrow task can damage what pretraining taught. Measured directly: the language-model \
-            loss on held-out pretraining text, \(String(format: "%.3f", base.heldOutLoss)) for the base, after each \
-            method. The source material claims that parameter-efficient methods forget less than full fine-tuning.
+            Fine-tuning on a narrow task can damage what pretraining taught. Measured directly: the language-model loss \
+            on held-out pretraining text after each method, minus the base's \(String(format: "%.3f", base.heldOutLoss)). \
+            The tutorial says PEFT 「减轻了大语言模型灾难性的遗忘」 (mitigates catastrophic forgetting). A method that \
+            moves fewer weights can forget less simply because it learns less, so the fair test compares forgetting at \
+            matched task score: each learning rate of the sweeps is one point of the figures below.
             """)
-        var forgetting = Table(["method"] + resultsByTask.map { "after \($0.0.name)" } + resultsByTask.map { "change (\($0.0.name))" })
-        for (i, name) in names.enumerated() {
-            let rs = resultsByTask.map { $0.1[i] }
-            forgetting.add([name] + rs.map { String(format: "%.3f", $0.heldOut.mean) } + rs.map { String(format: "%+.3f", $0.heldOut.mean - Double(base.heldOutLoss)) })
+        var forgetting = Table(["method"] + byTask.map { "forgetting after \($0.0.task.name)" }
+                               + byTask.map { "vs full fine-tuning (\($0.0.task.name))" })
+        for i in 0..<(ways.count) where ways[i].name != "from scratch" {
+            forgetting.add([ways[i].name] + byTask.map { $0.0.forgetting($0.1[i]).text(signed: true) }
+                           + byTask.map { i == 0 ? "—" : $0.0.compareForgetting($0.1[i], $0.1[0]).text })
         }
         nb.table(forgetting)
-        nb.figure(Figure(name: "forgetting", title: "Held-out pretraining loss after fine-tuning (higher = more forgotten)", yLabel: "loss",
-                         kind: .bars(categories: names.filter { $0 != "from scratch" }, resultsByTask.map { task, rs in
-                            .init(task.name, rs.filter { $0.name != "from scratch" }.map(\.heldOut.mean)) })))
-        var held = 0, total = 0
-        for (_, rs) in resultsByTask {
-            for subset in rs[1...2] { total += 1; if subset.heldOut.mean < rs[0].heldOut.mean { held += 1 } }
+        for (experiment, _) in byTask {
+            if let figure = experiment.forgettingFigure(name: "forgetting-\(experiment.task.name)",
+                                                        title: "Validation score against forgetting (\(experiment.task.name)), one point per learning rate") {
+                nb.figure(figure)
+            }
         }
-        nb.say(held == total
-               ? "In all \(total) comparisons the subset methods forgot less than full fine-tuning: the claim holds here. They also changed fewer weights, which is the simplest explanation: what is frozen cannot be forgotten."
-               : "The claim held in \(held) of \(total) comparisons; the table shows where it did not.")
-        if let peak = processPeakMemory() { nb.say("Peak memory of this whole process: \(formatBytes(peak)).") }
+        nb.say(forgettingVerdict(byTask))
+
+        // 6. Little data
+        try littleData(nb, base: base)
 
         nb.section("What to take away, and exercises", """
-            Full fine-tuning pays gradient and optimizer memory for every parameter (3× the weights on top of them \
-            with AdamW) and moves every weight, so it both costs most and forgets most. Training a subset is cheap \
-            but, at this scale, it cannot reach what the whole network knows. LoRA (next lesson) keeps the cost of a \
-            small subset while letting every layer change. Exercises: (1) --trainable-blocks 2 and 3: how do score \
-            and forgetting move with the trainable share? (2) why does "from scratch" score above zero on qa? (look \
-            at which answers it gives) (3) --steps 1000: does forgetting keep growing? (4) --base tiny or medium: \
-            does a larger base gain more from pretraining?
+            Full fine-tuning pays gradient and optimizer memory for every parameter (three times the weights again with \
+            AdamW) and moves every weight. Training a subset is cheap, and whether it reaches the full score depends \
+            on where the task's knowledge lives; the tables above say how far it got here. LoRA (lesson-lora) keeps \
+            the cost of a small subset while letting every layer change. Exercises. Basic: (1) `swift run \
+            lesson-full-finetune --trainable-blocks 2`: expect score and forgetting both to move towards full \
+            fine-tuning. (2) Why does "from scratch" score near the majority baseline on qa? Look at the answers it \
+            gives (`swift run peft train --data qa`) — the facts are nowhere in its training data. Intermediate: (3) \
+            `--data-sizes 8,32,128,512`: where does the pretrained model's advantage vanish? (4) `--steps 600`: does \
+            forgetting keep growing with training, at the same learning rate? Open: (5) `--base medium` (~5M \
+            parameters, pretrained once, several minutes): does a larger base gain more from pretraining?
             """)
         nb.finish()
+    }
+
+    /// Pretraining's effect (full against from scratch) and the subsets against full fine-tuning.
+    func pretrainingVerdict(_ experiment: Experiment, _ results: [MethodResult]) -> String {
+        let full = results[0], freeze = results[1], head = results[2], scratch = results[3]
+        let pretraining = experiment.compare(full, scratch)
+        let meaning: String
+        switch pretraining.verdict {
+        case .better: meaning = "pretraining helps beyond the noise"
+        case .worse: meaning = "pretraining hurts here"
+        case .withinNoise: meaning = "the task can be learned from its own examples at this size"
+        }
+        return "\(experiment.task.name): full fine-tuning against from scratch is \(pretraining.text) — \(meaning). "
+            + "Against full fine-tuning, \(freeze.name) is \(experiment.compare(freeze, full).text) and head only "
+            + "\(experiment.compare(head, full).text) (at this scale, budget and learning rate)."
+    }
+
+    /// Which subset forgot less than full fine-tuning, per task, by paired intervals.
+    func forgettingVerdict(_ byTask: [(Experiment, [MethodResult])]) -> String {
+        var less = 0, more = 0, unclear = 0
+        for (experiment, results) in byTask {
+            for subset in results[1...2] {
+                switch experiment.compareForgetting(subset, results[0]).verdict {
+                case .better: less += 1
+                case .worse: more += 1
+                case .withinNoise: unclear += 1
+                }
+            }
+        }
+        let total = less + more + unclear
+        return "At the chosen learning rates, a subset method forgot less than full fine-tuning in \(less) of \(total) "
+            + "comparisons, more in \(more), and could not be told apart in \(unclear). Fewer trained weights is not the "
+            + "whole story: the output head alone is a small share of the weights, yet every prediction passes through "
+            + "it, so changing it can move the held-out loss as much as changing everything. Compare the methods along "
+            + "the figures' horizontal lines (equal validation score) before crediting a method with forgetting less."
+    }
+
+    /// Memory of full fine-tuning, freeze-tuning, head-only and LoRA for LLaMA-7B and 65B, computed.
+    func scaledMemoryTable() -> Table {
+        struct Shape { var name: String; var layers, hidden, intermediate, vocab: Int }
+        let shapes = [Shape(name: "LLaMA-7B", layers: 32, hidden: 4096, intermediate: 11008, vocab: 32000),
+                      Shape(name: "LLaMA-65B", layers: 80, hidden: 8192, intermediate: 22016, vocab: 32000)]
+        var table = Table(["model", "method", "trainable", "32-bit: weights + grads + AdamW", "mixed precision"])
+        for s in shapes {
+            let block = 4 * s.hidden * s.hidden + 3 * s.hidden * s.intermediate + 2 * s.hidden
+            let total = s.layers * block + 2 * s.vocab * s.hidden + s.hidden
+            let lora = s.layers * 2 * 8 * 2 * s.hidden  // r = 8 on q_proj and v_proj
+            for (method, trainable, extra) in [("full fine-tuning", total, 0), ("freeze-tuning (top 2)", 2 * block, 0),
+                                               ("head only", s.vocab * s.hidden, 0), ("LoRA r=8 (q_proj, v_proj)", lora, lora)] {
+                let all = Double(total + extra), t = Double(trainable)
+                let fp32 = 4 * all + 4 * t + 8 * t                    // weights, gradients, two moments
+                let mixed = 2 * all + 2 * t + 4 * t + 8 * t           // 16-bit weights and grads, 32-bit master and moments
+                table.add([s.name, method, formatCount(trainable), formatBytes(Int(fp32)), formatBytes(Int(mixed))])
+            }
+        }
+        return table
+    }
+
+    /// Full fine-tuning of the base against training from scratch, as the training set grows.
+    func littleData(_ nb: Notebook, base: BaseModel) throws {
+        let sizes = dataSizes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+        guard !sizes.isEmpty else { return }
+        nb.section("When does pretraining matter? Little data", """
+            The tutorial describes fine-tuning as adapting a model 「通过少量的数据和计算资源」 (with a small amount of \
+            data and compute). Pretraining should matter most exactly there: with few examples, a model must bring its \
+            own knowledge of the language. Full fine-tuning of the base against the same model trained from scratch, \
+            on \(dataTask) with \(sizes.map(String.init).joined(separator: ", ")) training examples.
+            """)
+        var rows: [[String]] = [], pretrained: [(Double, Double)] = [], scratch: [(Double, Double)] = []
+        var pretrainedIntervals: [Figure.Interval] = [], scratchIntervals: [Figure.Interval] = []
+        var references: [Figure.Reference] = []
+        for size in sizes {
+            let experiment = try Experiment.start("lesson-full-finetune", options: options, task: dataTask, trainLimit: size,
+                                                  steps: (150, 30))
+            let full = try experiment.run(.selective("full fine-tuning, \(size) examples", base) { .full($0) }, keep: 0)
+            let fresh = try experiment.run(.selective("from scratch, \(size) examples", base, fromScratch: true) { .full($0) },
+                                           keep: 0)
+            let (a, b) = (experiment.interval(full), experiment.interval(fresh))
+            pretrained.append((Double(size), a.estimate)); pretrainedIntervals.append((a.low, a.high))
+            scratch.append((Double(size), b.estimate)); scratchIntervals.append((b.low, b.high))
+            rows.append(["\(experiment.task.train.count)", a.text(), b.text(), experiment.compare(full, fresh).text])
+            references = experiment.baselineReferences
+        }
+        nb.table(Table(["training examples", "pretrained, full fine-tuning", "from scratch", "difference"], rows: rows))
+        var figure = Figure(name: "little-data", title: "Test score against training-set size (\(dataTask), 95% CI)",
+                            xLabel: "training examples (log scale)", yLabel: "test score",
+                            kind: .lines([.init("pretrained base, full fine-tuning", pretrained, intervals: pretrainedIntervals),
+                                          .init("from scratch", scratch, intervals: scratchIntervals)]))
+        figure.logX = true
+        figure.references = references
+        nb.figure(figure)
+        nb.say("Read the gap between the lines from left to right: where it is largest, the examples alone cannot teach "
+            + "the task and the pretrained model's knowledge does the work; where the intervals meet, the data suffices.")
     }
 }

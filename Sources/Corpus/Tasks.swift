@@ -7,7 +7,16 @@ import TensorKit
 public struct Example: Sendable, Equatable {
     public var prompt: String
     public var answer: String
-    public init(prompt: String, answer: String) { self.prompt = prompt; self.answer = answer }
+    /// What the example is about (a person for qa; the example itself otherwise). Examples about
+    /// one entity are not independent, so confidence intervals resample entities, not examples.
+    public var entity: String
+    /// The kind of question ("city", "job"… for qa; the task's name otherwise): the majority
+    /// baseline answers the most frequent training answer of the same kind.
+    public var kind: String
+
+    public init(prompt: String, answer: String, entity: String? = nil, kind: String = "") {
+        self.prompt = prompt; self.answer = answer; self.entity = entity ?? prompt; self.kind = kind
+    }
 }
 
 /// How a task is scored.
@@ -75,14 +84,14 @@ extension World {
         case "sentiment":
             let (tr, va, te) = split {
                 let (text, positive) = review(g)
-                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative")
+                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative", kind: "sentiment")
             }
             return TaskData(name: name, summary: "is a review positive or negative? (negation and contrast decide)",
                             metric: .choice(options: [" positive", " negative"]), train: tr, validation: va, test: te)
         case "topic":
             let (tr, va, te) = split {
                 let topic = g.pick(Lexicon.topics)
-                return Example(prompt: "Text: \(topicSentence(topic, g))\nTopic:", answer: " " + topic)
+                return Example(prompt: "Text: \(topicSentence(topic, g))\nTopic:", answer: " " + topic, kind: "topic")
             }
             return TaskData(name: name, summary: "which of five topics is a sentence about?",
                             metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va, test: te)
@@ -97,26 +106,31 @@ extension World {
         }
     }
 
-    /// Questions about the facts of the pretraining corpus. Training asks about the first 24
-    /// people, validation about 4 others and test about the last 12: the test answers are
-    /// known only from pretraining, never from the task's training set.
+    /// Who each qa split asks about: the first 20 people for training, 6 for validation and the
+    /// last 14 for test. The test answers are known only from pretraining, never from the task's
+    /// training set.
+    public static let qaPeople = (train: 0..<20, validation: 20..<26, test: 26..<40)
+
+    /// Questions about the facts of the pretraining corpus: three wordings of each of four facts
+    /// per person (12 questions), people split as `qaPeople` says.
     func factualQA(sizes: SplitSizes, _ g: Generator) -> TaskData {
         func questions(_ p: Person) -> [Example] {
             let n = p.name
-            return [
-                Example(prompt: "Question: Where does \(n) live?\nAnswer:", answer: " " + p.city),
-                Example(prompt: "Question: In which city is the home of \(n)?\nAnswer:", answer: " " + p.city),
-                Example(prompt: "Question: What is the job of \(n)?\nAnswer:", answer: " " + p.job),
-                Example(prompt: "Question: What does \(n) do for a living?\nAnswer:", answer: " " + p.job),
-                Example(prompt: "Question: What is the favorite color of \(n)?\nAnswer:", answer: " " + p.color),
-                Example(prompt: "Question: Which color does \(n) like best?\nAnswer:", answer: " " + p.color),
-                Example(prompt: "Question: What pet does \(n) have?\nAnswer:", answer: " " + p.pet),
-                Example(prompt: "Question: Which animal does \(n) keep at home?\nAnswer:", answer: " " + p.pet),
+            let asked: [(String, String, [String])] = [
+                ("city", p.city, ["Where does \(n) live?", "In which city is the home of \(n)?", "Which city does \(n) live in?"]),
+                ("job", p.job, ["What is the job of \(n)?", "What does \(n) do for a living?", "What does \(n) work as?"]),
+                ("color", p.color, ["What is the favorite color of \(n)?", "Which color does \(n) like best?",
+                                    "What color does \(n) love?"]),
+                ("pet", p.pet, ["What pet does \(n) have?", "Which animal does \(n) keep at home?", "What animal is the pet of \(n)?"]),
             ]
+            return asked.flatMap { kind, answer, wordings in
+                wordings.map { Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind) }
+            }
         }
-        let train = g.shuffled(people[0..<24].flatMap(questions))
-        let validation = g.shuffled(people[24..<28].flatMap(questions))
-        let test = g.shuffled(people[28...].flatMap(questions))
+        let split = World.qaPeople
+        let train = g.shuffled(people[split.train].flatMap(questions))
+        let validation = g.shuffled(people[split.validation].flatMap(questions))
+        let test = g.shuffled(people[split.test].flatMap(questions))
         return TaskData(name: "qa", summary: "answer questions about people known only from pretraining",
                         metric: .exactMatch(maxTokens: 4),
                         train: Array(train.prefix(sizes.train)), validation: Array(validation.prefix(sizes.validation)),
@@ -136,7 +150,35 @@ extension World {
         ]
         let (fields, sentence) = g.pick(layouts)
         let record = ([("name", name)] + g.shuffled(fields)).map { "\($0.0)=\($0.1)" }.joined(separator: " | ")
-        return Example(prompt: "Data: \(record)\nText:", answer: " " + sentence)
+        return Example(prompt: "Data: \(record)\nText:", answer: " " + sentence, kind: "data-to-text")
+    }
+}
+
+/// What a score must beat to mean anything: guessing, and always giving the most common answer.
+public struct Baselines: Sendable, Equatable {
+    /// The expected score of a uniform guess among the answers each kind of question has in the
+    /// data (0 for free text, where a guess is never exactly right).
+    public var chance: Double
+    /// The score of always answering the most frequent training answer of the item's kind.
+    public var majority: Double
+}
+
+extension TaskData {
+    /// Chance and majority-class baselines on the test split.
+    public var baselines: Baselines {
+        let all = train + validation + test
+        var answers: [String: Set<String>] = [:], counts: [String: [String: Int]] = [:]
+        for e in all { answers[e.kind, default: []].insert(e.answer) }
+        for e in train { counts[e.kind, default: [:]][e.answer, default: 0] += 1 }
+        let majorityAnswer = counts.mapValues { c in c.max { ($0.value, $1.key) < ($1.value, $0.key) }!.key }
+        var chance = 0.0, majority = 0.0
+        for e in test {
+            if case .choice(let options) = metric { chance += 1 / Double(options.count) }
+            else if case .exactMatch = metric { chance += 1 / Double(answers[e.kind]?.count ?? 1) }
+            if majorityAnswer[e.kind] == e.answer { majority += 1 }
+        }
+        let n = Double(max(test.count, 1))
+        return Baselines(chance: chance / n, majority: majority / n)
     }
 }
 

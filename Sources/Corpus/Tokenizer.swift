@@ -205,24 +205,45 @@ public final class Tokenizer {
     }
 
     /// Reads a `tokenizer.json` written by `save` (a ByteLevel BPE whose first 256 ids are bytes).
+    ///
+    /// Each merge may only join tokens already defined (a byte or an earlier merge) and must
+    /// produce the next id, so every piece is built from pieces before it and its text is in the
+    /// file: a damaged file gives an error, never an index out of range or a runaway piece.
     public static func load(contentsOf url: URL) throws -> Tokenizer {
         func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
         guard let data = try? Data(contentsOf: url) else { throw fail("no such file: the model folder has no tokenizer") }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+            throw fail("not valid JSON (\(jsonSyntaxProblem(error))); save the tokenizer again")
+        }
+        guard let json = parsed as? [String: Any],
               let model = json["model"] as? [String: Any], model["type"] as? String == "BPE",
-              let vocab = model["vocab"] as? [String: Int], let merges = model["merges"] as? [Any] else {
+              let vocabJSON = model["vocab"] as? [String: Any], let merges = model["merges"] as? [Any] else {
             throw fail("not a byte-level BPE tokenizer.json (model.type BPE with vocab and merges)")
         }
+        var vocab: [String: Int] = [:]
+        vocab.reserveCapacity(vocabJSON.count)
+        for (token, value) in vocabJSON {
+            guard let id = jsonInteger(value) else {
+                let (shownToken, shownId) = (jsonString(String(token.prefix(40))), String(describing: value).prefix(40))
+                throw fail("vocab gives \(shownToken) the id \(shownId), not an integer; ids are whole numbers")
+            }
+            vocab[token] = id
+        }
         for b in 0..<256 where vocab[printable([UInt8(b)])] != b { throw fail("ids 0..<256 must be the 256 bytes in order") }
-        var idOf: [String: Int] = vocab
+        var defined: [String: Int] = [:]
+        for b in 0..<256 { defined[printable([UInt8(b)])] = b }
         var pairs: [(Int, Int)] = []
         for (n, m) in merges.enumerated() {
             let parts: [String]
             if let s = m as? String { parts = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init) } else { parts = (m as? [String]) ?? [] }
-            guard parts.count == 2, let a = idOf[parts[0]], let b = idOf[parts[1]] else { throw fail("merge \(n) is not two known tokens") }
-            guard idOf[parts[0] + parts[1]] == 256 + n else { throw fail("merge \(n) does not produce id \(256 + n)") }
+            guard parts.count == 2, let a = defined[parts[0]], let b = defined[parts[1]] else {
+                throw fail("merge \(n) is not two known tokens (a byte or the result of an earlier merge); "
+                           + "merges must be listed in the order they were learned")
+            }
+            guard vocab[parts[0] + parts[1]] == 256 + n else { throw fail("merge \(n) does not produce id \(256 + n)") }
             pairs.append((a, b))
-            idOf[parts[0] + parts[1]] = 256 + n
+            defined[parts[0] + parts[1]] = 256 + n
         }
         return Tokenizer(merges: pairs)
     }

@@ -17,7 +17,8 @@ public func alpacaExample(instruction: String, input: String, output: String) ->
 public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
     guard let data = try? Data(contentsOf: url) else { throw fail("no such file or not readable") }
-    guard let text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text") }
+    guard var text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text; save it as UTF-8") }
+    if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark, as some Windows editors write
     func record(_ object: Any, _ where_: String) throws -> Example {
         guard let dict = object as? [String: Any] else { throw fail("\(where_): expected an object with instruction, input, output") }
         guard let instruction = dict["instruction"] as? String, !instruction.isEmpty else { throw fail("\(where_): missing or empty \"instruction\" (a string)") }
@@ -29,15 +30,19 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     var examples: [Example] = []
     let trimmed = text.drop { $0.isWhitespace }
     if trimmed.first == "[" {
-        guard let list = (try? JSONSerialization.jsonObject(with: data)) as? [Any] else {
+        guard let list = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [Any] else {
             throw fail("is not valid JSON (expected an array of {instruction, input, output} records)")
         }
         for (i, item) in list.enumerated() { examples.append(try record(item, "record \(i + 1)")) }
     } else {
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on it too, so Windows line ends work.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+        for (n, line) in lines.enumerated() {
             if line.allSatisfy({ $0.isWhitespace }) { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) else {
-                throw fail("line \(n + 1): not valid JSON")
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: Data(line.utf8)) } catch {
+                throw fail("line \(n + 1): not valid JSON (\(jsonSyntaxProblem(error))); each line must be one "
+                           + "{\"instruction\", \"input\", \"output\"} record")
             }
             examples.append(try record(object, "line \(n + 1)"))
         }
@@ -49,8 +54,11 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
 /// Reads a plain-text pretraining corpus: documents separated by blank lines.
 public func loadTextCorpus(contentsOf url: URL) throws -> [String] {
     guard let data = try? Data(contentsOf: url) else { throw FileFormatError(file: url.path, problem: "no such file or not readable") }
-    guard let text = String(data: data, encoding: .utf8) else { throw FileFormatError(file: url.path, problem: "is not UTF-8 text") }
-    let documents = text.components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw FileFormatError(file: url.path, problem: "is not UTF-8 text; save it as UTF-8")
+    }
+    let documents = text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")
+        .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     if documents.isEmpty { throw FileFormatError(file: url.path, problem: "holds no text") }
     return documents
 }

@@ -53,6 +53,10 @@ public struct LlamaConfig: Equatable, Sendable {
     }
 
     /// Every impossible value, as one error naming the file and the field.
+    ///
+    /// Besides each field's own range, the sizes must multiply without overflow: a config whose
+    /// parameter count (or byte count) does not fit in an `Int` is rejected here, before any
+    /// arithmetic on it can wrap or trap.
     public func validate(file: String = "config") throws {
         func check(_ ok: Bool, _ problem: String) throws {
             if !ok { throw FileFormatError(file: file, problem: problem) }
@@ -68,6 +72,72 @@ public struct LlamaConfig: Equatable, Sendable {
         try check(rmsNormEps > 0 && rmsNormEps.isFinite, "rms_norm_eps must be positive, got \(rmsNormEps)")
         try check(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive, got \(ropeTheta)")
         try check(maxPositionEmbeddings > 0, "max_position_embeddings must be positive, got \(maxPositionEmbeddings)")
+        try check(initializerRange >= 0 && initializerRange.isFinite,
+                  "initializer_range must be a finite non-negative number, got \(initializerRange); "
+                  + "transformers uses 0.02")
+        try check(parameterCount() != nil,
+                  "the sizes multiply past Int.max (vocab_size \(vocabSize), hidden_size \(hiddenSize), "
+                  + "intermediate_size \(intermediateSize), num_hidden_layers \(numHiddenLayers), num_attention_heads "
+                  + "\(numAttentionHeads), num_key_value_heads \(numKeyValueHeads), head_dim \(headDim)): no model has "
+                  + "that many parameters; correct the oversized field")
+    }
+
+    /// The number of base parameters (a tied head counted once), or nil when the sizes overflow
+    /// an `Int` (or their Float32 bytes do) — checked arithmetic, nothing allocated, no loop
+    /// over layers.
+    public func parameterCount() -> Int? {
+        let (c, f) = (hiddenSize, intermediateSize)
+        let (product, sum) = (checkedProduct, checkedSum)
+        guard let q = product([numAttentionHeads, headDim]), let kv = product([numKeyValueHeads, headDim]),
+              let attention = sum([product([q, c]), product([kv, c, 2]), product([c, q])]),
+              let mlp = product([c, f, 3]),
+              let biases = sum([attentionBias ? sum([q, product([kv, 2]), c]) : 0,
+                                mlpBias ? sum([product([f, 2]), c]) : 0]),
+              let perLayer = sum([product([c, 2]), attention, mlp, biases]),
+              let embedding = product([vocabSize, c]),
+              let total = sum([embedding, product([perLayer, numHiddenLayers]), c, tieWordEmbeddings ? 0 : embedding]),
+              product([total, 4]) != nil
+        else { return nil }
+        return total
+    }
+
+    /// Calls `body` with every parameter a model with this config holds — names, order and
+    /// shapes as `LlamaModel.namedParameters` — without allocating any tensor. A throw from
+    /// `body` stops the walk, so a config with 10^12 layers costs nothing when layer 2 is
+    /// missing from the weights. Products of sizes are checked: an overflowing axis is `Int.max`.
+    public func forEachParameterShape(_ body: (ParameterShape) throws -> Void) rethrows {
+        let c = hiddenSize, f = intermediateSize, v = vocabSize
+        let q = checkedProduct([numAttentionHeads, headDim]) ?? .max
+        let kv = checkedProduct([numKeyValueHeads, headDim]) ?? .max
+        let qAxis = "num_attention_heads × head_dim", kvAxis = "num_key_value_heads × head_dim"
+        try body(ParameterShape(name: "model.embed_tokens.weight", shape: [v, c], axes: ["vocab_size", "hidden_size"]))
+        for i in 0..<max(numHiddenLayers, 0) {
+            let p = "model.layers.\(i).", layer = "num_hidden_layers is \(numHiddenLayers)"
+            func linear(_ name: String, _ out: (Int, String), _ in_: (Int, String), bias: Bool, _ flag: String) throws {
+                try body(ParameterShape(name: p + name + ".weight", shape: [out.0, in_.0], axes: [out.1, in_.1],
+                                        origin: layer))
+                if bias {
+                    try body(ParameterShape(name: p + name + ".bias", shape: [out.0], axes: [out.1],
+                                            origin: layer + ", \(flag) is true"))
+                }
+            }
+            try body(ParameterShape(name: p + "input_layernorm.weight", shape: [c], axes: ["hidden_size"],
+                                    origin: layer))
+            try linear("self_attn.q_proj", (q, qAxis), (c, "hidden_size"), bias: attentionBias, "attention_bias")
+            try linear("self_attn.k_proj", (kv, kvAxis), (c, "hidden_size"), bias: attentionBias, "attention_bias")
+            try linear("self_attn.v_proj", (kv, kvAxis), (c, "hidden_size"), bias: attentionBias, "attention_bias")
+            try linear("self_attn.o_proj", (c, "hidden_size"), (q, qAxis), bias: attentionBias, "attention_bias")
+            try body(ParameterShape(name: p + "post_attention_layernorm.weight", shape: [c], axes: ["hidden_size"],
+                                    origin: layer))
+            try linear("mlp.gate_proj", (f, "intermediate_size"), (c, "hidden_size"), bias: mlpBias, "mlp_bias")
+            try linear("mlp.up_proj", (f, "intermediate_size"), (c, "hidden_size"), bias: mlpBias, "mlp_bias")
+            try linear("mlp.down_proj", (c, "hidden_size"), (f, "intermediate_size"), bias: mlpBias, "mlp_bias")
+        }
+        try body(ParameterShape(name: "model.norm.weight", shape: [c], axes: ["hidden_size"]))
+        if !tieWordEmbeddings {
+            try body(ParameterShape(name: "lm_head.weight", shape: [v, c], axes: ["vocab_size", "hidden_size"],
+                                    origin: "tie_word_embeddings is false"))
+        }
     }
 
     /// Reads `config.json`.
@@ -75,9 +145,18 @@ public struct LlamaConfig: Equatable, Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FileFormatError(file: url.path, problem: "no such file: a model folder needs config.json (Hugging Face layout)")
         }
-        let data = try Data(contentsOf: url)
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FileFormatError(file: url.path, problem: "not a valid JSON object")
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw FileFormatError(file: url.path, problem: "cannot be read (\(error.localizedDescription))")
+        }
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+            throw FileFormatError(file: url.path, problem: "not a valid JSON object (\(jsonSyntaxProblem(error))); "
+                                  + "fix the syntax or save the config again")
+        }
+        guard let json = parsed as? [String: Any] else {
+            throw FileFormatError(file: url.path, problem: "not a valid JSON object: the top level must be {…} "
+                                  + "with the config fields")
         }
         return try LlamaConfig(json: json, file: url.path)
     }
@@ -87,12 +166,16 @@ public struct LlamaConfig: Equatable, Sendable {
         func fail(_ problem: String) -> FileFormatError { FileFormatError(file: file, problem: problem) }
         func int(_ key: String, _ fallback: Int?) throws -> Int? {
             guard let v = json[key], !(v is NSNull) else { return fallback }
-            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded() else { throw fail("\(key) must be an integer, got \(v)") }
-            return n.intValue
+            guard let n = jsonInteger(v) else {
+                throw fail("\(key) must be an integer, got \(abbreviated(v)); write a whole number (below 2^53)")
+            }
+            return n
         }
         func float(_ key: String, in object: [String: Any], _ fallback: Float) throws -> Float {
             guard let v = object[key], !(v is NSNull) else { return fallback }
-            guard let n = v as? NSNumber else { throw fail("\(key) must be a number, got \(v)") }
+            guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else {
+                throw fail("\(key) must be a number, got \(abbreviated(v)); write a decimal number such as 1e-06")
+            }
             return n.floatValue
         }
         func bool(_ key: String, _ fallback: Bool) throws -> Bool {
@@ -150,6 +233,52 @@ public struct LlamaConfig: Equatable, Sendable {
         ]
         return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
+}
+
+/// One parameter a config implies: its Hugging Face name, its shape, and where the shape and the
+/// parameter itself come from in `config.json` (for error messages).
+public struct ParameterShape: Equatable, Sendable {
+    /// The name in `LlamaModel.namedParameters`, e.g. `model.layers.0.self_attn.q_proj.weight`.
+    public var name: String
+    /// The shape, each axis a config size or product of sizes.
+    public var shape: [Int]
+    /// The config fields of each axis, e.g. `["num_attention_heads × head_dim", "hidden_size"]`.
+    public var axes: [String]
+    /// Why the model has this parameter at all, when a field decides it ("num_hidden_layers is 2").
+    public var origin: String?
+
+    public init(name: String, shape: [Int], axes: [String], origin: String? = nil) {
+        self.name = name; self.shape = shape; self.axes = axes; self.origin = origin
+    }
+}
+
+/// The product of `sizes`, or nil if it overflows an `Int`.
+private func checkedProduct(_ sizes: [Int]) -> Int? {
+    var result = 1
+    for size in sizes {
+        let (next, overflow) = result.multipliedReportingOverflow(by: size)
+        if overflow { return nil }
+        result = next
+    }
+    return result
+}
+
+/// The sum of `terms`, or nil if one is nil or the sum overflows an `Int`.
+private func checkedSum(_ terms: [Int?]) -> Int? {
+    var result = 0
+    for term in terms {
+        guard let term else { return nil }
+        let (next, overflow) = result.addingReportingOverflow(term)
+        if overflow { return nil }
+        result = next
+    }
+    return result
+}
+
+/// A JSON value shortened for an error message.
+func abbreviated(_ value: Any) -> String {
+    let text = value is String ? jsonString(value as! String) : "\(value)"
+    return text.count > 60 ? text.prefix(57) + "…" : text
 }
 
 /// A float as the shortest decimal that reads back to the same Float ("1e-06", "10000.0").

@@ -1,5 +1,6 @@
-// Experiment.swift — one method run on one task over several seeds: train, score the test set,
-// measure forgetting. Every lesson compares methods this way.
+// Experiment.swift — what a lesson's comparisons share: one base, one task, the seeds, each
+// method's learning rate chosen on the validation split, and the statistics that turn runs into
+// verdicts. Every lesson runs its methods through here, so every lesson is fair the same way.
 
 import Corpus
 import Foundation
@@ -8,166 +9,238 @@ import PEFT
 import TensorKit
 import Training
 
-/// A way to fine-tune, ready to run over seeds: how to build its tuner for a seed, its learning
-/// rate and its optimizer.
-public struct Method {
-    public var name: String
-    /// The peak learning rate.
-    public var learningRate: Float
-    /// Builds the tuner for one seed (typically a fresh copy of the base, wrapped by the method).
-    public var prepare: (_ seed: UInt64) throws -> any Tuner
-    /// The optimizer for a tuner at a learning rate (default: AdamW over the tuner's groups, no
-    /// weight decay).
-    public var optimizer: (_ tuner: any Tuner, _ learningRate: Float) -> any Optimizer
-
-    public init(_ name: String, learningRate: Float,
-                optimizer: @escaping (any Tuner, Float) -> any Optimizer = { AdamW($0.parameterGroups(weightDecay: 0), learningRate: $1) },
-                prepare: @escaping (_ seed: UInt64) throws -> any Tuner) {
-        self.name = name; self.learningRate = learningRate; self.prepare = prepare; self.optimizer = optimizer
-    }
-
-    /// LoRA with `config` on a fresh copy of the base, initialised from the seed; B at
-    /// `loraPlusRatio` times the learning rate (LoRA+).
-    public static func lora(_ name: String, _ base: BaseModel, _ config: LoraConfig, learningRate: Float,
-                            loraPlusRatio: Float = 1) -> Method {
-        Method(name, learningRate: learningRate, optimizer: { tuner, lr in
-            let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: loraPlusRatio) ?? tuner.parameterGroups(weightDecay: 0)
-            return AdamW(groups, learningRate: lr)
-        }) { seed in
-            try LoraModel(wrapping: base.copy(), config: config, generator: Generator(seed: seed))
-        }
-    }
-
-    /// Any PEFT method's config on a fresh copy of the base, initialised from the seed.
-    public static func peft(_ name: String, _ base: BaseModel, _ config: any PeftConfig, learningRate: Float) -> Method {
-        var config = config
-        config.baseModelNameOrPath = base.folder.path
-        return Method(name, learningRate: learningRate) { [config] seed in
-            try config.makeTuner(wrapping: base.copy(), context: TunerContext(generator: Generator(seed: seed),
-                                                                               tokenize: base.tokenizer.encode))
-        }
-    }
-
-    /// Training a subset of the base's own parameters (full fine-tuning, freeze-tuning, head only)
-    /// on a fresh copy of the base.
-    public static func selective(_ name: String, _ base: BaseModel, learningRate: Float,
-                                 _ pick: @escaping (LlamaModel) -> SelectiveFineTuning) -> Method {
-        Method(name, learningRate: learningRate) { _ in pick(base.copy()) }
-    }
+/// Where a method's learning rate came from.
+public enum LearningRateSource: Sendable, Equatable {
+    /// The committed tuning file (chosen earlier by `--tune`).
+    case committed
+    /// A sweep in this run (`--tune`, or a setting the file does not hold yet).
+    case swept
+    /// Fixed by the lesson or the user (`--lr`).
+    case fixed
+    /// `--quick`: the method's default, not tuned.
+    case untuned
 }
 
-/// One seed's run.
+/// One seed's run on the test split.
 public struct Run {
     public var seed: UInt64
-    public var score: Double
-    /// Held-out pretraining loss after training.
-    public var heldOutLoss: Double
+    /// The test score of each test item.
+    public var itemScores: [Double]
+    /// The held-out pretraining loss of each held-out window after training.
+    public var windowLosses: [Double]
     public var log: TrainingLog
+
+    public var score: Double { itemScores.reduce(0, +) / Double(max(itemScores.count, 1)) }
+    public var heldOutLoss: Double { windowLosses.reduce(0, +) / Double(max(windowLosses.count, 1)) }
 }
 
-/// What a method achieved, over seeds.
+/// What a method achieved over seeds.
 public struct MethodResult {
     public var name: String
     public var runs: [Run] = []
     /// The trained tuners of the first seeds (as many as asked to keep).
     public var tuners: [any Tuner] = []
-    /// Smoothed training loss of the first seed.
-    public var curve: [Double] = []
-    public var curveStep: Double = 1
+    public var learningRate: Float = 0
+    public var learningRateSource = LearningRateSource.untuned
     public var trainableParameters = 0
     /// PEFT's share: trainable / all parameters (the adapter's included).
     public var trainableShare = 0.0
 
     public init(name: String) { self.name = name }
 
-    /// Test score per seed.
-    public var scores: [Double] { runs.map(\.score) }
-    /// Held-out pretraining loss after training, per seed.
-    public var heldOutLosses: [Double] { runs.map(\.heldOutLoss) }
+    /// Test scores as the bootstrap reads them.
+    public func itemScores(entities: [String]) -> ItemScores { ItemScores(seeds: runs.map(\.itemScores), entityNames: entities) }
+    /// Held-out losses as the bootstrap reads them (each window its own entity).
+    public var heldOutScores: ItemScores {
+        ItemScores(seeds: runs.map(\.windowLosses), entities: Array(0..<(runs.first?.windowLosses.count ?? 0)))
+    }
+    /// Mean test score over seeds and items.
+    public var meanScore: Double { runs.map(\.score).reduce(0, +) / Double(max(runs.count, 1)) }
+    /// Mean held-out loss over seeds.
+    public var meanHeldOutLoss: Double { runs.map(\.heldOutLoss).reduce(0, +) / Double(max(runs.count, 1)) }
+    /// The training-loss curve of the first seed, averaged over windows of `window` steps.
+    public func curve(window: Int) -> [Double] { runs.first?.log.smoothed(window) ?? [] }
     /// Mean training time of a run.
     public var seconds: Double { runs.map(\.log.seconds).reduce(0, +) / Double(max(runs.count, 1)) }
     /// Mean training throughput.
     public var tokensPerSecond: Double { runs.map(\.log.tokensPerSecond).reduce(0, +) / Double(max(runs.count, 1)) }
+}
 
-    /// The untrained base on `task`: its test score and its own held-out loss.
-    public static func frozenBase(_ base: BaseModel, _ task: TaskData) -> MethodResult {
+public final class Experiment {
+    public let lesson: String
+    public let base: BaseModel
+    public let task: TaskData
+    public let options: LessonOptions
+    /// The evaluation seeds.
+    public let seeds: [UInt64]
+    /// Training steps of a run (a method may ask for others).
+    public let steps: Int
+    public let batchSize = 16
+    /// Seeds of the learning-rate sweeps (not the evaluation seeds).
+    public var tuningSeeds: [UInt64] { [options.seed &+ 1000, options.seed &+ 1001] }
+    public let bootstrap: Bootstrap
+    private let tuning: TuningStore
+    /// The methods tuned or looked up so far, for the report: (name, key, record, source).
+    public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
+    let encodedTrain: [EncodedExample]
+
+    public init(lesson: String, options: LessonOptions, base: BaseModel, task: TaskData, steps: Int) {
+        self.lesson = lesson
+        self.options = options
+        self.base = base
+        self.task = task
+        self.steps = steps
+        self.seeds = options.seedList()
+        self.bootstrap = Bootstrap(seed: options.seed &+ 0xB007)
+        self.tuning = TuningStore.forLesson(lesson, fresh: options.tune)
+        self.encodedTrain = task.train.map { base.tokenizer.encode($0) }
+    }
+
+    /// Loads (or pretrains) the lesson's base and draws the task's splits: what every lesson
+    /// does first. `trainLimit` caps the training examples; `steps` are (full, --quick).
+    public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
+                             steps: (full: Int, quick: Int)) throws -> Experiment {
+        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
+        let task = try base.world.task(name, sizes: options.splitSizes(trainLimit: trainLimit), seed: options.seed)
+        return Experiment(lesson: lesson, options: options, base: base, task: task,
+                          steps: options.steps(full: steps.full, quick: steps.quick))
+    }
+
+    /// The one batch every memory measurement uses: the first 16 training examples.
+    public var probeBatch: TokenBatch {
+        TokenBatch(padding: Array(encodedTrain.prefix(16)), padId: base.tokenizer.padId)
+    }
+
+    /// Chance and majority-class baselines on the test split.
+    public var baselines: Baselines { task.baselines }
+    /// "test: 168 questions about 14 people" style description of the test split.
+    public var testDescription: String {
+        let entities = Set(task.test.map(\.entity)).count
+        return entities < task.test.count ? "\(task.test.count) test items about \(entities) entities" : "\(task.test.count) test items"
+    }
+
+    // MARK: Learning rates
+
+    func tuningKey(_ method: Method, steps: Int) -> String {
+        "\(task.name) · \(base.preset.name) base · \(task.train.count) examples · \(steps) steps · \(method.key)"
+    }
+
+    /// The learning rate `method` trains with, and where it came from.
+    public func learningRate(for method: Method, steps: Int? = nil) throws -> (rate: Float, source: LearningRateSource) {
+        if let fixed = method.fixedLearningRate { return (fixed, .fixed) }
+        if options.quick { return (method.defaultLearningRate, .untuned) }
+        let steps = steps ?? self.steps
+        let key = tuningKey(method, steps: steps)
+        if let record = tuning[key] {  // committed, or swept earlier in this --tune run
+            let source: LearningRateSource = options.tune ? .swept : .committed
+            note(method.name, record, source)
+            return (record.learningRate, source)
+        }
+        let record = try sweep(method, steps: steps)
+        tuning[key] = record
+        note(method.name, record, .swept)
+        if options.tune { try tuning.save() }
+        return (record.learningRate, .swept)
+    }
+
+    private func note(_ name: String, _ record: TuningRecord, _ source: LearningRateSource) {
+        if !tuned.contains(where: { $0.name == name }) { tuned.append((name, record, source)) }
+    }
+
+    /// Every learning rate of `method` on the tuning seeds, scored on the validation split.
+    func sweep(_ method: Method, steps: Int) throws -> TuningRecord {
+        var points: [SweepPoint] = []
+        for rate in method.learningRates {
+            var score = 0.0, loss = 0.0, heldOut = 0.0
+            for seed in tuningSeeds {
+                let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
+                let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
+                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
+                loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
+                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut))
+            }
+            let n = Double(tuningSeeds.count)
+            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n, heldOutLoss: heldOut / n))
+        }
+        return TuningRecord(learningRate: TuningRecord.best(points).learningRate, seeds: tuningSeeds, sweep: points)
+    }
+
+    /// One training run; returns the trained tuner.
+    @discardableResult
+    func train(_ method: Method, rate: Float, seed: UInt64, steps: Int, label: String) throws -> any Tuner {
+        let tuner = try method.prepare(seed)
+        let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: rate, seed: seed)
+        _ = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
+                         padId: base.tokenizer.padId, settings: settings)
+        return tuner
+    }
+
+    // MARK: Runs
+
+    /// Trains `method` for every seed at its chosen learning rate, scores every test item and
+    /// measures forgetting; keeps the first `keep` trained tuners.
+    public func run(_ method: Method, steps: Int? = nil, seeds: [UInt64]? = nil, keep: Int = 1) throws -> MethodResult {
+        let steps = steps ?? self.steps, seeds = seeds ?? self.seeds
+        let (rate, source) = try learningRate(for: method, steps: steps)
+        var result = MethodResult(name: method.name)
+        result.learningRate = rate
+        result.learningRateSource = source
+        for (i, seed) in seeds.enumerated() {
+            let tuner = try method.prepare(seed)
+            let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: rate, seed: seed)
+            let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
+            let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
+                                   padId: base.tokenizer.padId, settings: settings)
+            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
+            result.runs.append(Run(seed: seed, itemScores: score.perItem,
+                                   windowLosses: windowLosses(tuner.logits, stream: base.heldOut), log: log))
+            if i == 0 {
+                result.trainableParameters = tuner.trainableCount
+                result.trainableShare = tuner.trainableShare
+            }
+            if i < keep { result.tuners.append(tuner) }
+        }
+        return result
+    }
+
+    /// The untrained base on the test split (one deterministic "seed").
+    public func frozenBase() -> MethodResult {
         var r = MethodResult(name: "frozen base")
-        let logits: LogitsFunction = { base.model($0.inputIds, batch: $0.batchSize) }
-        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits).value
-        r.runs = [Run(seed: 0, score: score, heldOutLoss: Double(base.heldOutLoss), log: TrainingLog(losses: [], seconds: 0, tokens: 0))]
+        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits)
+        r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: windowLosses(logits, stream: base.heldOut),
+                      log: TrainingLog(losses: [], seconds: 0, tokens: 0))]
         return r
     }
 
-    public var score: (mean: Double, std: Double) { meanStd(scores) }
-    public var heldOut: (mean: Double, std: Double) { meanStd(heldOutLosses) }
-    /// "0.812 ± 0.013" (or "0.812" for one seed).
-    public var scoreText: String {
-        scores.count > 1 ? String(format: "%.3f ± %.3f", score.mean, score.std) : String(format: "%.3f", score.mean)
+    // MARK: Statistics
+
+    /// The mean test score with its 95% interval (entities and seeds resampled).
+    public func interval(_ result: MethodResult) -> Interval {
+        bootstrap.interval(result.itemScores(entities: task.test.map(\.entity)))
     }
-}
 
-/// Trains and evaluates `method` for each seed, keeping the first `keep` trained tuners.
-public func runMethod(_ method: Method, base: BaseModel, task: TaskData, steps: Int, seeds: [UInt64], batchSize: Int = 16,
-                keep: Int = 1) throws -> MethodResult {
-    let encoded = task.train.map { base.tokenizer.encode($0) }
-    var result = MethodResult(name: method.name)
-    for (i, seed) in seeds.enumerated() {
-        let tuner = try method.prepare(seed)
-        let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: method.learningRate, seed: seed)
-        let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
-        let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, method.learningRate), data: encoded,
-                               padId: base.tokenizer.padId, settings: settings)
-        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits).value
-        let heldOut = Double(languageModelLoss(tuner.logits, stream: base.heldOut))
-        result.runs.append(Run(seed: seed, score: score, heldOutLoss: heldOut, log: log))
-        if i == 0 {
-            let window = max(1, steps / 30)
-            result.curve = log.smoothed(window)
-            result.curveStep = Double(window)
-            result.trainableParameters = tuner.trainableCount
-            result.trainableShare = tuner.trainableShare
-        }
-        if i < keep { result.tuners.append(tuner) }
+    /// `a` against `b` on the same test items, paired by entity and seed.
+    public func compare(_ a: MethodResult, _ b: MethodResult) -> Comparison {
+        let entities = task.test.map(\.entity)
+        return bootstrap.compare(a.itemScores(entities: entities), b.itemScores(entities: entities))
     }
-    return result
-}
 
-/// Mean and sample standard deviation (0 for one value).
-public func meanStd(_ xs: [Double]) -> (mean: Double, std: Double) {
-    let m = xs.reduce(0, +) / Double(max(xs.count, 1))
-    let v = xs.count > 1 ? xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count - 1) : 0
-    return (m, v.squareRoot())
-}
+    /// The held-out pretraining loss after training, with its 95% interval (windows and seeds).
+    public func heldOutInterval(_ result: MethodResult) -> Interval { bootstrap.interval(result.heldOutScores) }
 
-extension TaskData {
-    /// "accuracy" or "exact match".
-    public var metricName: String {
-        switch metric { case .choice: "accuracy"; case .exactMatch, .slotCoverage: "exact match" }
+    /// The change in held-out loss against the base (forgetting), with its interval.
+    public func forgetting(_ result: MethodResult) -> Interval {
+        bootstrap.difference(result.heldOutScores, frozenHeldOut)
     }
-}
 
-/// Inference throughput: tokens per second of `logits` over `repeats` forward passes of the
-/// same batch (no gradients), after one warm-up pass.
-public func inferenceTokensPerSecond(_ logits: LogitsFunction, batch: TokenBatch, repeats: Int = 5) -> Double {
-    withoutGrad {
-        _ = logits(batch)
-        let start = Date()
-        for _ in 0..<repeats { _ = logits(batch) }
-        return Double(batch.inputIds.count * repeats) / Date().timeIntervalSince(start)
+    /// Whether `a` forgot less than `b` ("better": a lower held-out loss), paired by window and seed.
+    public func compareForgetting(_ a: MethodResult, _ b: MethodResult) -> Comparison {
+        bootstrap.compare(a.heldOutScores, b.heldOutScores, higherIsBetter: false)
     }
-}
 
-/// Total bytes of the regular files in a folder.
-public func folderSize(_ url: URL) -> Int {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-    return names.reduce(0) { total, name in
-        total + (((try? FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
-    }
-}
-
-/// A fresh temporary folder.
-public func temporaryFolder(_ prefix: String) -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    private lazy var frozenHeldOut: ItemScores = {
+        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+        return ItemScores(seeds: [windowLosses(logits, stream: base.heldOut)], entities: Array(0..<base.heldOut.count))
+    }()
 }

@@ -98,6 +98,8 @@ public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer
 /// data-to-text, the share of record values mentioned.
 public struct Score: Sendable {
     public var value: Double
+    /// Each example's score (1 or 0; for data-to-text, exact match too), in the order given.
+    public var perItem: [Double]
     public var slotCoverage: Double?
     /// A few (prompt, prediction, answer) triples to show.
     public var samples: [(prompt: String, prediction: String, answer: String)]
@@ -113,16 +115,18 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
                                        batchSize: batchSize)
-            var exact = 0.0, coverage = 0.0
+            var perItem: [Double] = [], coverage = 0.0
             for (e, p) in zip(examples, predictions) {
-                if p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) { exact += 1 }
+                perItem.append(p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
                 let values = recordValues(e.prompt)
                 if !values.isEmpty { coverage += Double(values.filter { p.contains($0) }.count) / Double(values.count) }
             }
             let n = Double(max(examples.count, 1))
             let samples = zip(examples, predictions).prefix(4).map { ($0.prompt, $1, $0.answer) }
-            if case .slotCoverage = task.metric { return Score(value: exact / n, slotCoverage: coverage / n, samples: samples) }
-            return Score(value: exact / n, slotCoverage: nil, samples: samples)
+            var isSlotTask = false
+            if case .slotCoverage = task.metric { isSlotTask = true }
+            return Score(value: perItem.reduce(0, +) / n, perItem: perItem, slotCoverage: isSlotTask ? coverage / n : nil,
+                         samples: samples)
         }
     }
 }
@@ -131,7 +135,7 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
 /// prompt; accuracy against the answer.
 func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction,
                         batchSize: Int) -> Score {
-    var correct = 0
+    var perItem: [Double] = []
     var samples: [(String, String, String)] = []
     let optionIds = options.map { tokenizer.encode($0) }
     let perChunk = max(1, batchSize / options.count)
@@ -155,11 +159,11 @@ func rankClassification(_ examples: [Example], options: [String], tokenizer: Tok
                 }
                 if s > bestScore { bestScore = s; best = k }
             }
-            if options[best] == e.answer { correct += 1 }
+            perItem.append(options[best] == e.answer ? 1 : 0)
             if samples.count < 4 { samples.append((e.prompt, options[best], e.answer)) }
         }
     }
-    return Score(value: Double(correct) / Double(max(examples.count, 1)), slotCoverage: nil, samples: samples)
+    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil, samples: samples)
 }
 
 /// Greedy continuations (up to a newline or end of text), batched with right padding: each
@@ -197,5 +201,35 @@ public func languageModelLoss(_ logits: LogitsFunction, stream: [[Int]]) -> Floa
     withoutGrad {
         let batch = TokenBatch(windows: stream)
         return causalLanguageModelLoss(logits(batch), labels: batch.labels).item
+    }
+}
+
+/// The next-token loss of each held-out window (its mean over the window's positions).
+public func windowLosses(_ logits: LogitsFunction, stream: [[Int]]) -> [Double] {
+    withoutGrad {
+        let batch = TokenBatch(windows: stream)
+        let lp = logSoftmax(logits(batch))                                               // [W, T, V]
+        let (t, v) = (batch.sequenceLength, lp.shape[2])
+        return (0..<batch.batchSize).map { r in
+            var sum = 0.0
+            for pos in 0..<(t - 1) { sum -= Double(lp.data[(r * t + pos) * v + batch.inputIds[r * t + pos + 1]]) }
+            return sum / Double(t - 1)
+        }
+    }
+}
+
+/// The mean loss on the answer tokens of `examples` (teacher-forced), without gradients.
+public func answerLoss(_ tuner: any Tuner, _ examples: [Example], tokenizer: Tokenizer, batchSize: Int = 32) -> Double {
+    withoutGrad {
+        var total = 0.0, targets = 0
+        for start in stride(from: 0, to: examples.count, by: batchSize) {
+            let batch = TokenBatch(padding: examples[start..<min(start + batchSize, examples.count)].map { tokenizer.encode($0) },
+                                   padId: tokenizer.padId)
+            let t = batch.sequenceLength
+            let count = (0..<batch.batchSize).reduce(0) { n, r in n + batch.labels[(r * t + 1)..<(r * t + t)].filter { $0 != -100 }.count }
+            total += Double(tuner.loss(batch).crossEntropy.item) * Double(count)
+            targets += count
+        }
+        return total / Double(max(targets, 1))
     }
 }

@@ -5,14 +5,23 @@ import Corpus
 import Foundation
 
 public struct LessonOptions: ParsableArguments {
-    @Flag(help: "A tiny configuration that finishes in seconds (used by the tests).")
+    @Flag(help: "A tiny configuration that finishes in seconds (used by the tests); learning rates are not tuned.")
     public var quick = false
 
-    @Option(help: "Seed of every random choice in the lesson (data order, initialisation, splits).")
+    @Option(help: "Seed of every random choice in the lesson (data order, initialisation, bootstrap).")
     public var seed: UInt64 = 0
+
+    @Option(help: "Seeds per method (default 5; 1 with --quick). Intervals need at least 2.")
+    public var seeds: Int?
 
     @Option(help: "Training steps per run (default: the lesson's own).")
     public var steps: Int?
+
+    @Flag(help: """
+        Choose every method's learning rate again on the validation split (a sweep per method) and write \
+        them to Lessons/<lesson>/tuning.json. Without it, the committed choices are used.
+        """)
+    public var tune = false
 
     @Option(help: "Where the report and figures go (default: Figures/<lesson>).")
     public var out: String?
@@ -25,11 +34,15 @@ public struct LessonOptions: ParsableArguments {
 
     public init() {}
 
+    /// The package's root folder (where Package.swift is).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
     /// The output folder for `lesson`.
     public func folder(for lesson: String) -> URL {
         if let out { return URL(fileURLWithPath: out) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Figures/\(lesson)")
+        return LessonOptions.packageRoot.appendingPathComponent("Figures/\(lesson)")
     }
 
     /// The base preset: `--base`, else quick for `--quick`, else small.
@@ -37,9 +50,9 @@ public struct LessonOptions: ParsableArguments {
         try BasePreset.named(base ?? (quick ? "quick" : "small"))
     }
 
-    /// `count` seeds starting at `--seed` (`quickCount` with `--quick`).
-    public func seedList(_ count: Int?, default full: Int, quick quickCount: Int = 1) -> [UInt64] {
-        (0..<(count ?? (quick ? quickCount : full))).map { seed &+ UInt64($0) }
+    /// The evaluation seeds: `--seeds` of them (default 5, or `quickCount` with `--quick`) from `--seed` on.
+    public func seedList(quick quickCount: Int = 1) -> [UInt64] {
+        (0..<(seeds ?? (quick ? quickCount : 5))).map { seed &+ UInt64($0) }
     }
 
     /// The split sizes for this run, with at most `trainLimit` training examples.

@@ -20,7 +20,9 @@ public final class Notebook {
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         print("\n" + title + "\n" + String(repeating: "=", count: title.count))
         print(wrap(introduction))
-        markdown += ["# \(title)", "", introduction, ""]
+        print("(Terms in English and Chinese — 术语表: GLOSSARY.md at the package root.)")
+        markdown += ["# \(title)", "", introduction, "",
+                     "*Terms used here, in English and Chinese (术语表): [GLOSSARY.md](../../GLOSSARY.md).*", ""]
     }
 
     /// A numbered section: a heading and a few sentences of what comes and why.

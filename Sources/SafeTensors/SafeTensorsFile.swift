@@ -102,13 +102,16 @@ public struct SafeTensorsFile: Sendable {
         let headerBytes = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + Int(n))
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: headerBytes) } catch {
-            throw fail("the header is not valid JSON")
+            throw fail("the header is not valid JSON (\(jsonSyntaxProblem(error))): the file is damaged or not "
+                       + "safetensors")
         }
-        guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
+        guard let header = json as? [String: Any] else {
+            throw fail("the header is not a JSON object: the file is damaged or not safetensors")
+        }
         let dataStart = 8 + Int(n), dataLength = data.count - dataStart
         var result = SafeTensorsFile(metadata: [:])
         var spans: [(begin: Int, end: Int, name: String)] = []
-        var entries: [(name: String, dtype: DType, shape: [Int], begin: Int)] = []
+        var entries: [(name: String, dtype: DType, shape: [Int], count: Int, begin: Int)] = []
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let meta = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
@@ -120,7 +123,9 @@ public struct SafeTensorsFile: Sendable {
             }
             guard let entry = value as? [String: Any] else { throw fail("entry is not an object", name) }
             guard let dtypeName = entry["dtype"] as? String else { throw fail("missing dtype", name) }
-            guard let dtype = DType(rawValue: dtypeName) else { throw fail("unsupported dtype \(dtypeName)", name) }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                throw fail("unsupported dtype \(dtypeName); convert the tensor to F32, F16 or BF16", name)
+            }
             guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("shape is missing or not a list of non-negative integers", name)
             }
@@ -131,14 +136,19 @@ public struct SafeTensorsFile: Sendable {
             guard begin >= 0, begin <= end, end <= dataLength else {
                 throw fail("data_offsets [\(begin), \(end)) out of range: the data section has \(dataLength) bytes", name)
             }
-            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d); return (p, acc.1 || o)
+            var elements = 1, overflow = false
+            for d in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: d) }
+            let (bytes, bytesOverflow) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, !bytesOverflow else {
+                throw fail("\(end - begin) bytes do not match \(dtypeName) × shape \(shape) (overflow: more bytes "
+                           + "than any file can hold): the header is damaged", name)
             }
-            guard !overflow, elements * dtype.size == end - begin else {
-                throw fail("\(end - begin) bytes do not match \(dtypeName) × shape \(shape) (\(overflow ? "overflow" : "\(elements * dtype.size) bytes"))", name)
+            guard bytes == end - begin else {
+                throw fail("\(end - begin) bytes do not match \(dtypeName) × shape \(shape) (\(bytes) bytes): "
+                           + "the header is damaged", name)
             }
             spans.append((begin, end, name))
-            entries.append((name, dtype, shape, begin))
+            entries.append((name, dtype, shape, elements, begin))
         }
         spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var cursor = 0
@@ -151,10 +161,11 @@ public struct SafeTensorsFile: Sendable {
         data.withUnsafeBytes { raw in
             let base = raw.baseAddress! + dataStart
             for e in entries {
-                let count = e.shape.reduce(1, *)
-                let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    decode(base + e.begin, e.dtype, count, into: buffer.baseAddress!)
-                    initialized = count
+                let values = [Float](unsafeUninitializedCapacity: e.count) { buffer, initialized in
+                    if let destination = buffer.baseAddress {
+                        decode(base + e.begin, e.dtype, e.count, into: destination)
+                    }
+                    initialized = e.count
                 }
                 result.tensors[e.name] = StoredTensor(shape: e.shape, values: values)
                 if e.dtype == .u8 {
@@ -228,12 +239,30 @@ private func integers(_ value: Any?) -> [Int]? {
     guard let list = value as? [Any] else { return nil }
     var out: [Int] = []
     for item in list {
-        guard let number = item as? NSNumber else { return nil }
-        let d = number.doubleValue
-        guard d == d.rounded(), abs(d) < 9e15 else { return nil }
-        out.append(Int(d))
+        guard let n = jsonInteger(item) else { return nil }
+        out.append(n)
     }
     return out
+}
+
+/// The integer a parsed JSON value holds exactly, or nil.
+///
+/// Only a JSON number with no fraction and a magnitude below 2^53 (where a Double holds every
+/// integer exactly) counts: `true`, `1.5`, `"7"`, `1e30` and `9223372036854775808` are nil.
+/// Use it instead of `NSNumber.intValue` (which wraps 1e30 silently) or `Int(double)` (which
+/// traps on huge values).
+public func jsonInteger(_ value: Any?) -> Int? {
+    guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
+    let d = number.doubleValue
+    guard d.isFinite, d == d.rounded(), abs(d) < 9_007_199_254_740_992 else { return nil }
+    return Int(d)
+}
+
+/// What JSONSerialization says is wrong with a document ("Unexpected character … around line 1,
+/// column 3."), for error messages.
+public func jsonSyntaxProblem(_ error: any Error) -> String {
+    let info = (error as NSError).userInfo
+    return (info["NSDebugDescription"] as? String) ?? error.localizedDescription
 }
 
 /// `s` as a JSON string literal (quotes, backslashes and control characters escaped).

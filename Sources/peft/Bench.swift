@@ -13,9 +13,11 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
 
-    @Option(help: ArgumentHelp("full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest "
-                               + "frozen) or qlora (that LoRA over a base quantized to NF4 with double quantization)."))
-    var method = "full"
+    @Option(help: """
+        full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen), qlora (that \
+        LoRA over a base quantized to NF4 with double quantization) or adalora (init_r 12, target_r 8, q_proj and \
+        v_proj, pruning after every step; prints the rank allocator's share).
+        """) var method = "full"
     @Option(help: "LoRA rank for --method lora.") var rank = 8
     @Option var vocab = 512
     @Option var hidden = 128
@@ -32,8 +34,8 @@ struct Bench: ParsableCommand {
     var torch: String?
 
     func validate() throws {
-        guard ["full", "lora", "qlora"].contains(method) else {
-            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora")
+        guard ["full", "lora", "qlora", "adalora"].contains(method) else {
+            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora")
         }
         guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
     }
@@ -45,6 +47,7 @@ struct Bench: ParsableCommand {
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
+        var adaLora: AdaLoraModel? = nil
         if method == "qlora" {
             let floatBytes = model.weightBytes
             try model.quantizeLinearLayers(.qlora)
@@ -55,15 +58,34 @@ struct Bench: ParsableCommand {
             let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
             trainable = lora.trainableParameters
             print(lora.trainableReport)
+        } else if method == "adalora" {
+            // every step after the first prunes (tinit 0, deltaT 1): the allocator's most expensive schedule
+            let config = AdaLoraConfig(initR: adaLoraInitR, targetR: 8, totalStep: 3 + steps,
+                                       loraAlpha: Double(2 * adaLoraInitR))
+            let tuner = try AdaLoraModel(wrapping: model, config: config, generator: gen)
+            for (_, layer) in tuner.adapters { for i in 0..<layer.r { layer.loraE.data[i] = 0.1 } }  // a live update
+            trainable = tuner.trainableParameters
+            adaLora = tuner
+            print(tuner.trainableReport)
         }
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-3)
         let ids = (0..<batch * seq).map { _ in gen.int(below: vocab) }
-        var lastLoss: Float = 0
+        var lastLoss: Float = 0, globalStep = 0, allocatorSeconds = 0.0
         func step() {
             let logits = Profiler.measure("forward (rest)") { model(ids, batch: batch) }
-            let loss = Profiler.measure("forward (rest)") { causalLanguageModelLoss(logits, labels: ids) }
+            let loss = Profiler.measure("forward (rest)") {
+                let crossEntropy = causalLanguageModelLoss(logits, labels: ids)
+                return adaLora?.regularizer().map { crossEntropy + $0 } ?? crossEntropy
+            }
             Profiler.measure("backward (rest)") { loss.backward() }
-            Profiler.measure("optimizer") { optimizer.step(); optimizer.zeroGrad() }
+            Profiler.measure("optimizer") { optimizer.step() }
+            if let adaLora {
+                let start = Profiler.now()
+                Profiler.measure("rank allocator") { adaLora.afterOptimizerStep(globalStep) }
+                allocatorSeconds += Profiler.now() - start
+            }
+            Profiler.measure("optimizer") { optimizer.zeroGrad() }
+            globalStep += 1
             lastLoss = loss.item
         }
         for _ in 0..<3 { step() }
@@ -76,16 +98,25 @@ struct Bench: ParsableCommand {
         for (_, t) in model.namedParameters { t.zeroGrad() }
         Profiler.isEnabled = profile
         Profiler.reset()
+        allocatorSeconds = 0
         let start = Profiler.now()
         for _ in 0..<steps { step() }
         let seconds = Profiler.now() - start
         Profiler.isEnabled = false
         let tokensPerSecond = Double(batch * seq * steps) / seconds
-        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, lora: method != "full") * Double(steps)
+        let adapterRank = method == "lora" || method == "qlora" ? rank : method == "adalora" ? adaLoraInitR : nil
+        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, adapterRank: adapterRank) * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
         print("  weight gradients: \(withGradient.count) base tensors get one, \(frozenCount) frozen get none (no weight-gradient product is run for them)")
+        if let adaLora {
+            let values = adaLora.trainableCount
+            print(String(format: "  rank allocator: %.3f ms/step, %.2f%% of a step "
+                            + "(scores of %d values, pruning to budget %d of %d every step)",
+                         allocatorSeconds / Double(steps) * 1e3, 100 * allocatorSeconds / seconds, values,
+                         adaLora.schedule(globalStep - 1).budget, adaLora.schedule.initialBudget))
+        }
         if profile {
             print("  where the time goes (exclusive):")
             for (name, s) in Profiler.seconds.sorted(by: { $0.value > $1.value }) {
@@ -97,16 +128,19 @@ struct Bench: ParsableCommand {
 
     /// FLOPs of one training step as computed here: every linear layer 2·N·in·out forward and
     /// the same again for its input gradient; its weight gradient (another 2·N·in·out) only when
-    /// it trains; LoRA adds its two thin products (×3); attention 4·B·H·T²·D forward, 8 backward.
-    func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int, lora: Bool) -> Double {
+    /// it trains; LoRA (and AdaLoRA) adds its two thin products (×3); attention 4·B·H·T²·D forward, 8 backward.
+    func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int, adapterRank: Int?) -> Double {
         let perLayer = 4 * c.hiddenSize * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
         let linear = Double(c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize)
         let attention = Double(c.numHiddenLayers) * Double(tokens) * Double(seq) * Double(c.hiddenSize)
         let n = Double(tokens)
-        if !lora { return 3 * 2 * n * linear + 12 * attention }
-        let adapters = Double(c.numHiddenLayers * 2 * rank * (c.hiddenSize + c.hiddenSize))
+        guard let adapterRank else { return 3 * 2 * n * linear + 12 * attention }
+        let adapters = Double(c.numHiddenLayers * 2 * adapterRank * (c.hiddenSize + c.hiddenSize))
         return 2 * 2 * n * linear + 3 * 2 * n * adapters + 12 * attention
     }
+
+    /// AdaLoRA's init_r in the bench (target_r 8).
+    var adaLoraInitR: Int { 12 }
 
     func compare(python: String, swiftTokensPerSecond: Double) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

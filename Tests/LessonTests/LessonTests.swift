@@ -35,10 +35,13 @@ func numbers(inTSV url: URL) throws -> [Double] {
         .flatMap { $0.split(separator: "\t") }.filter { !$0.hasPrefix("\"") }.map { Double($0) ?? .nan }
 }
 
-/// The y values of each series of a line-chart .tsv.
+/// The y values of each series of a line-chart .tsv (the second column: x, y, then the interval's low and high).
 func series(inTSV url: URL) throws -> [[Double]] {
     try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n\n\n").map { block in
-        block.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: "\t").last.flatMap { Double($0) } }
+        block.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
+            let columns = line.split(separator: "\t")
+            return columns.count > 1 ? Double(columns[1]) : nil
+        }
     }.filter { !$0.isEmpty }
 }
 
@@ -81,7 +84,7 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
         #expect(report.contains("trainable params: ") && report.contains("|| trainable%: "))
-        #expect(report.contains("the largest difference between their logits on 16 test examples is 0.0"))  // B = 0 at the start
+        #expect(report.contains("the largest difference between their logits on 16 training examples is 0.0"))  // B = 0 at the start
         try expectFigures(["loss-curves", "scores", "spectrum"], in: out)
         for curve in try series(inTSV: out.appendingPathComponent("loss-curves.tsv")) { #expect(curve.last! < curve.first!) }
         // the spectrum starts at 1 (σ₁/σ₁) and decreases
@@ -105,7 +108,7 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
         #expect(report.contains("Why Q and V rather than K?") && report.contains("| Wq,Wv | 4 |"))
         try expectFigures(["targets"], in: out)
-        #expect(try numbers(inTSV: out.appendingPathComponent("targets.tsv")).count == 9 * 2)
+        #expect(try numbers(inTSV: out.appendingPathComponent("targets.tsv")).count == 9 * 3)  // mean, interval low, high
     }
 
     @Test func withoutGnuplotOrOpenBLASTheLessonStillRunsAndSaysSo() throws {

@@ -97,9 +97,11 @@ import TestSupport
         #expect(message(PromptTuningConfig(numVirtualTokens: 4, promptTuningInit: .text)).contains("needs prompt_tuning_init_text"))
         #expect(message(PromptTuningConfig(numVirtualTokens: 4, promptTuningInit: .text, promptTuningInitText: "hi"))
                     .contains("needs the base model's tokenizer"))
-        // a sequence that does not fit once the virtual tokens are counted
-        let tuner = try PromptTuningConfig(numVirtualTokens: 2040).makeTuner(wrapping: model, context: TunerContext(generator: Generator(seed: 1)))
-        #expect(throws: PEFTError.self) { try tuner.check(try Golden.batch()) }
+        // more virtual tokens than positions, and a batch that does not fit once they are counted (64 positions)
+        #expect(message(PromptTuningConfig(numVirtualTokens: 2040)).contains("the model has only 64 positions"))
+        let tuner = try PromptTuningConfig(numVirtualTokens: 60).makeTuner(wrapping: model, context: TunerContext(generator: Generator(seed: 1)))
+        let tooLong = #expect(throws: PEFTError.self) { try tuner.check(try Golden.batch()) }
+        #expect(tooLong?.description.contains("plus 60 virtual tokens makes 70 positions") == true)
         // an adapter made for another model
         let folder = temporaryFolder()
         try tuner.save(to: folder)

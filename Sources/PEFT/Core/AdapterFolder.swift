@@ -25,21 +25,31 @@ public enum AdapterFolder {
         try AdapterConfigFile.read(contentsOf: folder.appendingPathComponent(configName))
     }
 
-    /// Loads the adapter in `folder` onto `model`, dispatching on its `peft_type`.
+    /// Loads the adapter in `folder` onto `model`, dispatching on its `peft_type`. A config that
+    /// does not fit the model (a rank larger than a layer, another model's sizes) is an error
+    /// naming adapter_config.json.
     public static func load(from folder: URL, onto model: LlamaModel) throws -> any Tuner {
         let config = try config(in: folder)
         let weights = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(weightsName))
-        return try config.loadTuner(onto: model, weights: weights, folder: folder)
+        do { return try config.loadTuner(onto: model, weights: weights, folder: folder) } catch let error as PEFTError {
+            throw FileFormatError(file: folder.appendingPathComponent(configName).path, problem: error.description)
+        }
     }
 
     /// `stored` copied into `tensor`, or an error naming the file, the key and both shapes.
     static func copy(_ stored: StoredTensor?, into tensor: Tensor, key: String, file: URL) throws {
+        try checkShape(stored, tensor.shape, key: key, file: file)
+        stored?.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
+    }
+
+    /// An error naming the file, the key and both shapes unless `stored` exists with `shape` — to
+    /// call before allocating anything of that shape.
+    static func checkShape(_ stored: StoredTensor?, _ shape: [Int], key: String, file: URL) throws {
         guard let stored else { throw FileFormatError(file: file.path, tensor: key, problem: "missing from the adapter") }
-        guard stored.shape == tensor.shape else {
-            throw FileFormatError(file: file.path, tensor: key,
-                                  problem: "has shape \(stored.shape), but the config and the model imply \(tensor.shape)")
+        guard stored.shape == shape else {
+            throw FileFormatError(file: file.path, tensor: key, problem: "has shape \(stored.shape), but \(configName) and the "
+                                  + "model imply \(shape): the weights and the config do not belong together")
         }
-        stored.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
     }
 
     /// Warns about tensors of the file that no parameter used.

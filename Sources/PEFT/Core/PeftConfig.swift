@@ -63,7 +63,10 @@ extension PeftConfig {
 public enum PeftRegistry {
     public static let configTypes: [PeftType: any PeftConfig.Type] = [
         .lora: LoraConfig.self,
+        .adalora: AdaLoraConfig.self,
         .promptTuning: PromptTuningConfig.self,
+        .prefixTuning: PrefixTuningConfig.self,
+        .pTuning: PromptEncoderConfig.self,
     ]
 
     /// The config type for `type`, or an error naming the methods this project implements.

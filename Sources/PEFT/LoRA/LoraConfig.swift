@@ -47,14 +47,9 @@ public struct LoraConfig: PeftConfig, Equatable {
 
     /// `r`: the rank of the update B·A. Default 8.
     public var r = 8
-    /// `lora_alpha`: the update is scaled by alpha / r (or alpha / √r with rsLoRA). Default 8.
-    public var loraAlpha: Double = 8
-    /// `lora_dropout`: dropout on the adapter's input while training. Default 0.
-    public var loraDropout: Float = 0
-    /// `target_modules`: which linear layers get an adapter. Default for LLaMA: q_proj and v_proj.
-    public var targetModules = TargetModules.names(["q_proj", "v_proj"])
-    /// `layers_to_transform`: only these layer indices (nil: all).
-    public var layersToTransform: [Int]? = nil
+    /// `lora_alpha`, `lora_dropout`, `target_modules`, `layers_to_transform`, `bias`: the fields
+    /// AdaLoRA shares (the update is scaled by alpha / r, or alpha / √r with rsLoRA).
+    public var shared = LoraSharedSettings()
     /// `rank_pattern`: per-module rank, keyed by a name suffix or regex.
     public var rankPattern: [String: Int] = [:]
     /// `alpha_pattern`: per-module alpha, keyed like `rank_pattern`.
@@ -65,8 +60,6 @@ public struct LoraConfig: PeftConfig, Equatable {
     public var initLoraWeights = LoraInit.standard
     /// `use_dora`: weight-decomposed LoRA (a learned magnitude per output row). Default false.
     public var useDora = false
-    /// `bias`: which biases train; only "none" is supported.
-    public var bias = "none"
     /// `base_model_name_or_path`, written to the adapter file for the reader's information.
     public var baseModelNameOrPath: String? = nil
 
@@ -74,10 +67,26 @@ public struct LoraConfig: PeftConfig, Equatable {
                 targetModules: TargetModules = .names(["q_proj", "v_proj"]), layersToTransform: [Int]? = nil,
                 rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:], useRslora: Bool = false,
                 initLoraWeights: LoraInit = .standard, useDora: Bool = false) {
-        self.r = r; self.loraAlpha = loraAlpha; self.loraDropout = loraDropout; self.targetModules = targetModules
-        self.layersToTransform = layersToTransform; self.rankPattern = rankPattern; self.alphaPattern = alphaPattern
+        self.r = r
+        self.shared = LoraSharedSettings(loraAlpha: loraAlpha, loraDropout: loraDropout, targetModules: targetModules,
+                                         layersToTransform: layersToTransform)
+        self.rankPattern = rankPattern; self.alphaPattern = alphaPattern
         self.useRslora = useRslora; self.initLoraWeights = initLoraWeights; self.useDora = useDora
     }
+
+    /// `lora_alpha`: the update is scaled by alpha / r (or alpha / √r with rsLoRA). Default 8.
+    public var loraAlpha: Double { get { shared.loraAlpha } set { shared.loraAlpha = newValue } }
+    /// `lora_dropout`: dropout on the adapter's input while training. Default 0.
+    public var loraDropout: Float { get { shared.loraDropout } set { shared.loraDropout = newValue } }
+    /// `target_modules`: which linear layers get an adapter. Default for LLaMA: q_proj and v_proj.
+    public var targetModules: TargetModules { get { shared.targetModules } set { shared.targetModules = newValue } }
+    /// `layers_to_transform`: only these layer indices (nil: all).
+    public var layersToTransform: [Int]? {
+        get { shared.layersToTransform }
+        set { shared.layersToTransform = newValue }
+    }
+    /// `bias`: which biases train; only "none" is supported.
+    public var bias: String { get { shared.bias } set { shared.bias = newValue } }
 
     /// The rank and alpha of one module, after `rank_pattern` / `alpha_pattern`.
     public func rankAndAlpha(for module: String) -> (r: Int, alpha: Double) {
@@ -94,12 +103,7 @@ public struct LoraConfig: PeftConfig, Equatable {
         if let bad = rankPattern.first(where: { $0.value <= 0 }) {
             throw PEFTError("rank_pattern['\(bad.key)'] must be positive, got \(bad.value)")
         }
-        if !(loraDropout >= 0 && loraDropout < 1) { throw PEFTError("lora_dropout must be in [0, 1), got \(loraDropout)") }
-        if !loraAlpha.isFinite || loraAlpha <= 0 { throw PEFTError("lora_alpha must be positive, got \(loraAlpha)") }
-        if bias != "none" { throw PEFTError("bias '\(bias)' is not supported: LLaMA layers have no bias; use \"none\"") }
-        if case .names(let n) = targetModules, n.isEmpty {
-            throw PEFTError("target_modules is empty; name at least one module, e.g. [\"q_proj\", \"v_proj\"]")
-        }
+        try shared.validate()
         if useDora && initLoraWeights == .pissa { throw PEFTError("use_dora with init_lora_weights \"pissa\" is not supported") }
     }
 
@@ -114,12 +118,11 @@ public struct LoraConfig: PeftConfig, Equatable {
     // MARK: adapter_config.json
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case r, loraAlpha = "lora_alpha", loraDropout = "lora_dropout", targetModules = "target_modules"
-        case layersToTransform = "layers_to_transform", rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
-        case useRslora = "use_rslora", initLoraWeights = "init_lora_weights", useDora = "use_dora", bias
+        case r, rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
+        case useRslora = "use_rslora", initLoraWeights = "init_lora_weights", useDora = "use_dora"
     }
 
-    public static let fileKeys = Set(CodingKeys.allCases.map(\.rawValue))
+    public static let fileKeys = Set(CodingKeys.allCases.map(\.rawValue)).union(LoraSharedSettings.fileKeys)
 
     /// Keys PEFT writes that do not change what a LoRA computes here.
     public static let ignoredKeys: Set<String> = [
@@ -131,21 +134,24 @@ public struct LoraConfig: PeftConfig, Equatable {
 
     public init(from decoder: Decoder) throws {
         self.init()
+        shared = try LoraSharedSettings(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try c.update(&r, .r)
-        try c.update(&loraAlpha, .loraAlpha)
-        try c.update(&loraDropout, .loraDropout)
-        try c.update(&targetModules, .targetModules)
-        if let one = try? c.decodeIfPresent(Int.self, forKey: .layersToTransform) {
-            layersToTransform = [one]  // PEFT accepts one index or a list
-        } else {
-            try c.update(&layersToTransform, .layersToTransform)
-        }
         try c.update(&rankPattern, .rankPattern)
         try c.update(&alphaPattern, .alphaPattern)
         try c.update(&useRslora, .useRslora)
         try c.update(&initLoraWeights, .initLoraWeights)
         try c.update(&useDora, .useDora)
-        try c.update(&bias, .bias)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        try shared.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(r, forKey: .r)
+        try c.encode(rankPattern, forKey: .rankPattern)
+        try c.encode(alphaPattern, forKey: .alphaPattern)
+        try c.encode(useRslora, forKey: .useRslora)
+        try c.encode(initLoraWeights, forKey: .initLoraWeights)
+        try c.encode(useDora, forKey: .useDora)
     }
 }

@@ -10,7 +10,7 @@
 import Llama
 import TensorKit
 
-public final class LoraLinear: LinearLayer {
+public final class LoraLinear: MergeableAdapterLayer {
     public let base: any BaseLinear
     /// lora_A [r, in] and lora_B [out, r].
     public let loraA: Tensor, loraB: Tensor

@@ -8,7 +8,7 @@ import SafeTensors
 import TensorKit
 import Training
 
-public final class LoraModel: Tuner {
+public final class LoraModel: LayerAdapterTuner {
     public let model: LlamaModel
     public let config: LoraConfig
     /// The adapted layers, in model order, with their module names.
@@ -22,10 +22,7 @@ public final class LoraModel: Tuner {
         try config.validate()
         self.model = model
         self.config = config
-        let slots = try config.targetModules.slots(in: model, layers: config.layersToTransform)
-        for slot in slots where !(slot.layer is any BaseLinear) {
-            throw PEFTError("\(slot.name) is already adapted; merge_and_unload() it before adding another LoRA")
-        }
+        let slots = try config.shared.baseSlots(in: model)
         for slot in slots {
             let (r, _) = config.rankAndAlpha(for: slot.name)
             let (out, inF) = (slot.layer.outFeatures, slot.layer.inFeatures)
@@ -72,36 +69,6 @@ public final class LoraModel: Tuner {
 
     public func parameterGroups(weightDecay: Float) -> [ParameterGroup] {
         parameterGroups(loraPlusRatio: 1, weightDecay: weightDecay)
-    }
-
-    public var isTraining: Bool {
-        get { adapters.first?.layer.isTraining ?? false }
-        set { for (_, l) in adapters { l.isTraining = newValue } }
-    }
-
-    public var canMerge: Bool { true }
-    public func merge() { for (_, l) in adapters { l.merge() } }
-    public func unmerge() { for (_, l) in adapters { l.unmerge() } }
-
-    // MARK: Switching
-
-    /// Turns every adapter on or off (off: the base model's outputs, exactly).
-    public func setAdaptersEnabled(_ enabled: Bool) { for (_, l) in adapters { l.isEnabled = enabled } }
-
-    /// Runs `body` with the adapters off (PEFT's `with model.disable_adapter():`).
-    public func withAdaptersDisabled<T>(_ body: () throws -> T) rethrows -> T {
-        setAdaptersEnabled(false)
-        defer { setAdaptersEnabled(true) }
-        return try body()
-    }
-
-    /// Merges every adapter and puts the base layers back: the result is an ordinary model
-    /// that costs what the base costs.
-    @discardableResult
-    public func mergeAndUnload() -> LlamaModel {
-        merge()
-        for slot in model.linearSlots { if let l = slot.layer as? LoraLinear { slot.layer = l.base } }
-        return model
     }
 
     // MARK: Files

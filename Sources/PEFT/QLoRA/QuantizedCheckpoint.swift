@@ -48,7 +48,8 @@ public enum QuantizedCheckpoint {
             printToStandardError("note: \(configURL.path): bnb_4bit_compute_dtype is \(bnb.computeDtype); the 4-bit "
                 + "layers compute in float32 here, so logits differ slightly from transformers'")
         }
-        var (tensors, file) = try readWeights(in: folder)
+        var (tensors, file) = try readModelTensors(in: folder)
+        try checkShapes(tensors, against: config, file: file)
         let model = LlamaModel(config: config, generator: Generator(seed: 0))
         for slot in model.layers.flatMap(\.slots) {
             let prefix = slot.name + ".weight.quant_state.bitsandbytes__"
@@ -61,6 +62,35 @@ public enum QuantizedCheckpoint {
         }
         try model.loadWeights(tensors, file: file)
         return model
+    }
+
+    /// Checks every parameter the config implies against the stored tensors before a model is
+    /// built (a config that disagrees with its weights is an error, never a huge allocation): a
+    /// 4-bit projection by its packed byte count, every other tensor by its shape.
+    private static func checkShapes(_ tensors: [String: StoredTensor], against config: LlamaConfig,
+                                    file: String) throws {
+        try config.forEachParameterShape { parameter in
+            func fail(_ problem: String) -> FileFormatError {
+                FileFormatError(file: file, tensor: parameter.name, problem: problem)
+            }
+            guard let stored = tensors[parameter.name] else {
+                throw fail("missing from the checkpoint, though config.json implies it: the config does not match "
+                    + "the weights, or the checkpoint is incomplete")
+            }
+            if tensors.keys.contains(where: { $0.hasPrefix(parameter.name + ".quant_state.bitsandbytes__") }) {
+                var (n, overflow) = (1, false)
+                for d in parameter.shape where !overflow { (n, overflow) = n.multipliedReportingOverflow(by: d) }
+                guard !overflow, stored.values.count == (n + 1) / 2 else {
+                    let needed = overflow ? "more than any file holds" : "\((n + 1) / 2)"
+                    throw fail("holds \(stored.values.count) bytes, but a \(parameter.shape) weight packs into "
+                        + "(n+1)/2 = \(needed): config.json does not match the weights")
+                }
+            } else if stored.shape != parameter.shape {
+                let axes = parameter.axes.joined(separator: ", ")
+                throw fail("has shape \(stored.shape) but config.json implies [\(axes)] = \(parameter.shape): the config "
+                    + "does not match the weights")
+            }
+        }
     }
 
     /// Reads the six tensors of one 4-bit projection (removing them from `tensors`).

@@ -69,8 +69,10 @@ public struct PromptTuningConfig: PeftConfig, Equatable {
         var config = self
         config.virtualTokens = try virtualTokens.completed(for: model, tokenDim: model.config.hiddenSize,
                                                            heads: model.config.numAttentionHeads)
-        let encoder = PromptEmbedding(numVirtualTokens: numVirtualTokens, width: model.config.hiddenSize)
         let file = folder.appendingPathComponent(AdapterFolder.weightsName)
+        try AdapterFolder.checkShape(weights[PromptEmbedding.savedKey], [numVirtualTokens, model.config.hiddenSize],
+                                     key: PromptEmbedding.savedKey, file: file)
+        let encoder = PromptEmbedding(numVirtualTokens: numVirtualTokens, width: model.config.hiddenSize)
         try AdapterFolder.copy(weights[PromptEmbedding.savedKey], into: encoder.embedding, key: PromptEmbedding.savedKey, file: file)
         AdapterFolder.warnUnused(Set(weights.tensors.keys).subtracting([PromptEmbedding.savedKey]), file: file)
         return PromptLearningModel(model: model, config: config, encoder: encoder)

@@ -1,0 +1,138 @@
+// ExperimentReport.swift — how an experiment's results appear in a notebook, the same in every
+// lesson: scores with 95% intervals beside the chance and majority baselines, paired verdicts,
+// where each learning rate came from, and forgetting at matched task score.
+
+import Corpus
+import Foundation
+import TensorKit
+
+extension Experiment {
+    /// The base, the task, the test split's size and its baselines, in a few sentences.
+    public func describeSetup(in nb: Notebook) {
+        let c = base.model.config
+        let b = baselines
+        nb.say("""
+            Base: the cached '\(base.preset.name)' model, \(formatCount(base.model.parameterCount)) parameters \
+            (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), held-out pretraining loss \
+            \(String(format: "%.3f", base.heldOutLoss)). Task \(task.name): \(task.summary); \(task.train.count) training, \
+            \(task.validation.count) validation and \(testDescription). Baselines on the test split: chance \
+            \(String(format: "%.3f", b.chance)), always the most common training answer (majority) \
+            \(String(format: "%.3f", b.majority)). Each method runs \(seeds.count) seed(s) of \(steps) steps; intervals are \
+            95% bootstrap intervals over the test \(Set(task.test.map(\.entity)).count < task.test.count ? "entities" : "items") \
+            and the seeds.
+            """)
+    }
+
+    /// Scores with their intervals, forgetting, cost and speed per method, and the baselines.
+    /// With `reference`, a column of each method's paired difference to it.
+    public func scoreTable(_ results: [MethodResult], against reference: MethodResult? = nil) -> Table {
+        var headers = ["method", "trainable", "share", "learning rate", "test \(task.metricName) [95% CI]"]
+        if let reference { headers.append("vs \(reference.name)") }
+        headers += ["forgetting (Δ held-out loss)", "tokens/s"]
+        var table = Table(headers)
+        for r in results {
+            var row = [r.name, formatCount(r.trainableParameters), String(format: "%.3f%%", 100 * r.trainableShare),
+                       learningRateText(r), interval(r).text()]
+            if let reference { row.append(r.name == reference.name ? "—" : compare(r, reference).text) }
+            row += [r.runs.first?.log.losses.isEmpty == false ? forgetting(r).text(signed: true) : "—",
+                    r.tokensPerSecond > 0 ? formatCount(Int(r.tokensPerSecond)) : "—"]
+            table.add(row)
+        }
+        let b = baselines, blank = [String](repeating: "—", count: headers.count - 5 - (reference == nil ? 0 : 1))
+        table.add(["chance", "—", "—", "—", String(format: "%.3f", b.chance)] + (reference == nil ? [] : ["—"]) + blank)
+        table.add(["majority answer", "—", "—", "—", String(format: "%.3f", b.majority)] + (reference == nil ? [] : ["—"]) + blank)
+        return table
+    }
+
+    /// "2e-3 (tuned)" / "2e-3 (swept now)" / "2e-3 (fixed)" / "2e-3 (default)".
+    func learningRateText(_ r: MethodResult) -> String {
+        guard r.learningRate > 0 else { return "—" }
+        let source: String
+        switch r.learningRateSource {
+        case .committed: source = "tuned"
+        case .swept: source = "swept now"
+        case .fixed: source = "fixed"
+        case .untuned: source = "default"
+        }
+        return "\(shortRate(r.learningRate)) (\(source))"
+    }
+
+    /// Bars of the mean test score with 95% intervals, chance and majority as dashed lines.
+    public func scoreFigure(name: String, title: String, _ results: [MethodResult]) -> Figure {
+        let intervals = results.map { interval($0) }
+        var figure = Figure(name: name, title: title, yLabel: "test \(task.metricName) (95% CI)",
+                            kind: .bars(categories: results.map(\.name),
+                                        [.init(task.metricName, intervals.map(\.estimate), intervals: intervals.map { ($0.low, $0.high) })]))
+        figure.references = baselineReferences
+        figure.valueFormat = "%.3f"
+        return figure
+    }
+
+    /// Chance and majority as reference lines for score figures.
+    public var baselineReferences: [Figure.Reference] {
+        [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]
+    }
+
+    // MARK: Learning rates
+
+    /// How each method's learning rate was chosen: a table of the choices and, when there were
+    /// sweeps, the validation score against the learning rate.
+    public func reportTuning(in nb: Notebook, figureName: String = "learning-rates") {
+        if options.quick {
+            nb.say("With --quick nothing is tuned: every method trains at its default learning rate, so the --quick "
+                + "numbers only show that the code runs.")
+            return
+        }
+        guard !tuned.isEmpty else { return }
+        var table = Table(["method", "learning rates tried", "validation score at each", "chosen", "from"])
+        for (name, record, source) in tuned {
+            let choice = shortRate(record.learningRate) + (record.isAtEdge ? " (edge of the grid)" : "")
+            table.add([name, record.sweep.map { shortRate($0.learningRate) }.joined(separator: ", "),
+                       record.sweep.map { String(format: "%.3f", $0.validationScore) }.joined(separator: ", "), choice,
+                       source == .committed ? "tuning.json" : "this run"])
+        }
+        nb.table(table)
+        let series = tuned.map { name, record, _ in
+            Figure.Series(name, record.sweep.map { (Double($0.learningRate), $0.validationScore) })
+        }
+        var figure = Figure(name: figureName, title: "Validation \(task.metricName) against the learning rate (\(tuningSeeds.count) seeds each)",
+                            xLabel: "peak learning rate (log scale)", yLabel: "validation \(task.metricName)", kind: .lines(series))
+        figure.logX = true
+        nb.figure(figure)
+        let edges = tuned.filter { $0.record.isAtEdge }.map(\.name)
+        if !edges.isEmpty {
+            nb.say("At the edge of the grid for \(edges.joined(separator: ", ")): a wider sweep might find a better rate; "
+                + "the comparison is fair only as far as the grid reaches.")
+        }
+    }
+
+    /// Validation score against forgetting across each method's sweep: methods compared at
+    /// matched task score, not at one arbitrary learning rate. Nil without sweeps.
+    public func forgettingFigure(name: String, title: String) -> Figure? {
+        guard !options.quick, !tuned.isEmpty else { return nil }
+        let base = Double(self.base.heldOutLoss)
+        let series = tuned.map { name, record, _ in
+            Figure.Series(name, record.sweep.map { ($0.heldOutLoss - base, $0.validationScore) })
+        }
+        var figure = Figure(name: name, title: title, xLabel: "forgetting: held-out pretraining loss − the base's",
+                            yLabel: "validation \(task.metricName)", kind: .lines(series))
+        figure.references = baselineReferences
+        return figure
+    }
+}
+
+extension MethodResult {
+    /// The first seed's training loss, averaged over windows of a thirtieth of the run, as a line.
+    public func lossSeries(steps: Int) -> Figure.Series {
+        let window = max(1, steps / 30)
+        return .init(name, y: curve(window: window), xStart: Double(window), xStep: Double(window))
+    }
+}
+
+/// A learning rate as people write it: 0.002 → "2e-3", 0.0005 → "5e-4", 0.03 → "3e-2".
+public func shortRate(_ rate: Float) -> String {
+    let exponent = Int(log10(Double(rate)).rounded(.down))
+    let mantissa = Double(rate) / pow(10, Double(exponent))
+    let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded())) : String(format: "%.1f", mantissa)
+    return "\(m)e\(exponent)"
+}
