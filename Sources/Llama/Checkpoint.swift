@@ -60,6 +60,13 @@ private struct FolderWeights {
     var shardOf: [String: String] = [:]
 }
 
+/// The tensors of a model folder (one `model.safetensors`, or the shards of an index) and the file
+/// to name in errors: what `LlamaModel.load` reads; loaders of other layouts (4-bit) read it too.
+public func readModelTensors(in folder: URL) throws -> (tensors: [String: StoredTensor], file: String) {
+    let weights = try readWeights(in: folder)
+    return (weights.tensors, weights.file)
+}
+
 /// The weights of a model folder: one `model.safetensors`, or the shards of an index.
 private func readWeights(in folder: URL) throws -> FolderWeights {
     let single = folder.appendingPathComponent("model.safetensors")

@@ -9,14 +9,28 @@
 
 import Foundation
 
-/// A tensor as stored in a file: its shape and its values widened to Float32.
+/// A tensor as stored in a file: its shape and its values widened to Float32; a U8 tensor
+/// (packed 4-bit codes, 8-bit statistics) also keeps its raw bytes.
 public struct StoredTensor: Equatable, Sendable {
     public var shape: [Int]
     public var values: [Float]
+    /// The bytes of a U8 tensor as stored (nil for every other dtype).
+    public var bytes: [UInt8]?
+    /// What `serialized()` writes: U8 when the tensor holds raw bytes, F32 otherwise.
+    public var dtype: DType { bytes == nil ? .f32 : .u8 }
+
     public init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "\(values.count) values for shape \(shape)")
         self.shape = shape
         self.values = values
+    }
+
+    /// A U8 tensor; `values` holds the same bytes widened to Float32.
+    public init(shape: [Int], bytes: [UInt8]) {
+        precondition(shape.reduce(1, *) == bytes.count, "\(bytes.count) bytes for shape \(shape)")
+        self.shape = shape
+        self.values = bytes.map(Float.init)
+        self.bytes = bytes
     }
 }
 
@@ -154,14 +168,19 @@ public struct SafeTensorsFile: Sendable {
                     initialized = e.count
                 }
                 result.tensors[e.name] = StoredTensor(shape: e.shape, values: values)
+                if e.dtype == .u8 {
+                    let raw = UnsafeRawBufferPointer(start: base + e.begin, count: values.count)
+                    result.tensors[e.name]?.bytes = Array(raw)
+                }
             }
         }
         return result
     }
 
-    /// The bytes of this file, every tensor as F32, names sorted, header padded to 8 bytes.
+    /// The bytes of this file: U8 tensors as their bytes, every other tensor as F32; ordered as the
+    /// `safetensors` library orders them (wider dtypes first, then by name); header padded to 8 bytes.
     public func serialized() -> Data {
-        let names = tensors.keys.sorted()
+        let names = tensors.keys.sorted { (tensors[$1]!.dtype.size, $0) < (tensors[$0]!.dtype.size, $1) }
         var header = "{"
         if !metadata.isEmpty {
             header += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",") + "}"
@@ -170,8 +189,10 @@ public struct SafeTensorsFile: Sendable {
         for name in names {
             let t = tensors[name]!
             if header.count > 1 { header += "," }
-            let size = t.values.count * 4
-            header += "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+            let size = t.values.count * t.dtype.size
+            let shape = t.shape.map(String.init).joined(separator: ",")
+            header += "\(jsonString(name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],"
+                + "\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
         header += "}"
@@ -181,6 +202,7 @@ public struct SafeTensorsFile: Sendable {
         withUnsafeBytes(of: UInt64(headerData.count).littleEndian) { out.append(contentsOf: $0) }
         out.append(headerData)
         for name in names {
+            if let bytes = tensors[name]!.bytes { out.append(contentsOf: bytes); continue }
             tensors[name]!.values.withUnsafeBufferPointer { buffer in
                 for v in buffer { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
             }

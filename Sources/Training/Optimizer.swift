@@ -45,11 +45,15 @@ public final class AdamW: Optimizer {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float
     public private(set) var stepCount = 0
+    /// Where the moments live: the heap by default, or pageable memory (`PagedOptimizerState`).
+    public let storage: (any OptimizerStateStorage)?
     private var moments: [ObjectIdentifier: (m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>)] = [:]
 
-    public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
+    public init(_ groups: [ParameterGroup], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                eps: Float = 1e-8, storage: (any OptimizerStateStorage)? = nil) {
         self.groups = groups; self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        self.storage = storage
     }
 
     /// One group with PyTorch's default weight decay of 0.01.
@@ -57,7 +61,7 @@ public final class AdamW: Optimizer {
         self.init([ParameterGroup(parameters, weightDecay: weightDecay)], learningRate: learningRate)
     }
 
-    deinit { for (m, v) in moments.values { m.deallocate(); v.deallocate() } }
+    deinit { if storage == nil { for (m, v) in moments.values { m.deallocate(); v.deallocate() } } }
 
     public func step() {
         stepCount += 1
@@ -70,6 +74,7 @@ public final class AdamW: Optimizer {
             for p in group.parameters {
                 guard let g = p.grad else { continue }
                 let (m, v) = state(for: p)
+                storage?.willAccess([(m, p.count), (v, p.count)])
                 let w = p.data
                 for i in 0..<p.count {
                     let gi = g[i]
@@ -84,6 +89,11 @@ public final class AdamW: Optimizer {
 
     private func state(for p: Tensor) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
         if let s = moments[ObjectIdentifier(p)] { return s }
+        if let storage {
+            let (m, v) = (storage.allocate(count: p.count), storage.allocate(count: p.count))  // zeroed
+            moments[ObjectIdentifier(p)] = (m, v)
+            return (m, v)
+        }
         let m = UnsafeMutablePointer<Float>.allocate(capacity: p.count), v = UnsafeMutablePointer<Float>.allocate(capacity: p.count)
         m.initialize(repeating: 0, count: p.count); v.initialize(repeating: 0, count: p.count)
         moments[ObjectIdentifier(p)] = (m, v)

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Llama
+import Notebook
 import PEFT
 import TensorKit
 import Training
@@ -13,8 +14,9 @@ struct Bench: ParsableCommand {
         abstract: "Time training steps on random tokens (AdamW, labels = inputs), as the PyTorch reference does.")
 
     @Option(help: """
-        full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen) or adalora \
-        (init_r 12, target_r 8, q_proj and v_proj, pruning after every step; prints the rank allocator's share).
+        full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen), qlora (that \
+        LoRA over a base quantized to NF4 with double quantization) or adalora (init_r 12, target_r 8, q_proj and \
+        v_proj, pruning after every step; prints the rank allocator's share).
         """) var method = "full"
     @Option(help: "LoRA rank for --method lora.") var rank = 8
     @Option var vocab = 512
@@ -32,8 +34,8 @@ struct Bench: ParsableCommand {
     var torch: String?
 
     func validate() throws {
-        guard ["full", "lora", "adalora"].contains(method) else {
-            throw ValidationError("unknown --method '\(method)'; choose: full, lora, adalora")
+        guard ["full", "lora", "qlora", "adalora"].contains(method) else {
+            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora")
         }
         guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
     }
@@ -46,7 +48,13 @@ struct Bench: ParsableCommand {
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
         var adaLora: AdaLoraModel? = nil
-        if method == "lora" {
+        if method == "qlora" {
+            let floatBytes = model.weightBytes
+            try model.quantizeLinearLayers(.qlora)
+            print("base quantized to NF4 + double quantization: weights \(formatBytes(floatBytes)) → "
+                  + formatBytes(model.weightBytes))
+        }
+        if method == "lora" || method == "qlora" {
             let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
             trainable = lora.trainableParameters
             print(lora.trainableReport)
@@ -96,7 +104,7 @@ struct Bench: ParsableCommand {
         let seconds = Profiler.now() - start
         Profiler.isEnabled = false
         let tokensPerSecond = Double(batch * seq * steps) / seconds
-        let adapterRank = method == "lora" ? rank : method == "adalora" ? adaLoraInitR : nil
+        let adapterRank = method == "lora" || method == "qlora" ? rank : method == "adalora" ? adaLoraInitR : nil
         let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, adapterRank: adapterRank) * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
@@ -139,7 +147,10 @@ struct Bench: ParsableCommand {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_ref_bench.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, "--method", method, "--vocab", "\(vocab)", "--d-model", "\(hidden)", "--ffn", "\(intermediate)",
+        // the reference has no 4-bit CPU training: QLoRA is compared with its float LoRA
+        let reference = method == "qlora" ? "lora" : method
+        process.arguments = [script.path, "--method", reference, "--vocab", "\(vocab)", "--d-model", "\(hidden)",
+                             "--ffn", "\(intermediate)",
                              "--layers", "\(layers)", "--heads", "\(heads)", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -16,7 +16,8 @@ struct PEFTCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
-        subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Tokenize.self, Bench.self])
+        subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self,
+                      Tokenize.self, Bench.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -40,7 +41,7 @@ struct Info: ParsableCommand {
     }
 
     func describeModel(_ url: URL) throws {
-        let m = try LlamaModel.load(from: url)
+        let m = try loadModel(from: url)
         let c = m.config
         print("""
         LlamaForCausalLM  \(folder)
@@ -48,7 +49,7 @@ struct Info: ParsableCommand {
           num_hidden_layers \(c.numHiddenLayers), num_attention_heads \(c.numAttentionHeads), \
         num_key_value_heads \(c.numKeyValueHeads), head_dim \(c.headDim)
           rms_norm_eps \(c.rmsNormEps), rope_theta \(c.ropeTheta), tie_word_embeddings \(c.tieWordEmbeddings)
-          parameters: \(formatCount(m.parameterCount))
+          parameters: \(formatCount(m.parameterCount)), weights \(formatBytes(m.weightBytes))\(quantization(m))
 
         Linear modules (target them by full name, by the last part, or by a regex):
         """)
@@ -56,6 +57,18 @@ struct Info: ParsableCommand {
             print("  \(slot.name.padding(toLength: 40, withPad: " ", startingAt: 0)) [\(slot.layer.outFeatures), \(slot.layer.inFeatures)]")
         }
         print("\nShort names: \(moduleKinds(m).joined(separator: ", "))  (\"all-linear\" = all but lm_head)")
+    }
+
+    /// ", 4-bit NF4 + double quantization (blocks of 64, 4.127 bits a weight) in 14 layers", or "".
+    func quantization(_ m: LlamaModel) -> String {
+        guard let first = m.quantizedLayers.first?.layer.weight else { return "" }
+        let count = m.quantizedLayers.reduce(0) { $0 + $1.layer.weight.count }
+        let bytes = m.quantizedLayers.reduce(0) { $0 + $1.layer.weight.storageBytes }
+        let dq = first.settings.doubleQuantization ? " + double quantization" : ""
+        let kind = first.settings.type.rawValue.uppercased() + dq
+        return "\n  4-bit " + kind
+            + String(format: " (blocks of %d, %.3f bits a weight) in %d layers", first.settings.blockSize,
+                     8 * Double(bytes) / Double(count), m.quantizedLayers.count)
     }
 
     func describeAdapter(_ url: URL) throws {
@@ -71,7 +84,7 @@ struct Info: ParsableCommand {
         for key in weights.tensors.keys.sorted().prefix(12) { print("    \(key) \(weights[key]!.shape)") }
         if weights.tensors.count > 12 { print("    … \(weights.tensors.count - 12) more") }
         if let model {
-            let tuner = try AdapterFolder.load(from: url, onto: try LlamaModel.load(from: URL(fileURLWithPath: model)))
+            let tuner = try AdapterFolder.load(from: url, onto: try loadModel(from: URL(fileURLWithPath: model)))
             print("  " + tuner.trainableReport)
             print("  mergeable into the base weights: \(tuner.canMerge ? "yes" : "no")")
         }
@@ -82,7 +95,7 @@ struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a batch through a model (and an adapter); write logits, loss and gradients as safetensors.")
 
-    @Option(help: "A model folder in the Hugging Face layout.") var model: String
+    @Option(help: "A model folder in the Hugging Face layout (float, or bitsandbytes 4-bit).") var model: String
     @Option(help: "A batch JSON file: {\"input_ids\": [[...]], \"labels\": [[...]]}.") var batch: String
     @Option(help: "The safetensors file to write.") var out: String
     @Flag(help: "Without --adapter: also write grad.<parameter name> for every parameter.") var grads = false
@@ -90,7 +103,7 @@ struct Forward: ParsableCommand {
     var adapter: String?
 
     func run() throws {
-        let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
+        let m = try loadModel(from: URL(fileURLWithPath: model))
         let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
         let file: SafeTensorsFile
         if let adapter {
@@ -109,13 +122,16 @@ struct Forward: ParsableCommand {
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a model folder (F32/F16/BF16, one file or shards) and save it as one F32 model.safetensors.")
+        abstract: "Load a model folder (F32/F16/BF16 or bitsandbytes 4-bit, one file or shards) and save it as one F32 "
+            + "model.safetensors.",
+        discussion: "A 4-bit model is dequantized: the result holds the values the 4-bit layers compute with.")
 
     @Option(help: "The model folder to read.") var model: String
     @Option(help: "The folder to write (config.json, model.safetensors).") var out: String
 
     func run() throws {
-        let m = try LlamaModel.load(from: URL(fileURLWithPath: model))
+        let m = try loadModel(from: URL(fileURLWithPath: model))
+        try m.dequantizeLinearLayers()
         try m.save(to: URL(fileURLWithPath: out))
         print("saved \(formatCount(m.parameterCount)) parameters → \(out)")
     }
@@ -123,23 +139,45 @@ struct Convert: ParsableCommand {
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Merge an adapter into its base model (LoRA family) and save a plain model in the Hugging Face layout.")
+        abstract: "Merge an adapter into its base model (LoRA family) and save a plain model in the Hugging Face layout.",
+        discussion: """
+        On a 4-bit base the merge re-quantizes each layer (W ← quantize(dequantize(W) + ΔW), as PEFT does) and \
+        saves a 4-bit folder; the rounding changes the outputs a little. --dequantize merges into a float32 copy \
+        of the base instead, which keeps the adapted model's outputs.
+        """)
 
-    @Option(help: "The base model folder.") var model: String
+    @Option(help: "The base model folder (float, or bitsandbytes 4-bit).") var model: String
     @Option(help: "The PEFT adapter folder.") var adapter: String
     @Option(help: "The folder for the merged model.") var out: String
+    @Flag(help: "With a 4-bit base: dequantize it to float32 first and merge there (no re-quantization).")
+    var dequantize = false
 
     func run() throws {
-        let tuner = try AdapterFolder.load(from: URL(fileURLWithPath: adapter), onto: try LlamaModel.load(from: URL(fileURLWithPath: model)))
+        let modelURL = URL(fileURLWithPath: model), outURL = URL(fileURLWithPath: out)
+        let base = try loadModel(from: modelURL)
+        if dequantize { try base.dequantizeLinearLayers() }
+        let tuner = try AdapterFolder.load(from: URL(fileURLWithPath: adapter), onto: base)
         let merged = try tuner.mergeAndUnload()
-        let outURL = URL(fileURLWithPath: out)
-        try merged.save(to: outURL)
-        let tokenizer = URL(fileURLWithPath: model).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: tokenizer.path) {
-            try writeAtomically(Data(contentsOf: tokenizer), to: outURL.appendingPathComponent("tokenizer.json"))
+        let fourBit = !merged.quantizedLayers.isEmpty
+        if fourBit {
+            try QuantizedCheckpoint.save(merged, to: outURL, base: try QuantizedCheckpoint.configObject(in: modelURL))
+        } else {
+            try merged.save(to: outURL)
         }
+        try copyModelExtras(from: modelURL, to: outURL)
         let method = tuner.peftConfig.map { type(of: $0).peftType.rawValue } ?? "adapter"
-        print("merged the \(method) adapter into \(formatCount(merged.parameterCount)) parameters → \(out)")
+        print("merged the \(method) adapter into \(formatCount(merged.parameterCount)) parameters"
+              + (fourBit ? " (re-quantized to 4 bits)" : "") + " → \(out)")
+    }
+}
+
+/// Copies tokenizer.json and generation_config.json from one model folder to another, where present.
+func copyModelExtras(from source: URL, to destination: URL) throws {
+    for name in ["tokenizer.json", "generation_config.json"] {
+        let file = source.appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: file.path) {
+            try writeAtomically(Data(contentsOf: file), to: destination.appendingPathComponent(name))
+        }
     }
 }
 

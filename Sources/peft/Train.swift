@@ -13,6 +13,8 @@ import Training
 /// The methods `peft train` offers, by their command-line names.
 enum MethodName: String, ExpressibleByArgument, CaseIterable {
     case lora
+    /// LoRA on the base quantized to 4 bits (NF4 + double quantization) on the fly.
+    case qlora
     case adalora
     case promptTuning = "prompt-tuning"
     case prefixTuning = "prefix-tuning"
@@ -75,9 +77,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
-        --method chooses the PEFT method (lora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2 = prefix \
-        tuning without the projection); each method's options carry PEFT's field \
-        names (AdaLoRA takes total_step from --steps and shares the LoRA options). --init-adapter starts from a \
+        --method chooses the PEFT method (lora, qlora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2 \
+        = prefix tuning without the projection); each method's options carry PEFT's field \
+        names (AdaLoRA takes total_step from --steps and shares the LoRA options; qlora is LoRA with its options on \
+        the base quantized to 4 bits, NF4 + double quantization by default). --model may be a float or a 4-bit \
+        folder (from `peft quantize`, or transformers + bitsandbytes). --init-adapter starts from a \
         saved adapter instead: its adapter_config.json sets the method and its settings. --data is an Alpaca-style \
         .json/.jsonl file (instruction, input, output), the name of an embedded task (sentiment, topic, qa, \
         data-to-text), or a pre-tokenised batch {"input_ids": [[…]], "labels": [[…]]} trained whole at every step \
@@ -91,6 +95,7 @@ struct Train: ParsableCommand {
     @Option(help: "Where to save the adapter.") var out: String
     @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).") var method = MethodName.lora
     @OptionGroup(title: "LoRA") var lora: LoraOptions
+    @OptionGroup(title: "QLoRA") var qlora: QLoRAOptions
     @OptionGroup(title: "AdaLoRA") var adalora: AdaLoraOptions
     @OptionGroup(title: "Prompt methods") var prompt: PromptOptions
     @OptionGroup(title: "Prefix tuning") var prefix: PrefixOptions
@@ -106,7 +111,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let folder = URL(fileURLWithPath: model)
-        let base = try LlamaModel.load(from: folder)
+        let base = try loadModel(from: folder)
         let dataURL = URL(fileURLWithPath: data)
         let tokenizerURL = folder.appendingPathComponent("tokenizer.json")
         let batch = isTokenBatchFile(dataURL)
@@ -117,9 +122,16 @@ struct Train: ParsableCommand {
         print(tuner.trainableReport)
         (tuner as? AdaLoraModel)?.printAllocation(over: steps)
         let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
+        let memory = ResidentMemoryTrace()
         let optimizer: any Optimizer = switch self.optimizer {
-        case .adamw: AdamW(groups, learningRate: lr)
-        case .sgd: SGD(groups, learningRate: lr)
+        case .adamw: memory.recording(try qlora.optimizer(groups, learningRate: lr))
+        case .sgd: memory.recording(SGD(groups, learningRate: lr))
+        }
+        defer {
+            if memory.peak > 0 {
+                print("resident memory (VmRSS after each optimizer step): peak \(formatBytes(memory.peak)), last "
+                      + formatBytes(memory.samples.last ?? 0))
+            }
         }
         let label = initAdapter == nil ? method.rawValue
             : tuner.peftConfig.map { type(of: $0).peftType.rawValue.lowercased() } ?? "adapter"
@@ -170,6 +182,9 @@ struct Train: ParsableCommand {
         var config: any PeftConfig
         switch method {
         case .lora: config = try lora.config()
+        case .qlora:
+            try qlora.prepare(base)
+            config = try lora.config()
         case .adalora: config = try adalora.config(lora: lora, totalStep: steps)
         case .promptTuning: config = try prompt.promptTuningConfig()
         case .prefixTuning:
