@@ -66,10 +66,14 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         let (status, output) = try runLesson("lesson-full-finetune", ["--quick", "--out", out.path])
         #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
-        for heading in ["## 1. The pretrained base model", "Test scores", "Catastrophic forgetting", "exercises"] {
+        for heading in ["## 1. The pretrained base model", "Training on qa", "Catastrophic forgetting", "Little data", "exercises",
+                        "LLaMA-65B", "「选择参数子集」"] {
             #expect(report.contains(heading), "report lacks '\(heading)'")
         }
-        try expectFigures(["pretraining", "memory", "loss-qa", "loss-sentiment", "scores", "forgetting"], in: out)
+        try expectFigures(["pretraining", "memory", "loss-qa", "loss-sentiment", "scores-qa", "scores-sentiment", "little-data"],
+                          in: out)
+        // every score table shows the baselines and the paired comparison with full fine-tuning
+        #expect(report.contains("| chance |") && report.contains("| majority answer |") && report.contains("vs full fine-tuning"))
         for task in ["qa", "sentiment"] {
             for curve in try series(inTSV: out.appendingPathComponent("loss-\(task).tsv")) {
                 #expect(curve.last! < curve.first!, "\(task): a training loss did not go down: \(curve)")
@@ -106,9 +110,12 @@ func expectFigures(_ names: [String], in folder: URL, sourceLocation: SourceLoca
         let (status, output) = try runLesson("lesson-targets", ["--quick", "--out", out.path])
         #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
-        #expect(report.contains("Why Q and V rather than K?") && report.contains("| Wq,Wv | 4 |"))
-        try expectFigures(["targets"], in: out)
-        #expect(try numbers(inTSV: out.appendingPathComponent("targets.tsv")).count == 9 * 3)  // mean, interval low, high
+        #expect(report.contains("The four reasons, tested") && report.contains("参数效率") && report.contains("c_attn"))
+        // the settings share one budget; MLP only and all linear come as close as whole ranks allow
+        #expect(report.contains("| Wq,Wv | q_proj, v_proj | 4 |") && report.contains("per module"))
+        try expectFigures(["targets-qa", "targets-sentiment"], in: out)
+        // 9 settings: mean, interval low and high each
+        #expect(try numbers(inTSV: out.appendingPathComponent("targets-qa.tsv")).count >= 9 * 3)
     }
 
     @Test func withoutGnuplotOrOpenBLASTheLessonStillRunsAndSaysSo() throws {
