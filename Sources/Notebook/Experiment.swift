@@ -139,7 +139,7 @@ public final class Experiment {
         let record = try sweep(method, steps: steps)
         tuning[key] = record
         note(method.name, record, .swept)
-        if options.tune { try tuning.save() }
+        if options.tune || options.tuneMissing { try tuning.save() }
         return (record.learningRate, .swept)
     }
 

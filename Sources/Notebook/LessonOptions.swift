@@ -23,6 +23,9 @@ public struct LessonOptions: ParsableArguments {
         """)
     public var tune = false
 
+    @Flag(help: "Sweep only the settings Lessons/<lesson>/tuning.json lacks, and add them to it.")
+    public var tuneMissing = false
+
     @Option(help: "Where the report and figures go (default: Figures/<lesson>).")
     public var out: String?
 
