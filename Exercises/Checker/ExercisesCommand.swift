@@ -108,25 +108,38 @@ extension ExercisesCommand {
 }
 
 /// A message the process prints if an answer crashes (an index out of range, say), naming the case
-/// that was running: Swift's runtime reports the line, this says which inputs led there.
+/// that was running: Swift's runtime reports the error, this says which inputs led there.
 enum CrashNote {
     nonisolated(unsafe) private static var note: UnsafeMutablePointer<CChar>?
-    nonisolated(unsafe) private static var installed = false
+    /// The handlers that were there before (Swift's backtracer, or the default), per signal.
+    nonisolated(unsafe) private static var previous: [Int32: sigaction] = [:]
+    private static let signals = [SIGILL, SIGTRAP, SIGSEGV, SIGBUS]
 
     /// Sets the note (nil: none) and, the first time, the handlers of the signals a Swift trap raises.
     static func set(_ text: String?) {
-        if !installed {
-            installed = true
-            for signal in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS] { _ = Foundation.signal(signal, crashed) }
+        fflush(nil)                                                    // what was printed so far, out first
+        if previous.isEmpty {
+            for number in signals {
+                var action = sigaction(), old = sigaction()
+                #if canImport(Glibc)
+                action.__sigaction_handler.sa_handler = crashed
+                #else
+                action.__sigaction_u.__sa_handler = crashed
+                #endif
+                sigemptyset(&action.sa_mask)
+                sigaction(number, &action, &old)
+                previous[number] = old
+            }
         }
         free(note)
         note = text.flatMap { strdup($0) }
     }
 
-    /// Writes the note (write(2) only, as a signal handler may) and dies of the same signal.
-    private static let crashed: @convention(c) (Int32) -> Void = { signal in
+    /// Writes the note (write(2) only, as a signal handler may), puts the previous handler back and
+    /// returns: the trapping instruction runs again and the previous handler (Swift's backtrace, or
+    /// the default) sees the original crash.
+    private static let crashed: @convention(c) (Int32) -> Void = { number in
         if let text = CrashNote.note { _ = write(2, text, strlen(text)) }
-        _ = Foundation.signal(signal, SIG_DFL)
-        _ = raise(signal)
+        if var old = CrashNote.previous[number] { sigaction(number, &old, nil) }
     }
 }
