@@ -8,7 +8,7 @@ extension Exercise {
         function: "adaLoraBudget(step:schedule:)",
         hint: "Three phases: the initial budget while step ≤ tinit, a cubic from it to the target while "
             + "step ≤ T − tfinal (truncated to an Int; prune only when step % deltaT == 0), then the target with "
-            + "pruning. lesson-adalora, the budget schedule in section \"The runs\".",
+            + "pruning. lesson-adalora, section \"Importance and the budget schedule\".",
         makeCases: { seed in
             let inputs = Inputs(seed: seed, stream: 5)
             let initialR = inputs.int(6...12), targetR = inputs.int(1...4), matrices = inputs.int(2...8)
