@@ -46,6 +46,16 @@ let package = Package(
         .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
         .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
         .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
+        // Classroom exercises: the book (the functions to write, the reference solutions on the project's own
+        // code, the checks), the student's one file of answers, and the checker. Notebook, PEFT <- ExerciseBook
+        // <- ExerciseAnswers <- exercises.
+        .target(name: "ExerciseBook", dependencies: ["TensorKit", "Llama", "PEFT", "Notebook"], path: "Exercises/Book"),
+        .target(name: "ExerciseAnswers", dependencies: ["ExerciseBook"], path: "Exercises/Student"),
+        .executableTarget(
+            name: "exercises",
+            dependencies: ["ExerciseBook", "ExerciseAnswers",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Exercises/Checker"),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors", "TestSupport"]),
@@ -54,5 +64,6 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit"]),
+        .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )
