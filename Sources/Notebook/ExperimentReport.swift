@@ -131,7 +131,8 @@ extension MethodResult {
 
 /// A learning rate as people write it: 0.002 → "2e-3", 0.0005 → "5e-4", 0.03 → "3e-2".
 public func shortRate(_ rate: Float) -> String {
-    let exponent = Int(log10(Double(rate)).rounded(.down))
+    // The Float 0.01 is a little below 10⁻² as a Double: round the logarithm first ("1e-2", not "10e-3").
+    let exponent = Int(((log10(Double(rate)) * 1e6).rounded() / 1e6).rounded(.down))
     let mantissa = Double(rate) / pow(10, Double(exponent))
     let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded())) : String(format: "%.1f", mantissa)
     return "\(m)e\(exponent)"
