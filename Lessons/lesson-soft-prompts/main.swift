@@ -146,28 +146,39 @@ struct LessonSoftPrompts: ParsableCommand {
         nb.table(speedTable([cls, gen], [clsResults, genResults]))
         nb.say(costVerdict(clsResults, genResults))
         nb.say(forgettingText([cls, gen], [clsResults, genResults], base: base))
+        for e in [cls, gen] {
+            if let figure = e.forgettingFigure(name: "forgetting-\(e.task.name)",
+                                               title: "Validation score against forgetting, one point per learning rate "
+                                                + "(\(e.task.name))") {
+                nb.figure(figure)
+            }
+        }
+        if !options.quick {
+            nb.say("Each point is one learning rate of a sweep (two seeds): read along a horizontal line to compare "
+                + "forgetting at the same validation score, where the methods reach it.")
+        }
 
-        // 6. Scale
+        // 7. Scale
         let sweepTask = gen, sweepResults = genResults
         let seedsOfSweeps = Array(sweepTask.seeds.prefix(max(1, min(sweepSeeds, sweepTask.seeds.count))))
         try scaleSection(nb, main: sweepTask, mainPrompt: sweepResults[Slot.prompt], mainFull: sweepResults[Slot.full],
                          seeds: seedsOfSweeps)
 
-        // 7. Initialisation
+        // 8. Initialisation
         let lineup = sweepTask === cls ? clsLineup : genLineup
         let inits = try initialisationSection(nb, sweepTask, lineup, shared: sweepResults[0], seeds: seedsOfSweeps)
 
-        // 8. Length
+        // 9. Length
         try lengthSection(nb, sweepTask, lineup, shared: sweepResults[0], seeds: seedsOfSweeps)
 
-        // 9. Prefix tuning
+        // 10. Prefix tuning
         prefixSection(nb, [cls, gen], [clsResults, genResults])
 
-        // 10. P-tuning
+        // 11. P-tuning
         pTuningSection(nb, [cls, gen], [clsResults, genResults], sweep: sweepTask, randomStart: inits.random,
                        seeds: seedsOfSweeps)
 
-        // 11. Files
+        // 12. Files
         try filesSection(nb, sweepTask, sweepResults)
 
         nb.section("Exercises", exercises)
