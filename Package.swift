@@ -56,9 +56,12 @@ let package = Package(
             dependencies: ["ExerciseBook", "ExerciseAnswers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Exercises/Checker"),
+        .executableTarget(
+            name: "lesson-soft-prompts", dependencies: lessonDependencies, path: "Lessons/lesson-soft-prompts",
+            swiftSettings: optimised),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "peft", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),

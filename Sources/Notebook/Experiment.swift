@@ -97,11 +97,14 @@ public final class Experiment {
     }
 
     /// Loads (or pretrains) the lesson's base and draws the task's splits: what every lesson
-    /// does first. `trainLimit` caps the training examples; `steps` are (full, --quick).
+    /// does first. `trainLimit` caps the training examples, `testLimit` the test items (evaluation
+    /// can cost as much as training: five options per item are five rows); `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
-                             steps: (full: Int, quick: Int)) throws -> Experiment {
+                             testLimit: Int? = nil, steps: (full: Int, quick: Int)) throws -> Experiment {
         let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
-        let task = try base.world.task(name, sizes: options.splitSizes(trainLimit: trainLimit), seed: options.seed)
+        var sizes = options.splitSizes(trainLimit: trainLimit)
+        if let testLimit { sizes.test = min(sizes.test, testLimit) }
+        let task = try base.world.task(name, sizes: sizes, seed: options.seed)
         return Experiment(lesson: lesson, options: options, base: base, task: task,
                           steps: options.steps(full: steps.full, quick: steps.quick))
     }
@@ -205,8 +208,14 @@ public final class Experiment {
 
     /// The untrained base on the test split (one deterministic "seed").
     public func frozenBase() -> MethodResult {
-        var r = MethodResult(name: "frozen base")
-        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+        untrained("frozen base") { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+    }
+
+    /// A method that trains nothing (the frozen base, the base steered by a written instruction),
+    /// scored on the test split like any other: one deterministic "seed", forgetting measured
+    /// through the same `logits`.
+    public func untrained(_ name: String, logits: @escaping LogitsFunction) -> MethodResult {
+        var r = MethodResult(name: name)
         let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits)
         r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: windowLosses(logits, stream: base.heldOut),
                       log: TrainingLog(losses: [], seconds: 0, tokens: 0))]
