@@ -131,8 +131,10 @@ extension MethodResult {
 
 /// A learning rate as people write it: 0.002 → "2e-3", 0.0005 → "5e-4", 0.03 → "3e-2".
 public func shortRate(_ rate: Float) -> String {
-    let exponent = Int(log10(Double(rate)).rounded(.down))
-    let mantissa = Double(rate) / pow(10, Double(exponent))
+    // A Float such as 0.01 is 0.0099999998 in Double: round to 6 significant digits first, so it reads "1e-2".
+    let value = Double(String(format: "%.6g", Double(rate))) ?? Double(rate)
+    let exponent = Int(log10(value).rounded(.down))
+    let mantissa = value / pow(10, Double(exponent))
     let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded())) : String(format: "%.1f", mantissa)
     return "\(m)e\(exponent)"
 }

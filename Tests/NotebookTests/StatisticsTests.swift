@@ -73,5 +73,6 @@ import TensorKit
 
     @Test func learningRatesAsPeopleWriteThem() {
         #expect(shortRate(0.002) == "2e-3" && shortRate(0.0005) == "5e-4" && shortRate(0.03) == "3e-2" && shortRate(1) == "1e0")
+        #expect(shortRate(0.01) == "1e-2" && shortRate(1e-3) == "1e-3" && shortRate(0.1) == "1e-1")  // not "10e-3"
     }
 }
