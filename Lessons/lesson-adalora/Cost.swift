@@ -18,17 +18,21 @@ extension LessonAdaLoRA {
             speed on this machine (all runs share it with other work, so take the ratios rather than the absolute \
             numbers; the time the lesson spent recording its traces is taken out):
             """)
-        var table = Table(["t", "LoRA tokens/s", "AdaLoRA tokens/s", "AdaLoRA / LoRA", "trainable, AdaLoRA / LoRA",
-                           "allocator ms/step", "allocator share of a step"])
-        var shares: [Double] = [], allocatorMs: [Double] = []
+        var table = Table(["t", "LoRA tokens/s", "AdaLoRA tokens/s", "AdaLoRA / LoRA (range over seeds)",
+                           "trainable, AdaLoRA / LoRA", "allocator ms/step", "allocator share of a step"])
+        var shares: [Double] = [], allocatorMs: [Double] = [], ratios: [Double] = []
         for (b, ada, lora) in pairs {
+            // AdaLoRA's and LoRA's runs of the same seed, one after the other: the fairest timing pairs here.
+            let pairRatios = zip(ada.runs, lora.runs).map { $0.log.tokensPerSecond / max($1.log.tokensPerSecond, 1e-9) }
+            ratios += pairRatios
             let hook = ada.runs.map { $0.log.afterStepSeconds }.reduce(0, +) / Double(max(ada.runs.count, 1))
             let total = ada.runs.map { $0.log.seconds }.reduce(0, +) / Double(max(ada.runs.count, 1))
             shares.append(hook / max(total, 1e-9))
             allocatorMs.append(1000 * hook / steps)
             let widths = Double(ada.trainableParameters) / Double(max(lora.trainableParameters, 1))
             table.add(["\(b.t)", formatCount(Int(lora.tokensPerSecond)), formatCount(Int(ada.tokensPerSecond)),
-                       String(format: "%.2f", ada.tokensPerSecond / max(lora.tokensPerSecond, 1e-9)),
+                       String(format: "%.2f (%.2f–%.2f)", ada.tokensPerSecond / max(lora.tokensPerSecond, 1e-9),
+                              pairRatios.min() ?? .nan, pairRatios.max() ?? .nan),
                        String(format: "%.2f", widths), String(format: "%.2f", 1000 * hook / steps),
                        String(format: "%.2f%%", 100 * hook / max(total, 1e-9))])
         }
@@ -41,10 +45,18 @@ extension LessonAdaLoRA {
         let timed = svd.measured.map { String(format: "%@ %.0f ms", $0.shape, 1000 * $0.seconds) }
             .joined(separator: ", ")
         let (fullMs, thinMs) = (1000 * svd.fullSecondsEstimate, 1000 * svd.thinSeconds)
-        nb.say(String(format: """
-            The allocator (scores of every entry of P, Λ and Q, the triplet scores, the threshold and the masks) \
-            takes %.2f ms per step on average, %.1f%% to %.1f%% of a step: AdaLoRA's extra cost is in the wider \
-            adapters and the penalty, not in the allocation. Finding the singular values by SVD instead: one full \
+        let meanRatio = ratios.reduce(0, +) / Double(max(ratios.count, 1))
+        let speed = meanRatio < 0.95
+            ? String(format: "AdaLoRA trained at %.2f of LoRA's speed (seed pairs %.2f to %.2f); the allocator is a "
+                     + "small part of that, so most of the difference is the wider adapters and the penalty.",
+                     meanRatio, ratios.min() ?? .nan, ratios.max() ?? .nan)
+            : String(format: "AdaLoRA trained at about LoRA's speed (%.2f of it; seed pairs %.2f to %.2f): at this "
+                     + "size the frozen base's products dominate a step, and the wider adapters, the penalty and the "
+                     + "allocator add little.", meanRatio, ratios.min() ?? .nan, ratios.max() ?? .nan)
+        nb.say(speed + String(format: """
+             The allocator (scores of every entry of P, Λ and Q, the triplet scores, the threshold and the masks) \
+            takes %.2f ms per step on average, %.1f%% to %.1f%% of a step. Finding the singular values by SVD \
+            instead: one full \
             SVD of a trained ΔW (this project's one-sided Jacobi SVD in double precision) took %@, so all %d \
             matrices would take about %.0f ms — %.0f times the allocator's step, %.1f times a whole training step at \
             t = %d — at every pruning step. Even the economical way, SVDs of the thin factors B and (A⊙E)ᵀ and of \

@@ -32,7 +32,7 @@ extension LessonAdaLoRA {
                                               (Double($0), Double($1)) })]))
         figure.references = [.init("init_r·N", y: Double(initial)), .init("target_r·N", y: Double(target))]
         nb.figure(figure)
-        let firstPrune = trace.steps.first { $0 > settings.tinit } ?? settings.tinit
+        let firstPrune = zip(trace.steps, trace.active).first { $0.1 < initial }?.0 ?? settings.tinit
         let inUseEnd = trace.active.last ?? 0
         nb.say("""
             Measured: \(formatCount(initial)) triplets in use until step \(settings.tinit), then pruning from step \

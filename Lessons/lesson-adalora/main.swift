@@ -119,14 +119,14 @@ struct LessonAdaLoRA: ParsableCommand {
             \(steps), the run's length). Each setting trains at the learning rate chosen for it on the validation \
             split (Lessons/lesson-adalora/tuning.json), then \(experiment.seeds.count) seed(s). One \
             more AdaLoRA at t = \(main) trains with the orthogonal regulariser switched off (section 7). Both \
-            methods' learning-rate grids run from 5e-4 to 2e-2, one step beyond the other lessons' adapter grid, \
-            since AdaLoRA's λ start at zero.
+            methods sweep 1e-3 to 5e-2, the other lessons' adapter grid (5e-4 to 1e-2) shifted up one step: \
+            AdaLoRA's λ start at zero, and below 2e-3 it hardly leaves the base in \(steps) steps.
             """)
         let recorder = AllocationRecorder(validation: experiment.task.validation, tokenizer: base.tokenizer,
                                           steps: steps)
         let tracedSeed = experiment.seeds[0], evaluationSeeds = Set(experiment.seeds)
-        // The usual adapter grid and one step further: AdaLoRA's λ start at zero and may want larger steps.
-        let rates = Method.adapterRates + [2e-2]
+        // The adapter grid shifted up one step: AdaLoRA's λ start at zero and it needs larger steps than LoRA.
+        let rates: [Float] = [1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2]
         func adaLora(_ b: Budget, orthogonal: Bool = true) -> Method {
             let name = orthogonal ? "AdaLoRA t=\(b.t)" : "AdaLoRA t=\(b.t), no orth. reg."
             var method = Method.peft(name, base, settings.adaLora(b, orthogonal: orthogonal),
