@@ -59,9 +59,10 @@ let package = Package(
         .executableTarget(
             name: "lesson-soft-prompts", dependencies: lessonDependencies, path: "Lessons/lesson-soft-prompts",
             swiftSettings: optimised),
+        .executableTarget(name: "lesson-adalora", dependencies: lessonDependencies, path: "Lessons/lesson-adalora", swiftSettings: optimised),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "peft", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "lesson-adalora", "peft", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),

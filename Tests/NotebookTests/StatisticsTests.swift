@@ -77,5 +77,6 @@ import TensorKit
         // Floats just below a power of ten as Doubles (0.01, 0.1) keep their exponent
         #expect(shortRate(0.01) == "1e-2" && shortRate(0.1) == "1e-1")
         #expect(shortRate(0.3) == "3e-1" && shortRate(1e-4) == "1e-4")
+        #expect(shortRate(0.01) == "1e-2" && shortRate(1e-3) == "1e-3" && shortRate(0.1) == "1e-1")  // not "10e-3"
     }
 }
