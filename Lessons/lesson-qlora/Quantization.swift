@@ -94,7 +94,8 @@ struct QuantizationData {
     /// Mean of x² over every element (the error is reported relative to it).
     var meanSquare: Double {
         let n = parts.reduce(0) { $0 + $1.count }
-        return parts.reduce(0.0) { total, p in total + p.reduce(0.0) { $0 + Double($1) * Double($1) } } / Double(max(n, 1))
+        let sum = parts.reduce(0.0) { total, p in total + p.reduce(0.0) { $0 + Double($1) * Double($1) } }
+        return sum / Double(max(n, 1))
     }
 }
 

@@ -21,8 +21,10 @@ struct ReconstructionResults {
 
     /// Squared error of `a` minus that of `b` on data set `set`, blocks of 64, paired by element.
     func pair(_ set: String, _ a: String, _ b: String) -> Interval {
-        guard let x = squared[Key(set: set, quantizer: a, block: 64)], let y = squared[Key(set: set, quantizer: b, block: 64)]
-        else { return Interval(estimate: .nan, low: .nan, high: .nan) }
+        guard let x = squared[Key(set: set, quantizer: a, block: 64)],
+              let y = squared[Key(set: set, quantizer: b, block: 64)] else {
+            return Interval(estimate: .nan, low: .nan, high: .nan)
+        }
         return pairedDifference(x, y)
     }
 
@@ -82,7 +84,8 @@ struct SpeedResults {
                     + "on one side has probability \(chance) if neither is faster)."
             }
             if let high = ratios.last, high < 1 {
-                return "With \(row.label), a QLoRA step was faster in every pair (\(range); probability \(chance) by chance)."
+                return "With \(row.label), a QLoRA step was faster in every pair (\(range); probability \(chance) "
+                    + "by chance)."
             }
             return "With \(row.label), the two cannot be told apart (\(range): the pairs disagree)."
         }.joined(separator: " ")
@@ -103,7 +106,8 @@ struct PagingResults {
         let within = peakPagedState <= budget
         return "With a resident budget of \(formatBytes(budget)) for \(formatBytes(stateBytes)) of AdamW state, the "
             + "state's resident size after each step was at most \(formatBytes(peakPagedState)) ("
-            + (within ? "within the budget" : "above the budget: one parameter's moments stay resident while it updates")
+            + (within ? "within the budget"
+               : "above the budget: one parameter's moments stay resident while it updates")
             + ", \(pageOuts) page-outs); a step took "
             + String(format: "%.2f× as long as with AdamW on the heap", pagedStep / max(heapStep, 1e-12))
             + ", and the adapter weights came out " + (identical ? "identical bit for bit." : "DIFFERENT (a bug).")

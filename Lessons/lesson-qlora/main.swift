@@ -86,7 +86,8 @@ struct LessonQLoRA: ParsableCommand {
         var allLinear = loraConfig
         allLinear.targetModules = .allLinear
         let methods = (full: Method.selective("full fine-tuning", base) { .full($0) },
-                       lora: Method.lora("LoRA q,v (32-bit)", base, loraConfig, key: "lora \(r) \(alpha) q_proj,v_proj"),
+                       lora: Method.lora("LoRA q,v (32-bit)", base, loraConfig,
+                                         key: "lora \(r) \(alpha) q_proj,v_proj"),
                        qlora: Method.qlora("QLoRA q,v (\(quantName))", base, loraConfig, settings: settings,
                                            key: "qlora \(settings.key) \(r) \(alpha) q_proj,v_proj"),
                        qloraAll: Method.qlora("QLoRA all-linear (\(quantName))", base, allLinear, settings: settings,
@@ -133,13 +134,15 @@ struct LessonQLoRA: ParsableCommand {
             """)
         let recomputed = normalFloatCode()
         let table = FourBitType.nf4.code
-        var codeTable = Table(["nibble", "NF4 value (bitsandbytes)", "probability p", "±Φ⁻¹(p) / Φ⁻¹(δ)", "|difference|"])
+        var codeTable = Table(["nibble", "NF4 value (bitsandbytes)", "probability p", "±Φ⁻¹(p) / Φ⁻¹(δ)",
+                               "|difference|"])
         var largest = 0.0
         for (nibble, entry) in recomputed.enumerated() {
             let difference = abs(entry.value - Double(table[nibble]))
             largest = max(largest, difference)
             codeTable.add(["\(nibble)", String(format: "%+.7f", table[nibble]),
-                           entry.p.map { String(format: "%.5f", $0) } ?? "— (zero)", String(format: "%+.7f", entry.value),
+                           entry.p.map { String(format: "%.5f", $0) } ?? "— (zero)",
+                           String(format: "%+.7f", entry.value),
                            String(format: "%.1e", difference)])
         }
         nb.table(codeTable)
@@ -157,7 +160,7 @@ struct LessonQLoRA: ParsableCommand {
         let codePoints = table.map { (x: Double($0), y: 0.0) }
         let intLevels = (-7...7).map { (x: Double($0) / 7, y: 0.1) }
         var figure = Figure(name: "nf4-histogram",
-                            title: "Weights / absmax of their block (blocks of 64), with NF4's values and INT4's levels",
+                            title: "Weights / absmax of their block (blocks of 64), NF4's values, INT4's levels",
                             xLabel: "weight / absmax of its block", yLabel: "density",
                             kind: .lines([.init("this model's decoder weights", density(normalised, bins: 64)),
                                           .init("N(0, 1) samples, same blocks", density(normalSample, bins: 64)),
@@ -234,7 +237,9 @@ struct LessonQLoRA: ParsableCommand {
                     let relative = Interval(estimate: i.estimate / ms, low: i.low / ms, high: i.high / ms)
                     row.append(relative.text(5))
                     results.relative[ReconstructionResults.Key(set: data.name, quantizer: q.name, block: b)] = relative
-                    if b == 64 { results.squared[ReconstructionResults.Key(set: data.name, quantizer: q.name, block: b)] = squared }
+                    if b == 64 {
+                        results.squared[.init(set: data.name, quantizer: q.name, block: b)] = squared
+                    }
                 }
                 table.add(row)
             }
@@ -254,7 +259,8 @@ struct LessonQLoRA: ParsableCommand {
         nb.figure(figure)
         var pairs = Table(["data, blocks of 64", "NF4 − FP4", "FP4 − INT4", "NF4 − INT4", "NF4 + DQ − NF4"])
         for data in sets {
-            pairs.add([data.name] + [("NF4", "FP4"), ("FP4", "INT4"), ("NF4", "INT4"), ("NF4 + DQ", "NF4")].map { a, b in
+            let compare = [("NF4", "FP4"), ("FP4", "INT4"), ("NF4", "INT4"), ("NF4 + DQ", "NF4")]
+            pairs.add([data.name] + compare.map { a, b in
                 let d = scaled(results.pair(data.name, a, b), data)
                 return "\(d.text(5, signed: true)): \(a) \(compared(d, to: b))"
             })
@@ -295,11 +301,13 @@ struct LessonQLoRA: ParsableCommand {
         var held: [String: ItemScores] = [:]
         var table = Table(["base", "bits a weight", "weights: MSE / mean w²", "held-out loss [95% CI]",
                            "perplexity", "− float base [95% CI]"])
-        table.add(["float32", "32", "0", experiment.bootstrap.interval(float).text(), String(format: "%.3f", exp(float.mean)), "—"])
+        table.add(["float32", "32", "0", experiment.bootstrap.interval(float).text(),
+                   String(format: "%.3f", exp(float.mean)), "—"])
         for q in quantizers {
             let scores = losses(roundTripped(base, q))
             held[q.name] = scores
-            let mse = errors.relative[.init(set: "this model's weights", quantizer: q.name, block: 64)]?.estimate ?? .nan
+            let key = ReconstructionResults.Key(set: "this model's weights", quantizer: q.name, block: 64)
+            let mse = errors.relative[key]?.estimate ?? .nan
             table.add([q.name, String(format: "%.3f", q.bitsPerWeight(count: 1 << 20)), String(format: "%.5f", mse),
                        experiment.bootstrap.interval(scores).text(), String(format: "%.3f", exp(scores.mean)),
                        experiment.bootstrap.difference(scores, float).text(signed: true)])
@@ -307,10 +315,13 @@ struct LessonQLoRA: ParsableCommand {
         nb.table(table)
         // block sizes
         var series: [Figure.Series] = []
-        let makers: [(Int) -> WeightQuantizer] = [{ .nf4(blockSize: $0) }, { .fp4(blockSize: $0) }, { .int4(blockSize: $0) }]
+        let makers: [(Int) -> WeightQuantizer] = [{ .nf4(blockSize: $0) }, { .fp4(blockSize: $0) },
+                                                  { .int4(blockSize: $0) }]
         for make in makers {
             let blocks = [32, 64, 128, 256]
-            let differences = blocks.map { experiment.bootstrap.difference(losses(roundTripped(base, make($0))), float) }
+            let differences = blocks.map {
+                experiment.bootstrap.difference(losses(roundTripped(base, make($0))), float)
+            }
             series.append(.init(make(64).name, zip(blocks, differences).map { (Double($0), $1.estimate) },
                                 intervals: differences.map { ($0.low, $0.high) }))
         }
@@ -373,7 +384,8 @@ struct LessonQLoRA: ParsableCommand {
         nb.table(table)
         let example = base.model.layers[0].slots[0]
         let w = example.layer.base.denseWeight()
-        if case .doubleQuantized(let d) = QuantizedWeight(quantizing: w.array, shape: w.shape, settings: .qlora).absmax {
+        let quantized = QuantizedWeight(quantizing: w.array, shape: w.shape, settings: .qlora)
+        if case .doubleQuantized(let d) = quantized.absmax {
             let absmax = d.dequantized
             nb.say(String(format: """
                 For %@ the %d absmax values range from %.4f to %.4f; their mean, %.4f, is subtracted before the \
@@ -418,10 +430,10 @@ struct LessonQLoRA: ParsableCommand {
             smaller, not 32/4.13 = 7.75×): the projections shrink to \(formatBytes(linear4)), but the embeddings, \
             norms and output head stay float32 (\(formatBytes(other))), and in a model this small they are a large \
             share. At 7B they are \(String(format: "%.1f%%", 100 * Double(ModelShape.llama[0].otherWeights)
-                / Double(ModelShape.llama[0].parameters))) of the parameters. Besides the table, a 4-bit layer borrows one float \
-            buffer for the dequantized weight during each product: \(formatBytes(DequantizationScratch.shared.idleBytes)) \
-            here, the size of the largest layer, shared by all. Activations do not shrink at all: every method \
-            carries gradients back through every layer.
+                / Double(ModelShape.llama[0].parameters))) of the parameters. Besides the table, a 4-bit layer \
+            borrows one float buffer for the dequantized weight during each product: \
+            \(formatBytes(DequantizationScratch.shared.idleBytes)) here, the size of the largest layer, shared by \
+            all. Activations do not shrink at all: every method carries gradients back through every layer.
             """)
         nb.say("""
             The QLoRA paper's arithmetic at real sizes, computed (activations left out: they depend on batch and \
@@ -435,9 +447,11 @@ struct LessonQLoRA: ParsableCommand {
                             "QLoRA: 4-bit weights", "QLoRA: total", "fits 48 GB?"])
         for s in ModelShape.llama {
             let adapters = s.loraParameters(r: 64, allLinear: true)
-            let b = stepBytes(s, loraParameters: adapters, bits: QuantizationSettings.qlora.bitsPerWeight(count: 1 << 24))
+            let bits = QuantizationSettings.qlora.bitsPerWeight(count: 1 << 24)
+            let b = stepBytes(s, loraParameters: adapters, bits: bits)
             scaled.add([s.name, String(format: "%.2fB", Double(s.parameters) / 1e9),
-                        String(format: "%.0fM (%.2f%%)", Double(adapters) / 1e6, 100 * Double(adapters) / Double(s.parameters)),
+                        String(format: "%.0fM (%.2f%%)", Double(adapters) / 1e6,
+                               100 * Double(adapters) / Double(s.parameters)),
                         gigabytes(b.full), gigabytes(b.lora), gigabytes(b.qloraWeights), gigabytes(b.qlora),
                         b.qlora < 48e9 ? "yes, \(gigabytes(48e9 - b.qlora)) left for activations" : "no"])
         }
@@ -477,7 +491,9 @@ struct LessonQLoRA: ParsableCommand {
                                          [full, lora, qlora, qloraAll, frozen]))
         var lossFigure = Figure(name: "loss-curves", title: "Training loss, first seed (\(task))", xLabel: "step",
                                 yLabel: "loss on the answer tokens (log scale)",
-                                kind: .lines([full, lora, qlora, qloraAll].map { $0.lossSeries(steps: experiment.steps) }))
+                                kind: .lines([full, lora, qlora, qloraAll].map {
+                                    $0.lossSeries(steps: experiment.steps)
+                                }))
         lossFigure.logY = true
         nb.figure(lossFigure)
         let results = TrainingResults(qloraVsLora: experiment.compare(qlora, lora),
@@ -496,7 +512,9 @@ struct LessonQLoRA: ParsableCommand {
         if let trained = qlora.tuners.first {
             let fresh = experiment.base.copy()
             try fresh.quantizeLinearLayers(settings)
-            let same = zip(trained.model.quantizedLayers, fresh.quantizedLayers).allSatisfy { $0.layer.weight == $1.layer.weight }
+            let same = zip(trained.model.quantizedLayers, fresh.quantizedLayers).allSatisfy {
+                $0.layer.weight == $1.layer.weight
+            }
             nb.say("After \(experiment.steps) steps of QLoRA, the packed 4-bit bytes and absmax codes of all "
                 + "\(fresh.quantizedLayers.count) quantized layers are \(same ? "identical to" : "DIFFERENT from") a "
                 + "fresh quantization of the base: only the adapters trained (the tutorial's 「模型的原始参数保持不变」).")
@@ -553,7 +571,8 @@ struct LessonQLoRA: ParsableCommand {
                            "QLoRA / LoRA per pair: median (range)", "dequantization's share of a QLoRA step"])
         for row in rows {
             table.add([row.label, "\(row.tokens)", ms(row.lora), ms(row.qlora),
-                       String(format: "%.3f (%.3f–%.3f)", median(row.ratios), row.ratios.first ?? 0, row.ratios.last ?? 0),
+                       String(format: "%.3f (%.3f–%.3f)", median(row.ratios), row.ratios.first ?? 0,
+                              row.ratios.last ?? 0),
                        String(format: "%.1f%%", 100 * row.dequantizationShare)])
         }
         nb.say("Times are medians with (min–max) over \(pairs) blocks of \(steps) steps each; the share comes from the "
@@ -574,7 +593,8 @@ struct LessonQLoRA: ParsableCommand {
 
     // MARK: 8. Paged optimizer
 
-    func pagedSection(_ nb: Notebook, _ experiment: Experiment, settings: QuantizationSettings) throws -> PagingResults {
+    func pagedSection(_ nb: Notebook, _ experiment: Experiment, settings: QuantizationSettings) throws
+        -> PagingResults {
         let base = experiment.base
         let pagedRank = min(64, base.model.config.hiddenSize / 2)
         nb.section("The paged optimizer", """
@@ -588,15 +608,16 @@ struct LessonQLoRA: ParsableCommand {
             temporary file (mmap), and before each parameter's update it pages the least recently used other moments \
             out (madvise) until the resident state fits a budget; the kernel reads them back on the next touch. \
             Measured: QLoRA with the paper's adapter setting (r = 64 on all linear layers\(pagedRank < 64
-                ? ", here r = \(pagedRank): the base is only \(base.model.config.hiddenSize) wide" : "")), AdamW on the \
-            heap against paged AdamW with a resident budget of \(String(format: "%.1f%%", 100 * pagedBudget)) of its \
-            state.
+                ? ", here r = \(pagedRank): the base is only \(base.model.config.hiddenSize) wide" : "")), AdamW on \
+            the heap against paged AdamW with a resident budget of \(String(format: "%.1f%%", 100 * pagedBudget)) of \
+            its state.
             """)
         let config = LoraConfig(r: pagedRank, loraAlpha: 16, targetModules: .allLinear)
         let method = Method.qlora("QLoRA r=\(pagedRank) all-linear", base, config, settings: settings)
         let steps = experiment.options.quick ? 6 : 30
         let data = experiment.task.train.map { base.tokenizer.encode($0) }
-        let trainingSettings = TrainingSettings(steps: steps, batchSize: 16, learningRate: 1e-3, seed: experiment.options.seed)
+        let trainingSettings = TrainingSettings(steps: steps, batchSize: 16, learningRate: 1e-3,
+                                                seed: experiment.options.seed)
         func train(paged: Bool) throws -> (tuner: any Tuner, recorder: StateRecorder, seconds: Double) {
             let tuner = try method.prepare(experiment.options.seed)
             let groups = tuner.parameterGroups(weightDecay: 0)
@@ -613,7 +634,9 @@ struct LessonQLoRA: ParsableCommand {
         let state = paged.recorder.paged?.inner
         let stateBytes = 8 * heap.recorder.inner.parameterCount
         let budget = state?.residentBudget ?? 0
-        let identical = zip(heap.tuner.trainableParameters, paged.tuner.trainableParameters).allSatisfy { $0.array == $1.array }
+        let identical = zip(heap.tuner.trainableParameters, paged.tuner.trainableParameters).allSatisfy {
+            $0.array == $1.array
+        }
         // the state's resident bytes after every parameter's update, over the first steps
         let updates = paged.recorder.paged?.trace ?? []
         let perStep = heap.recorder.inner.groups.reduce(0) { $0 + $1.parameters.count }
@@ -627,9 +650,8 @@ struct LessonQLoRA: ParsableCommand {
                             xLabel: "optimizer step", yLabel: "resident optimizer state (MB)",
                             kind: .lines([.init("AdamW on the heap (moments allocated at the first step)",
                                                 heapTrace.enumerated().map { (x($0), mb($1)) }),
-                                          .init("paged AdamW (its bookkeeping)", updates.prefix(shown).enumerated().map {
-                                              (x($0), mb($1))
-                                          }),
+                                          .init("paged AdamW (its bookkeeping)",
+                                                updates.prefix(shown).enumerated().map { (x($0), mb($1)) }),
                                           .init("paged AdamW after each step (/proc/self/smaps)",
                                                 paged.recorder.stateBytes.prefix(3).enumerated().map {
                                                     (Double($0 + 1), mb($1))
@@ -639,7 +661,8 @@ struct LessonQLoRA: ParsableCommand {
         nb.figure(figure)
         let tuner = paged.tuner
         let normal = MemoryBreakdown.measure(tuner, on: experiment.probeBatch)
-        let long = MemoryBreakdown.measure(tuner, on: longBatch(base, rows: 16, length: base.model.config.maxPositionEmbeddings))
+        let longRows = longBatch(base, rows: 16, length: base.model.config.maxPositionEmbeddings)
+        let long = MemoryBreakdown.measure(tuner, on: longRows)
         let result = PagingResults(stateBytes: stateBytes, budget: budget,
                                    peakPagedState: paged.recorder.stateBytes.max() ?? 0,
                                    pageOuts: state?.pageOuts ?? 0, identical: identical,
@@ -684,7 +707,8 @@ struct LessonQLoRA: ParsableCommand {
         var table = Table(["claim", "source", "measured here"], rightAligned: [])
         table.add(["NF4 has a smaller error than FP4 and INT4 (weights' MSE, N(0, 1))", "paper, tutorial",
                    errors.orderSentence(for: "N(0, 1)")])
-        table.add(["the same on this model's weights", "paper, tutorial", errors.orderSentence(for: "this model's weights")])
+        table.add(["the same on this model's weights", "paper, tutorial",
+                   errors.orderSentence(for: "this model's weights")])
         table.add(["double quantization saves 0.373 bits a weight (4.5 → 4.127)", "paper",
                    String(format: "%.4f → %.4f bits a weight, saving %.4f, measured from this model's storage bytes",
                           storedBits.plain, storedBits.doubleQuantized, storedBits.plain - storedBits.doubleQuantized)])
