@@ -47,8 +47,8 @@ func stepBytes(_ s: ModelShape, loraParameters lora: Int, bits: Double)
 /// "33.5 GB" in decimal units, as the paper counts.
 func gigabytes(_ bytes: Double) -> String { String(format: "%.1f GB", bytes / 1e9) }
 
-/// Seconds per training step of `tuner` on `batch` (AdamW, `steps` steps after one warm-up step).
-func secondsPerStep(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> Double {
+/// The seconds of each of `steps` training steps of `tuner` on `batch` (AdamW), after one warm-up step.
+func stepTimes(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> [Double] {
     let optimizer = AdamW(tuner.parameterGroups(weightDecay: 0), learningRate: 1e-4)
     tuner.isTraining = true
     defer { tuner.isTraining = false }
@@ -58,20 +58,30 @@ func secondsPerStep(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> Double
         optimizer.zeroGrad()
     }
     step()
-    let start = Profiler.now()
-    for _ in 0..<steps { step() }
-    return (Profiler.now() - start) / Double(steps)
+    return (0..<steps).map { _ in
+        let start = Profiler.now()
+        step()
+        return Profiler.now() - start
+    }
+}
+
+/// Seconds a training step: the median over `steps` steps, so that a step the scheduler
+/// interrupted (the machine is shared) does not count more than any other.
+func secondsPerStep(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> Double {
+    median(stepTimes(tuner, batch: batch, steps: steps))
 }
 
 /// The share of a step's time that `tuner`'s 4-bit layers spend dequantizing (the profiler's
 /// "dequantize" region against the wall time of the same steps).
 func dequantizationShare(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> Double {
+    _ = stepTimes(tuner, batch: batch, steps: 0)  // one step outside the profile: buffers exist before it
     Profiler.reset()
     Profiler.isEnabled = true
-    let seconds = secondsPerStep(tuner, batch: batch, steps: steps) * Double(steps)
+    let start = Profiler.now()
+    _ = stepTimes(tuner, batch: batch, steps: steps)
+    let seconds = Profiler.now() - start
     Profiler.isEnabled = false
-    // the warm-up step ran inside the profiled region too: scale its share out
-    return (Profiler.seconds["dequantize"] ?? 0) * Double(steps) / Double(steps + 1) / max(seconds, 1e-12)
+    return (Profiler.seconds["dequantize"] ?? 0) / max(seconds, 1e-12)
 }
 
 /// An optimizer that runs AdamW and records, after every step, the process's resident memory

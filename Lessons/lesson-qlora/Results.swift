@@ -69,6 +69,18 @@ struct SpeedResults {
     }
     var rows: [Row]
 
+    /// Whether the timings can resolve a slowdown of the dequantization's size: the half-width of
+    /// the ratios' range against the share.
+    var resolution: String {
+        rows.map { row in
+            let spread = ((row.ratios.last ?? 1) - (row.ratios.first ?? 1)) / 2
+            let share = row.dequantizationShare
+            return String(format: "With %@ the ratios spread ±%.1f%% around their middle, ", row.label, 100 * spread)
+                + (spread > share ? String(format: "more than the %.1f%% to detect.", 100 * share)
+                   : String(format: "less than the %.1f%% to detect.", 100 * share))
+        }.joined(separator: " ")
+    }
+
     /// A sign test over the pairs of each batch: slower or faster only when every pair agrees.
     var verdict: String {
         rows.map { row in

@@ -100,20 +100,22 @@ struct LessonQLoRA: ParsableCommand {
                       paging: paging)
 
         nb.section("Exercises", """
-            Basic. (1) `swift run lesson-qlora --quant-type fp4`: QLoRA on an FP4 base. Expect a larger held-out loss \
-            before training than with NF4 (section 4) and, after training, a score within the noise of NF4's or a \
-            little below it. (2) `--block-size 256`: fewer absmax values, so fewer bits a weight (4.125 without \
-            double quantization) and a larger reconstruction error; expect the held-out loss of the quantized base to \
-            rise, and read in section 3 by how much. (3) `--no-double-quant`: expect 4.5 bits a weight instead of \
-            about 4.13 and the same scores within noise (the error barely changes). Intermediate. (4) `--paged-budget \
-            0.02`: a budget far below the state; expect many more page-outs and a slower optimizer step, the same \
-            parameters bit for bit. (5) `--r 64`: the QLoRA paper's rank. On this small base the adapters on all \
-            linear layers then hold more than half as many values as the base; expect the memory table's optimizer \
-            column to grow accordingly while the weights column stays. Open. (6) `--task sentiment`: a skill rather \
-            than knowledge — does the quantization loss of section 4 still show in the score? (7) Section 8 times one \
-            step at this size, where the dequantization of a few hundred thousand weights is cheap against the \
-            activations; estimate its share for a 4096 × 4096 layer and a batch of 16 × 512 tokens (count the bytes \
-            decoded against the multiply-adds of the product).
+            A setting that Lessons/lesson-qlora/tuning.json does not hold has its learning rates swept first (several \
+            minutes). Basic. (1) `swift run lesson-qlora --quant-type fp4`: QLoRA on an FP4 base (section 4 shows \
+            what FP4 does to the base before training); expect scores within the noise of NF4's or a little below. \
+            (2) `--block-size 256`: about 4.03 bits a weight with double quantization and the larger error of section \
+            3's last rows; expect QLoRA's score within the noise of blocks of 64. (3) `--no-double-quant`: 4.5 bits a \
+            weight; expect the same scores within noise, as section 3's error barely moves. Intermediate. (4) \
+            `--paged-budget 0.02`: a budget far below the state; expect more page-outs, a slower step and the same \
+            adapter weights bit for bit. (5) `--r 64`, the QLoRA paper's rank: on this small base the all-linear \
+            adapters then hold more than half as many values as the base; expect the memory table's gradient and \
+            optimizer columns to grow with them while the weights column barely moves. (6) `swift run lesson-lora \
+            --target-modules all-linear`: all-linear LoRA over the float base, to set beside this lesson's QLoRA \
+            all-linear; expect the two within noise, like the q_proj,v_proj pair here. Open. (7) `--task sentiment`: \
+            a skill rather than knowledge — does the quantization's effect on the held-out loss (section 4) show in \
+            the score? (8) Section 8 timed steps of a small model. For a 4096 × 4096 layer and a batch of 16 × 512 \
+            tokens, count the values dequantized against the multiply-adds of the products that use them; expect a \
+            share near one over the number of tokens, far below what the one-example batch showed here.
             """)
         nb.finish()
     }
@@ -358,8 +360,8 @@ struct LessonQLoRA: ParsableCommand {
             0.373 bits a weight — about 3 GB for a 65B model (65·10⁹ · 0.373 / 8 bytes). Measured from the storage \
             bytes of this model's quantized layers (the mean and the partly filled last block of 256 are counted too):
             """)
-        var table = Table(["matrix", "weights", "blocks of 64", "bytes, NF4", "bits a weight", "bytes, NF4 + DQ",
-                           "bits a weight ", "saved"])
+        var table = Table(["matrix", "weights", "blocks of 64", "bytes, NF4", "bits/weight, NF4", "bytes, NF4 + DQ",
+                           "bits/weight, NF4 + DQ", "bits/weight saved"])
         var totals = (n: 0, blocks: 0, plain: 0, dq: 0)
         var byKind: [(kind: String, n: Int, blocks: Int, plain: Int, dq: Int)] = []
         for slot in base.model.layers.flatMap(\.slots) {
@@ -546,11 +548,12 @@ struct LessonQLoRA: ParsableCommand {
             that the machine's load falls on both alike.
             """)
         let a = try lora.prepare(experiment.options.seed), b = try qlora.prepare(experiment.options.seed)
-        let pairs = experiment.options.quick ? 3 : 8, steps = experiment.options.quick ? 2 : 8
+        let pairs = experiment.options.quick ? 3 : 8
         let single = TokenBatch(padding: [experiment.base.tokenizer.encode(experiment.task.train[0])],
                                 padId: experiment.base.tokenizer.padId)
         var rows: [SpeedResults.Row] = []
-        for (label, batch) in [("16 examples", experiment.probeBatch), ("1 example", single)] {
+        for (label, batch, steps) in [("16 examples", experiment.probeBatch, experiment.options.quick ? 2 : 8),
+                                      ("1 example", single, experiment.options.quick ? 4 : 32)] {
             var loraTimes: [Double] = [], qloraTimes: [Double] = []
             for i in 0..<pairs {
                 if i % 2 == 0 {
@@ -575,18 +578,18 @@ struct LessonQLoRA: ParsableCommand {
                               row.ratios.last ?? 0),
                        String(format: "%.1f%%", 100 * row.dequantizationShare)])
         }
-        nb.say("Times are medians with (min–max) over \(pairs) blocks of \(steps) steps each; the share comes from the "
-            + "profiler over one more block.")
+        nb.say("Each block's time is the median of its steps (a step the scheduler interrupted counts no more than "
+            + "another); shown are the median and (min–max) of \(pairs) blocks per tuner, \(pairs) pairs. The share "
+            + "comes from the profiler over one more block.")
         nb.table(table)
         let result = SpeedResults(rows: rows)
         nb.say("""
             \(result.verdict) The extra work of a QLoRA step is the dequantization, so the slowdown to expect is about \
             its share: \(String(format: "%.1f%%", 100 * rows[0].dequantizationShare)) with 16 examples, \
             \(String(format: "%.1f%%", 100 * rows[1].dequantizationShare)) with one — a dequantized weight is used by \
-            every token of the batch, so the fewer the tokens, the larger its share. On this shared machine the \
-            spread of repeated timings is of the same order or larger. Memory is what QLoRA buys; time is what it \
-            pays, a little. The tutorial's 「提高了速度」 does not hold per step; QLoRA is "faster" only in that a model \
-            that does not fit without it cannot be trained at all.
+            every token of the batch, so the fewer the tokens, the larger its share. \(result.resolution) Memory is \
+            what QLoRA buys; time is what it pays, a little. The tutorial's 「提高了速度」 does not hold per step; \
+            QLoRA is "faster" only in that a model that does not fit without it cannot be trained at all.
             """)
         return result
     }
