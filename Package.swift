@@ -46,7 +46,8 @@ let package = Package(
         .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
         .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
         .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
-        .executableTarget(name: "lesson-qlora", dependencies: lessonDependencies, path: "Lessons/lesson-qlora", swiftSettings: optimised),
+        .executableTarget(name: "lesson-qlora", dependencies: lessonDependencies, path: "Lessons/lesson-qlora",
+                          exclude: ["tuning.json"], swiftSettings: optimised),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-qlora", "peft", "SafeTensors", "TestSupport"]),
