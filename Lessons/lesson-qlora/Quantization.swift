@@ -54,6 +54,16 @@ func blockNormalised(_ x: [Float], blockSize: Int) -> [Float] {
     return out
 }
 
+/// E[(x − μ)⁴] / σ⁴ − 3: 0 for a normal distribution, larger for heavier tails.
+func excessKurtosis(_ x: [Float]) -> Double {
+    let n = Double(max(x.count, 1))
+    let mean = x.reduce(0.0) { $0 + Double($1) } / n
+    var m2 = 0.0, m4 = 0.0
+    for v in x { let d = Double(v) - mean; m2 += d * d; m4 += d * d * d * d }
+    m2 /= n; m4 /= n
+    return m4 / max(m2 * m2, 1e-300) - 3
+}
+
 /// The density of `values` in `bins` equal bins over [−1, 1]: (bin centre, share / bin width).
 func density(_ values: [Float], bins: Int) -> [(x: Double, y: Double)] {
     var counts = [Int](repeating: 0, count: bins)

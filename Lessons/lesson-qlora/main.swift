@@ -187,6 +187,15 @@ struct LessonQLoRA: ParsableCommand {
             information a 4-bit index actually carries (4 bits at most, when all 16 values are used equally):
             """)
         nb.table(usage)
+        let kurtosis = weights.map { excessKurtosis($0.values) }
+        let reference = excessKurtosis(Array(normal.prefix(weights.map(\.values.count).max() ?? 0)))
+        nb.say(String(format: """
+            The usage on this model's weights matches that on N(0, 1) samples closely, and the excess kurtosis of its \
+            %d matrices (0 for a normal distribution, above 0 when the tails are heavier) lies between %.2f and \
+            %.2f, against %.2f for as many N(0, 1) samples as the largest matrix: %@.
+            """, kurtosis.count, kurtosis.min() ?? 0, kurtosis.max() ?? 0, reference,
+            kurtosis.allSatisfy { abs($0) < 1 } ? "this model's weights are close to normal, the case NF4 is built for"
+                : "some of this model's matrices have heavier tails than normal, where NF4's placement fits less well"))
     }
 
     /// The share of each code value over every decoder weight matrix (each quantized on its own).
@@ -360,7 +369,8 @@ struct LessonQLoRA: ParsableCommand {
             0.373 bits a weight — about 3 GB for a 65B model (65·10⁹ · 0.373 / 8 bytes). Measured from the storage \
             bytes of this model's quantized layers (the mean and the partly filled last block of 256 are counted too):
             """)
-        var table = Table(["matrix", "weights", "blocks of 64", "bytes, NF4", "bits/weight, NF4", "bytes, NF4 + DQ",
+        var table = Table(["matrix (every layer)", "weights", "blocks of 64", "bytes, NF4", "bits/weight, NF4",
+                           "bytes, NF4 + DQ",
                            "bits/weight, NF4 + DQ", "bits/weight saved"])
         var totals = (n: 0, blocks: 0, plain: 0, dq: 0)
         var byKind: [(kind: String, n: Int, blocks: Int, plain: Int, dq: Int)] = []
@@ -379,8 +389,10 @@ struct LessonQLoRA: ParsableCommand {
             totals.plain += plain.storageBytes; totals.dq += dq.storageBytes
         }
         func bits(_ bytes: Int, _ n: Int) -> String { String(format: "%.4f", 8 * Double(bytes) / Double(max(n, 1))) }
-        for k in byKind + [("all seven, every layer", totals.n, totals.blocks, totals.plain, totals.dq)] {
-            table.add([k.0, formatCount(k.1), formatCount(k.2), formatCount(k.3), bits(k.3, k.1), formatCount(k.4),
+        let layers = base.model.layers.count
+        for k in byKind + [("all seven", totals.n, totals.blocks, totals.plain, totals.dq)] {
+            table.add(["\(k.0) × \(layers)", formatCount(k.1), formatCount(k.2), formatCount(k.3), bits(k.3, k.1),
+                       formatCount(k.4),
                        bits(k.4, k.1), bits(k.3 - k.4, k.1)])
         }
         nb.table(table)
@@ -460,7 +472,8 @@ struct LessonQLoRA: ParsableCommand {
         nb.table(scaled)
         nb.say("""
             The tutorial's claim that QLoRA 「使得在单个48GB GPU上微调650亿个参数的模型成为可能」 (a 65B model on one 48 GB \
-            GPU) checks out in this arithmetic; 16-bit LoRA would need the whole 16-bit base, about 130 GB. Its other \
+            GPU) checks out in this arithmetic; 16-bit LoRA would need the whole 16-bit base, \
+            \(gigabytes(2 * Double(ModelShape.llama[2].parameters))) for 65B before any adapter. Its other \
             claim, that quantization lets large models be 「训练和部署」 (trained and deployed) on constrained devices, \
             overstates QLoRA's part in deployment: serving a 4-bit model is ordinary weight quantization; QLoRA is \
             about fine-tuning.
@@ -509,7 +522,8 @@ struct LessonQLoRA: ParsableCommand {
             \(results.allVsQV.text); against full fine-tuning it is \(results.allVsFull.text), where QLoRA on \
             q_proj,v_proj is \(results.qvVsFull.text) (32-bit LoRA on q_proj,v_proj: \(results.loraVsFull.text)). \
             The forgetting column includes what quantization itself costs: QLoRA's held-out loss is measured through \
-            its 4-bit base.
+            its 4-bit base. The tokens/s column comes from runs made at different moments on a shared machine; section \
+            8 times the two side by side.
             """)
         if let trained = qlora.tuners.first {
             let fresh = experiment.base.copy()

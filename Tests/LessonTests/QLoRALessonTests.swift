@@ -35,7 +35,7 @@ import Testing
         #expect(nf4.first! < nf4.last!)
         #expect(report.contains("the errors rank NF4 < INT4 < FP4"))
         // double quantization: 4.5 bits a weight without, about 4.13 with
-        #expect(report.contains("| all seven, every layer |") && report.contains("4.5000 → 4.1"))
+        #expect(report.contains("| all seven × ") && report.contains("4.5000 → 4.1"))
         #expect(report.contains("are identical to a fresh quantization of the base"))
         #expect(report.contains("within the budget") && report.contains("identical to AdamW's, bit for bit"))
     }
