@@ -60,9 +60,11 @@ let package = Package(
             name: "lesson-soft-prompts", dependencies: lessonDependencies, path: "Lessons/lesson-soft-prompts",
             swiftSettings: optimised),
         .executableTarget(name: "lesson-adalora", dependencies: lessonDependencies, path: "Lessons/lesson-adalora", swiftSettings: optimised),
+        .executableTarget(name: "lesson-qlora", dependencies: lessonDependencies, path: "Lessons/lesson-qlora",
+                          exclude: ["tuning.json"], swiftSettings: optimised),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "lesson-adalora", "peft", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "lesson-adalora", "lesson-qlora", "peft", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
