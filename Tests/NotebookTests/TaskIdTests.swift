@@ -1,0 +1,37 @@
+// Task ids travel with the data: from examples through encoding and padding into every batch a
+// tuner sees in training, evaluation (both metrics) and the held-out windows — whatever the method.
+
+import Corpus
+import Foundation
+import Llama
+import Notebook
+import Testing
+import TensorKit
+
+@Suite struct TaskIdTests {
+    @Test func paddedBatchesCarryTheRowsTasks() {
+        let a = EncodedExample(ids: [1, 2, 3], labels: [-100, 2, 3], taskId: 2)
+        let b = EncodedExample(ids: [4, 5], labels: [-100, 5], taskId: 0)
+        #expect(TokenBatch(padding: [a, b], padId: 9).taskIds == [2, 0])
+        #expect(TokenBatch(padding: [a, EncodedExample(ids: [4], labels: [4])], padId: 9).taskIds == nil)
+        #expect(TokenBatch(windows: [[1, 2], [3, 4]], taskId: 1).taskIds == [1, 1])
+        #expect(TokenBatch(windows: [[1, 2]]).taskIds == nil)
+    }
+
+    @Test func evaluationHandsEveryRowItsTask() throws {
+        let tokenizer = Tokenizer.train(on: World().pretrainingDocuments(count: 300, generator: Generator(seed: 1)),
+                                        vocabularySize: 300)
+        let world = World()
+        for (name, id) in [("sentiment", 3), ("qa-pet", 1)] {  // rank classification, then generation
+            let task = try world.task(name, sizes: .quick).withTaskId(id)
+            var seen: [[Int]?] = []
+            let logits: LogitsFunction = { batch in
+                seen.append(batch.taskIds)
+                return Tensor(zeros: [batch.batchSize, batch.sequenceLength, tokenizer.vocabularySize])
+            }
+            _ = evaluate(task, on: Array(task.test.prefix(5)), tokenizer: tokenizer, logits: logits)
+            #expect(!seen.isEmpty && seen.allSatisfy { $0?.allSatisfy { $0 == id } ?? false }, "\(name)")
+            #expect(tokenizer.encode(task.train[0]).taskId == id)
+        }
+    }
+}
