@@ -27,6 +27,9 @@ public struct Example: Sendable, Equatable {
 public enum Metric: Sendable, Equatable {
     /// Pick the option whose tokens the model finds most likely (rank classification): accuracy.
     case choice(options: [String])
+    /// Rank classification among the options of the example's `kind` (tasks of one format whose
+    /// label sets differ, and their mixtures): accuracy.
+    case choiceByKind([String: [String]])
     /// Greedy generation of at most `maxTokens`; exact match of the first line (trimmed).
     case exactMatch(maxTokens: Int)
     /// Greedy generation; the share of the record's values that the text mentions, and exact match.
@@ -76,8 +79,19 @@ extension World {
 
     /// qa restricted to one fact: four tasks that share a format, a skill (recall what pretraining
     /// said about a person) and the people split, and differ in what is asked — the kind of task
-    /// family multitask prompt tuning shares a prompt across.
+    /// family multitask prompt tuning shares a prompt across. Each is scored by rank
+    /// classification among the fact's values (15 cities, 12 jobs, 8 colours, 8 pets).
     public static let qaRelationTaskNames = World.relations.map { "qa-\($0)" }
+
+    /// The values a fact can take: the cities, jobs, colours or pets of the lexicon.
+    public static func relationValues(_ relation: String) -> [String] {
+        switch relation {
+        case "city": Lexicon.cities
+        case "job": Lexicon.jobs
+        case "color": Lexicon.colors
+        default: Lexicon.pets
+        }
+    }
 
     /// The task `name` with splits drawn from `seed`; throws for an unknown name.
     public func task(_ name: String, sizes: SplitSizes = .full, seed: UInt64 = 0) throws -> TaskData {
@@ -139,7 +153,7 @@ extension World {
 
     /// Questions about the facts of the pretraining corpus: three wordings of each of four facts
     /// per person (12 questions), people split as `qaPeople` says; with `relation`, only the
-    /// three questions about that fact (city, job, color or pet).
+    /// three questions about that fact (city, job, color or pet), scored by rank classification.
     func factualQA(sizes: SplitSizes, _ g: Generator, relation: String? = nil) -> TaskData {
         func questions(_ p: Person) -> [Example] {
             let n = p.name
@@ -161,7 +175,8 @@ extension World {
         let summary = relation.map { "answer questions about the \($0) of people known only from pretraining" }
             ?? "answer questions about people known only from pretraining"
         return TaskData(name: relation.map { "qa-\($0)" } ?? "qa", summary: summary,
-                        metric: .exactMatch(maxTokens: 4),
+                        metric: relation.map { .choiceByKind([$0: World.relationValues($0).map { " " + $0 }]) }
+                            ?? .exactMatch(maxTokens: 4),
                         train: Array(train.prefix(sizes.train)), validation: Array(validation.prefix(sizes.validation)),
                         test: Array(test.prefix(sizes.test)))
     }
@@ -203,6 +218,7 @@ extension TaskData {
         var chance = 0.0, majority = 0.0
         for e in test {
             if case .choice(let options) = metric { chance += 1 / Double(options.count) }
+            else if case .choiceByKind(let options) = metric { chance += 1 / Double(max(options[e.kind]?.count ?? 1, 1)) }
             else if case .exactMatch = metric { chance += 1 / Double(answers[e.kind]?.count ?? 1) }
             if majorityAnswer[e.kind] == e.answer { majority += 1 }
         }

@@ -121,7 +121,11 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
     withoutGrad {
         switch task.metric {
         case .choice(let options):
-            return rankClassification(examples, options: options, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
+            return rankClassification(examples, options: { _ in options }, tokenizer: tokenizer, logits: logits,
+                                      batchSize: batchSize)
+        case .choiceByKind(let options):
+            return rankClassification(examples, options: { options[$0.kind] ?? [] }, tokenizer: tokenizer, logits: logits,
+                                      batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let taskIds = examples.compactMap(\.taskId)
             let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
@@ -142,38 +146,53 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
     }
 }
 
-/// For each example, the option whose tokens have the highest total log-probability after the
-/// prompt; accuracy against the answer.
-func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction,
-                        batchSize: Int) -> Score {
+/// For each example, the option (of those `options` gives it) whose tokens have the highest total
+/// log-probability after the prompt; accuracy against the answer. Rows of about `batchSize`
+/// (prompt + option) run together, an example's options always in one batch.
+func rankClassification(_ examples: [Example], options: (Example) -> [String], tokenizer: Tokenizer,
+                        logits: LogitsFunction, batchSize: Int) -> Score {
     var perItem: [Double] = []
     var samples: [(String, String, String)] = []
-    let optionIds = options.map { tokenizer.encode($0) }
-    let perChunk = max(1, batchSize / options.count)
-    for start in stride(from: 0, to: examples.count, by: perChunk) {
-        let chunk = Array(examples[start..<min(start + perChunk, examples.count)])
-        var rows: [EncodedExample] = []
-        for e in chunk {
+    var encodedOptions: [String: [Int]] = [:]
+    func encodeOption(_ o: String) -> [Int] {
+        if let ids = encodedOptions[o] { return ids }
+        let ids = tokenizer.encode(o)
+        encodedOptions[o] = ids
+        return ids
+    }
+    var start = 0
+    while start < examples.count {
+        var chunk: [Example] = [], rows: [EncodedExample] = []
+        while start < examples.count, chunk.isEmpty || rows.count + options(examples[start]).count <= batchSize {
+            let e = examples[start]
             let p = tokenizer.encode(e.prompt)
-            for o in optionIds {
+            for o in options(e).map(encodeOption) {
                 rows.append(EncodedExample(ids: p + o, labels: [Int](repeating: -100, count: p.count) + o, taskId: e.taskId))
             }
+            chunk.append(e)
+            start += 1
+        }
+        guard !rows.isEmpty else {  // examples without options count as wrong
+            perItem += chunk.map { _ in 0 }
+            continue
         }
         let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
         let lp = logSoftmax(logits(batch))                                               // [R, T, V]
         let v = lp.shape[2], t = batch.sequenceLength
-        for (i, e) in chunk.enumerated() {
+        var r = 0
+        for e in chunk {
+            let choices = options(e)
             var best = 0, bestScore = -Float.infinity
-            for k in options.indices {
-                let r = i * options.count + k
+            for k in choices.indices {
                 var s: Float = 0
                 for pos in 1..<t where batch.labels[r * t + pos] != -100 {
                     s += lp.data[(r * t + pos - 1) * v + batch.labels[r * t + pos]]
                 }
                 if s > bestScore { bestScore = s; best = k }
+                r += 1
             }
-            perItem.append(options[best] == e.answer ? 1 : 0)
-            if samples.count < 4 { samples.append((e.prompt, options[best], e.answer)) }
+            perItem.append(!choices.isEmpty && choices[best] == e.answer ? 1 : 0)
+            if samples.count < 4 { samples.append((e.prompt, choices.isEmpty ? "" : choices[best], e.answer)) }
         }
     }
     return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil, samples: samples)

@@ -53,6 +53,9 @@ import TensorKit
             let train = Set(task.train.map(\.prompt))
             #expect(task.test.allSatisfy { !train.contains($0.prompt) }, "\(name): a test prompt is in training")
             if case .choice(let options) = task.metric { #expect(task.test.allSatisfy { options.contains($0.answer) }) }
+            if case .choiceByKind(let options) = task.metric {
+                #expect(task.test.allSatisfy { options[$0.kind]?.contains($0.answer) == true })
+            }
         }
         #expect(throws: TaskError.unknownTask("nope")) { try world.task("nope") }
         #expect(try world.task("sentiment", seed: 1).train == world.task("sentiment", seed: 1).train)
@@ -64,7 +67,8 @@ import TensorKit
         let qa = try world.task("qa", sizes: .full)
         for relation in ["city", "job", "color", "pet"] {
             let task = try world.task("qa-\(relation)", sizes: .full)
-            #expect(task.name == "qa-\(relation)" && task.metric == qa.metric)
+            #expect(task.name == "qa-\(relation)"
+                    && task.metric == .choiceByKind([relation: World.relationValues(relation).map { " " + $0 }]))
             #expect(task.train.count == 60 && task.validation.count == 18 && task.test.count == 42)
             for (split, full) in [(task.train, qa.train), (task.validation, qa.validation), (task.test, qa.test)] {
                 #expect(split.allSatisfy { $0.kind == relation && $0.prompt.hasPrefix("Question: ") })

@@ -22,7 +22,7 @@ import TensorKit
         let tokenizer = Tokenizer.train(on: World().pretrainingDocuments(count: 300, generator: Generator(seed: 1)),
                                         vocabularySize: 300)
         let world = World()
-        for (name, id) in [("sentiment", 3), ("qa-pet", 1)] {  // rank classification, then generation
+        for (name, id) in [("sentiment", 3), ("qa-pet", 2), ("qa", 1)] {  // rank classification (2 kinds), generation
             let task = try world.task(name, sizes: .quick).withTaskId(id)
             var seen: [[Int]?] = []
             let logits: LogitsFunction = { batch in
