@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
     ]
 )

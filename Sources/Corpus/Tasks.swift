@@ -53,15 +53,15 @@ public struct TaskData: Sendable {
     /// multitask prompt tuning).
     public func withTaskId(_ taskId: Int) -> TaskData {
         func tagged(_ examples: [Example]) -> [Example] { examples.map { var e = $0; e.taskId = taskId; return e } }
-        return TaskData(name: name, summary: summary, metric: metric, train: tagged(train), validation: tagged(validation),
-                        test: tagged(test))
+        return TaskData(name: name, summary: summary, metric: metric, train: tagged(train),
+                        validation: tagged(validation), test: tagged(test))
     }
 
     /// The task with its training split cut to the first `count` examples (validation and test
     /// unchanged): the same task with less data.
     public func withTrainingExamples(_ count: Int) -> TaskData {
-        TaskData(name: name, summary: summary, metric: metric, train: Array(train.prefix(count)), validation: validation,
-                 test: test)
+        TaskData(name: name, summary: summary, metric: metric, train: Array(train.prefix(count)),
+                 validation: validation, test: test)
     }
 }
 
@@ -218,7 +218,9 @@ extension TaskData {
         var chance = 0.0, majority = 0.0
         for e in test {
             if case .choice(let options) = metric { chance += 1 / Double(options.count) }
-            else if case .choiceByKind(let options) = metric { chance += 1 / Double(max(options[e.kind]?.count ?? 1, 1)) }
+            else if case .choiceByKind(let options) = metric {
+                chance += 1 / Double(max(options[e.kind]?.count ?? 1, 1))
+            }
             else if case .exactMatch = metric { chance += 1 / Double(answers[e.kind]?.count ?? 1) }
             if majorityAnswer[e.kind] == e.answer { majority += 1 }
         }

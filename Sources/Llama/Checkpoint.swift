@@ -221,8 +221,8 @@ public struct TokenBatch: Equatable, Sendable {
         var taskIds: [Int]? = nil
         if let value = json["task_ids"], !(value is NSNull) {
             guard let list = value as? [Any], list.count == ids.count,
-                  case let parsed = list.compactMap(jsonInteger), parsed.count == ids.count, parsed.allSatisfy({ $0 >= 0 })
-            else {
+                  case let parsed = list.compactMap(jsonInteger), parsed.count == ids.count,
+                  parsed.allSatisfy({ $0 >= 0 }) else {
                 throw fail("task_ids must be a list of \(ids.count) whole numbers ≥ 0, one task per row of input_ids")
             }
             taskIds = parsed

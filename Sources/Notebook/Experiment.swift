@@ -195,9 +195,8 @@ public final class Experiment {
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
             let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
-            result.runs.append(Run(seed: seed, itemScores: score.perItem,
-                                   windowLosses: windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId),
-                                   log: log))
+            let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
+            result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
             if i == 0 {
                 result.trainableParameters = tuner.trainableCount
                 result.trainableShare = tuner.trainableShare

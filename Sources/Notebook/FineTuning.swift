@@ -49,7 +49,8 @@ extension TokenBatch {
     /// as task `taskId` when given.
     public init(windows stream: [[Int]], taskId: Int? = nil) {
         let ids = stream.flatMap { $0 }
-        self.init(ids: ids, labels: ids, rows: stream.count, taskIds: taskId.map { [Int](repeating: $0, count: stream.count) })
+        let taskIds = taskId.map { [Int](repeating: $0, count: stream.count) }
+        self.init(ids: ids, labels: ids, rows: stream.count, taskIds: taskIds)
     }
 }
 
@@ -78,6 +79,11 @@ public struct TrainingSettings: Sendable {
 public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer, data: [EncodedExample],
                      padId: Int, settings: TrainingSettings) throws -> TrainingLog {
     guard !data.isEmpty else { throw LessonError("fine-tuning needs at least one training example; the data set is empty") }
+    let tagged = data.filter { $0.taskId != nil }.count
+    if tagged > 0 && tagged < data.count {
+        throw LessonError("\(tagged) of \(data.count) training examples carry a task id and the others do not; give "
+            + "every example its task (or none)")
+    }
     if let longest = data.max(by: { $0.ids.count < $1.ids.count }) {
         try tuner.check(TokenBatch(padding: [longest], padId: padId))
     }
@@ -124,8 +130,8 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
             return rankClassification(examples, options: { _ in options }, tokenizer: tokenizer, logits: logits,
                                       batchSize: batchSize)
         case .choiceByKind(let options):
-            return rankClassification(examples, options: { options[$0.kind] ?? [] }, tokenizer: tokenizer, logits: logits,
-                                      batchSize: batchSize)
+            return rankClassification(examples, options: { options[$0.kind] ?? [] }, tokenizer: tokenizer,
+                                      logits: logits, batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let taskIds = examples.compactMap(\.taskId)
             let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
@@ -167,7 +173,8 @@ func rankClassification(_ examples: [Example], options: (Example) -> [String], t
             let e = examples[start]
             let p = tokenizer.encode(e.prompt)
             for o in options(e).map(encodeOption) {
-                rows.append(EncodedExample(ids: p + o, labels: [Int](repeating: -100, count: p.count) + o, taskId: e.taskId))
+                let labels = [Int](repeating: -100, count: p.count) + o
+                rows.append(EncodedExample(ids: p + o, labels: labels, taskId: e.taskId))
             }
             chunk.append(e)
             start += 1

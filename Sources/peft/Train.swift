@@ -60,8 +60,9 @@ struct PromptOptions: ParsableArguments {
     @Option(help: "Prompt methods: num_virtual_tokens.") var numVirtualTokens = 20
     @Option(help: "Prefix tuning (with --prefix-projection) and P-tuning: encoder_hidden_size (default: token_dim).")
     var encoderHiddenSize: Int?
-    @Option(help: ArgumentHelp("Prompt tuning and MPT: the initialisation, random, sample-vocab (prompt tuning) or text; "
-        + "MPT also average-source-tasks, exact-source-task or only-source-shared.")) var promptTuningInit = "random"
+    @Option(help: ArgumentHelp("Prompt tuning and MPT: the initialisation, random, sample-vocab (prompt tuning) or "
+        + "text; MPT also average-source-tasks, exact-source-task or only-source-shared."))
+    var promptTuningInit = "random"
     @Option(help: ArgumentHelp("Prompt tuning and MPT: the text whose token embeddings start the prompt (with "
         + "--prompt-tuning-init text)."))
     var promptTuningInitText: String?

@@ -130,8 +130,8 @@ import TensorKit
     }
 
     @Test func alpacaRecordsMayCarryTheirTask() throws {
-        let url = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": 2}\n{\"instruction\": \"c\", \"output\": \"d\"}\n",
-                        "jsonl")
+        let url = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": 2}\n"
+                        + "{\"instruction\": \"c\", \"output\": \"d\"}\n", "jsonl")
         #expect(try loadAlpaca(contentsOf: url).map(\.taskId) == [2, nil])
         let bad = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": -1}\n", "jsonl")
         #expect(message { try loadAlpaca(contentsOf: bad) }.contains("line 1: \"task_id\" must be a whole number ≥ 0"))

@@ -5,8 +5,10 @@ import Corpus
 import Foundation
 import Llama
 import Notebook
+import PEFT
 import Testing
 import TensorKit
+import Training
 
 @Suite struct TaskIdTests {
     @Test func paddedBatchesCarryTheRowsTasks() {
@@ -33,5 +35,20 @@ import TensorKit
             #expect(!seen.isEmpty && seen.allSatisfy { $0?.allSatisfy { $0 == id } ?? false }, "\(name)")
             #expect(tokenizer.encode(task.train[0]).taskId == id)
         }
+    }
+
+    @Test func trainingDataWithSomeTasksMissingIsAClearError() throws {
+        let config = LlamaConfig(vocabSize: 20, hiddenSize: 8, intermediateSize: 16, numHiddenLayers: 1,
+                                 numAttentionHeads: 2)
+        let model = LlamaModel(config: config, generator: Generator(seed: 1))
+        let tuner = try MultitaskPromptTuningConfig(numVirtualTokens: 2, numTasks: 2)
+            .makeTuner(wrapping: model, context: TunerContext(generator: Generator(seed: 2)))
+        let data = [EncodedExample(ids: [1, 2], labels: [-100, 2], taskId: 1),
+                    EncodedExample(ids: [3, 4], labels: [-100, 4])]
+        let error = #expect(throws: LessonError.self) {
+            try fineTune(tuner, label: "t", optimizer: AdamW(tuner.parameterGroups(weightDecay: 0), learningRate: 0.1),
+                         data: data, padId: 0, settings: TrainingSettings(steps: 1, learningRate: 0.1))
+        }
+        #expect(error?.description.contains("1 of 2 training examples carry a task id") == true)
     }
 }

@@ -30,8 +30,10 @@ import TestSupport
         }
     }
 
-    static let cases: [LoaderFuzzCase] = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm", "adalora", "adalora-final",
-                                           "mpt", "mpt-r2"].flatMap { name -> [LoaderFuzzCase] in
+    static let names = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm", "adalora",
+                        "adalora-final", "mpt", "mpt-r2"]
+
+    static let cases: [LoaderFuzzCase] = names.flatMap { name -> [LoaderFuzzCase] in
         let files = folder(name)
         return [AdapterFolder.configName, AdapterFolder.weightsName].map { file in
             LoaderFuzzCase("\(name): \(file)", file: file, valid: files[file] ?? Data(),

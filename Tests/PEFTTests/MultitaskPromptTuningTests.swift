@@ -40,7 +40,8 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
         // Task 1 is read by no row: its factors' gradients are exactly zero, here as in PEFT.
         let r = variant == "mpt" ? 1 : 2
         for (key, perTask) in [("prefix_task_cols", 5 * r), ("prefix_task_rows", r * 32)] {
-            let ours = report["grad.prompt_encoder.\(key)"]!.values, theirs = expected["grad.prompt_encoder.\(key)"]!.values
+            let ours = report["grad.prompt_encoder.\(key)"]!.values
+            let theirs = expected["grad.prompt_encoder.\(key)"]!.values
             #expect(ours[perTask..<(2 * perTask)].allSatisfy { $0 == 0 }, "\(key): task 1's gradient is not zero")
             #expect(theirs[perTask..<(2 * perTask)].allSatisfy { $0 == 0 })
             #expect(ours[0..<perTask].contains { $0 != 0 } && ours[(2 * perTask)...].contains { $0 != 0 })
@@ -67,7 +68,8 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
 
     @Test func gradientsAgreeWithFiniteDifferences() throws {
         let config = MultitaskPromptTuningConfig(numVirtualTokens: 3, numTasks: 3, numRanks: 2)
-        let tuner = try config.makeTuner(wrapping: try Golden.base(), context: TunerContext(generator: Generator(seed: 4)))
+        let tuner = try config.makeTuner(wrapping: try Golden.base(),
+                                         context: TunerContext(generator: Generator(seed: 4)))
         guard let encoder = (tuner as? PromptLearningModel)?.encoder as? MultitaskPromptEmbedding else {
             Issue.record("not an MPT encoder"); return
         }
@@ -88,13 +90,15 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
             #expect(mpt.numTasks == 3 && mpt.numRanks == (variant == "mpt" ? 1 : 2) && mpt.promptTuningInit == .random)
             let copy = temporaryFolder().appendingPathComponent("adapter_config.json")
             try AdapterConfigFile.json(config).write(to: copy)
-            #expect(try AdapterConfigFile.json(try AdapterConfigFile.read(contentsOf: copy)) == AdapterConfigFile.json(config))
+            let back = try AdapterConfigFile.read(contentsOf: copy)
+            #expect(try AdapterConfigFile.json(back) == AdapterConfigFile.json(config))
         }
     }
 
     @Test func saveLoadRoundTripInPeftsLayout() throws {
         let config = MultitaskPromptTuningConfig(numVirtualTokens: 4, numTasks: 2, numRanks: 1)
-        let tuner = try config.makeTuner(wrapping: try Golden.base(), context: TunerContext(generator: Generator(seed: 1)))
+        let tuner = try config.makeTuner(wrapping: try Golden.base(),
+                                         context: TunerContext(generator: Generator(seed: 1)))
         let folder = temporaryFolder()
         try tuner.save(to: folder)
         let file = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent("adapter_model.safetensors"))
@@ -116,7 +120,8 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
 
     @Test func randomStartIsPeftsAndAddsNPlusCPerTaskAtRankOne() throws {
         let config = MultitaskPromptTuningConfig(numVirtualTokens: 6, numTasks: 4)
-        let tuner = try config.makeTuner(wrapping: try Golden.base(), context: TunerContext(generator: Generator(seed: 5)))
+        let tuner = try config.makeTuner(wrapping: try Golden.base(),
+                                         context: TunerContext(generator: Generator(seed: 5)))
         func std(_ v: [Float]) -> Float {
             let mean = v.reduce(0, +) / Float(v.count)
             return (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(v.count)).squareRoot()
@@ -158,7 +163,8 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
         let config = MultitaskPromptTuningConfig(numVirtualTokens: n, numTasks: tasks, numRanks: ranks,
                                                  promptTuningInit: initialization, promptTuningInitStateDictPath: path,
                                                  promptTuningInitTask: task)
-        let tuner = try config.makeTuner(wrapping: try Golden.base(), context: TunerContext(generator: Generator(seed: 8)))
+        let tuner = try config.makeTuner(wrapping: try Golden.base(),
+                                         context: TunerContext(generator: Generator(seed: 8)))
         return try #require((tuner as? PromptLearningModel)?.encoder as? MultitaskPromptEmbedding)
     }
 
@@ -197,22 +203,26 @@ let goldenSource = Golden.folder("mpt").appendingPathComponent("adapter_model.sa
         func message(_ body: () throws -> Any) -> String {
             do { _ = try body(); return "" } catch { return "\(error)" }
         }
-        #expect(message { try target(.averageSourceTasks, n: 4) }.contains("has shape [5, 32], but the target needs [4, 32]"))
+        #expect(message { try target(.averageSourceTasks, n: 4) }
+                    .contains("has shape [5, 32], but the target needs [4, 32]"))
         #expect(message { try target(.averageSourceTasks, ranks: 2) }
                     .contains("'prefix_task_cols': has shape [3, 5, 1], but the target needs [tasks, 5, 2]"))
         #expect(message { try target(.exactSourceTask, tasks: 2) }.contains("num_tasks must be 1, not 2"))
         #expect(message { try target(.exactSourceTask, task: 3) }.contains("has 3 tasks (0..<3)"))
         #expect(message { try target(.averageSourceTasks, path: nil) }
                     .contains("prompt_tuning_init_state_dict_path needs to be specified with AVERAGE_SOURCE_TASKS"))
-        #expect(message { try target(.onlySourceShared, path: "/tmp/source.bin") }.contains("is not a .safetensors file"))
+        #expect(message { try target(.onlySourceShared, path: "/tmp/source.bin") }
+                    .contains("is not a .safetensors file"))
         #expect(message { try target(.onlySourceShared, path: Golden.folder("lora").path) }
                     .contains("'prompt_embeddings': missing"))
         // a model of another width
-        let other = LlamaModel(config: LlamaConfig(vocabSize: 97, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2,
-                                                   numAttentionHeads: 4), generator: Generator(seed: 2))
+        let narrow = LlamaConfig(vocabSize: 97, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2,
+                                 numAttentionHeads: 4)
+        let other = LlamaModel(config: narrow, generator: Generator(seed: 2))
         let config = MultitaskPromptTuningConfig(numVirtualTokens: 5, promptTuningInit: .onlySourceShared,
                                                  promptTuningInitStateDictPath: goldenSource.path)
-        #expect(message { try config.makeTuner(wrapping: other, context: TunerContext(generator: Generator(seed: 1))) }
+        let context = TunerContext(generator: Generator(seed: 1))
+        #expect(message { try config.makeTuner(wrapping: other, context: context) }
                     .contains("but the target needs [5, 16]"))
     }
 }

@@ -56,8 +56,11 @@ public final class MultitaskPromptEmbedding: PromptEncoder {
                     + "folder)")
             }
             let ids = tokenize(config.promptTuningInitText ?? "")
-            guard !ids.isEmpty else { throw PEFTError("prompt_tuning_init_text encodes to no tokens; give it some words") }
-            embedding.copyValues(from: PromptEmbedding.rows(textInitializationIds(ids, count: n), of: model.embedTokens))
+            guard !ids.isEmpty else {
+                throw PEFTError("prompt_tuning_init_text encodes to no tokens; give it some words")
+            }
+            let rows = PromptEmbedding.rows(textInitializationIds(ids, count: n), of: model.embedTokens)   // [n, C]
+            embedding.copyValues(from: rows)
         case .averageSourceTasks, .exactSourceTask, .onlySourceShared:
             let source = try MultitaskSourceCheckpoint(config: config, width: width)
             embedding.copyValues(from: source.shared)

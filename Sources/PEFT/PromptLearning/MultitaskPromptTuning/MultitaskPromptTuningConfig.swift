@@ -71,7 +71,9 @@ public struct MultitaskPromptTuningConfig: PeftConfig, Equatable {
 
     public func validate() throws {
         try virtualTokens.validate()
-        if numTasks < 1 { throw PEFTError("num_tasks must be at least 1 (task ids run over 0..<num_tasks), got \(numTasks)") }
+        if numTasks < 1 {
+            throw PEFTError("num_tasks must be at least 1 (task ids run over 0..<num_tasks), got \(numTasks)")
+        }
         if numRanks < 1 { throw PEFTError("num_ranks must be at least 1, got \(numRanks); the paper uses 1") }
         if promptTuningInitTask < 0 {
             throw PEFTError("prompt_tuning_init_task must be a source task id ≥ 0, got \(promptTuningInitTask)")

@@ -43,13 +43,15 @@ struct MultitaskSourceCheckpoint {
             return (stored, Tensor(shape: stored.shape, values: stored.values))
         }
         func mismatch(_ key: String, _ stored: [Int], _ wanted: String) -> FileFormatError {
-            FileFormatError(file: url.path, tensor: key, problem: "has shape \(stored), but the target needs \(wanted): "
-                + "the source was trained with other settings or another model; use the same num_virtual_tokens"
-                + (key == PromptEmbedding.savedKey ? "" : " and num_ranks") + " and the same base model as the source")
+            FileFormatError(file: url.path, tensor: key, problem: "has shape \(stored), but the target needs "
+                + "\(wanted): the source was trained with other settings or another model; use the same "
+                + "num_virtual_tokens" + (key == PromptEmbedding.savedKey ? "" : " and num_ranks")
+                + " and the same base model as the source")
         }
         let (storedShared, shared) = try tensor(PromptEmbedding.savedKey)
         guard storedShared.shape == [n, width] else {
-            throw mismatch(PromptEmbedding.savedKey, storedShared.shape, "[\(n), \(width)] (num_virtual_tokens, hidden)")
+            throw mismatch(PromptEmbedding.savedKey, storedShared.shape,
+                           "[\(n), \(width)] (num_virtual_tokens, hidden)")
         }
         self.shared = shared
         guard config.promptTuningInit != .onlySourceShared else { taskFactors = nil; return }
@@ -62,12 +64,13 @@ struct MultitaskSourceCheckpoint {
         let (rows, rowsTensor) = try tensor(MultitaskPromptEmbedding.rowsKey)
         let r = config.numRanks
         guard cols.shape.count == 3, cols.shape[0] >= 1, cols.shape[1] == n, cols.shape[2] == r else {
-            throw mismatch(MultitaskPromptEmbedding.colsKey, cols.shape, "[tasks, \(n), \(r)] (num_virtual_tokens, num_ranks)")
+            throw mismatch(MultitaskPromptEmbedding.colsKey, cols.shape,
+                           "[tasks, \(n), \(r)] (num_virtual_tokens, num_ranks)")
         }
         let tasks = cols.shape[0]
         guard rows.shape == [tasks, r, width] else {
-            throw mismatch(MultitaskPromptEmbedding.rowsKey, rows.shape, "[\(tasks), \(r), \(width)] (the source's tasks, "
-                + "num_ranks, hidden)")
+            throw mismatch(MultitaskPromptEmbedding.rowsKey, rows.shape,
+                           "[\(tasks), \(r), \(width)] (the source's tasks, num_ranks, hidden)")
         }
         if config.promptTuningInit == .averageSourceTasks {
             taskFactors = (colsTensor.mean(axes: [0], keepDims: true),                 // [1, n, r]
