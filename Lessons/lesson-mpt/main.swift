@@ -114,9 +114,10 @@ struct LessonMPT: ParsableCommand {
             Source training fits P and every task's factors on the mixture of the source tasks' training sets \
             (\(mixture.train.count) questions), each batch mixing tasks, each row reading its own task's prompt. \
             The paper distils P from single-task teacher prompts (it first trains one prompt per task, then trains \
-            the decomposition to match their output distributions, with a KL-divergence loss, while also fitting the \
-            labels). PEFT ships only the decomposition, and here it is trained directly on the labels: one stage \
-            instead of two, and the teachers are measured as a method of their own — one prompt per task, trained \
+            the decomposition to match the teachers' outputs — knowledge distillation, with a KL-divergence term — \
+            while also fitting the labels). PEFT ships only the decomposition, and here it is trained directly on \
+            the labels: one stage instead of two, and the teachers are measured as a method of their own — one \
+            prompt per task, trained \
             in the same run on the same batches, each task's rows reading only its own prompt. \
             \(source.seeds.count) seed(s) of \(stepsOfSource) steps, batch 16, AdamW with warm-up and cosine decay, \
             each method at the learning rate chosen on the validation split.
@@ -230,20 +231,16 @@ struct LessonMPT: ParsableCommand {
         }
         guard let smallest = experiments.first, let largest = experiments.last, let atSmallest = results.first,
               let atLargest = results.last else { throw LessonError("no target sizes") }
+        let people = Set(targetTask.train.map(\.entity)).count
         nb.say("""
-            The target has \(targetTask.train.count) training questions about 20 people; the runs use the first \
-            8 to \(sizeList.last ?? 0) of them, \(stepsOfTarget) steps each (a batch holds at most 16 examples, so \
+            The target has \(targetTask.train.count) training questions about \(people) people; the runs use the \
+            first \(sizeList.first ?? 0) to \(sizeList.last ?? 0) of them, \(stepsOfTarget) steps each (a batch holds at most 16 examples, so \
             small sets are seen many times), and are scored on the same \(targetTask.test.count) test questions \
             about people no target or source training question mentions.
             """)
         nb.table(sizeTable(experiments, results, sizes: sizeList))
         nb.figure(sizeFigure(experiments, results, sizes: sizeList))
         nb.table(verdictTable(experiments, results, sizes: sizeList))
-        if !options.quick {  // --quick: the source's note says it once
-            for (index, experiment) in experiments.enumerated() {
-                experiment.reportTuning(in: nb, figureName: "learning-rates-\(sizeList[index])")
-            }
-        }
         var targetLoss = Figure(name: "loss-target",
                                 title: "Target training loss with \(sizeList.last ?? 0) examples, first seed",
                                 xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
@@ -294,6 +291,12 @@ struct LessonMPT: ParsableCommand {
         }
         nb.figure(stepsFigure(smallest, curves, budgets: budgets, size: sizeList[0]))
         nb.say(stepsSummary(smallest, curves, budgets: budgets))
+        if !options.quick {  // --quick: the source's note says it once
+            nb.say("The learning rates of the target runs, chosen on the target's validation split for each size:")
+            for (index, experiment) in experiments.enumerated() {
+                experiment.reportTuning(in: nb, figureName: "learning-rates-\(sizeList[index])")
+            }
+        }
 
         // 4. Storage
         nb.section("Stored parameters as the number of tasks grows", """
@@ -325,7 +328,7 @@ struct LessonMPT: ParsableCommand {
         nb.section("Does MPT beat per-task prompts here?", """
             The paper's abstract: MPT "outperforms the state-of-the-art methods, including the full finetuning \
             baseline in some cases, despite only tuning 0.035% as many task-specific parameters", measured with \
-            T5-Base on 23 NLP datasets, with a distilled source prompt and long training. The tutorial repeats the \
+            T5-Base on 23 NLP datasets, with a distilled source prompt. The tutorial repeats the \
             contrast with methods that "learn a separate soft prompt per task". Here the two readings of the claim, \
             at this scale, with the intervals above:
             """)
