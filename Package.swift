@@ -13,6 +13,10 @@ let lessonDependencies: [Target.Dependency] = [
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
 ]
 
+/// Every lesson, in the order of the course.
+let lessons = ["lesson-lora", "lesson-full-finetune", "lesson-rank", "lesson-targets", "lesson-soft-prompts",
+               "lesson-qlora", "lesson-adalora", "lesson-mpt"]
+
 let package = Package(
     name: "PEFTNotebook",
     platforms: [.macOS(.v14)],
@@ -41,11 +45,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
-        .executableTarget(
-            name: "lesson-full-finetune", dependencies: lessonDependencies, path: "Lessons/lesson-full-finetune", swiftSettings: optimised),
-        .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
-        .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
-        .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
+        // The lessons: one executable each, `swift run <name>`; a lesson's tuning.json holds the learning rates
+        // chosen on the validation split (`--tune`), read at run time, not compiled.
+    ] + lessons.map { name in
+        .executableTarget(name: name, dependencies: lessonDependencies, path: "Lessons/\(name)",
+                          exclude: ["tuning.json"], swiftSettings: optimised)
+    } + [
         // Classroom exercises: the book (the functions to write, the reference solutions on the project's own
         // code, the checks), the student's one file of answers, and the checker. Notebook, PEFT <- ExerciseBook
         // <- ExerciseAnswers <- exercises.
@@ -56,20 +61,17 @@ let package = Package(
             dependencies: ["ExerciseBook", "ExerciseAnswers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Exercises/Checker"),
-        .executableTarget(
-            name: "lesson-soft-prompts", dependencies: lessonDependencies, path: "Lessons/lesson-soft-prompts",
-            swiftSettings: optimised),
-        .executableTarget(name: "lesson-adalora", dependencies: lessonDependencies, path: "Lessons/lesson-adalora", swiftSettings: optimised),
-        .executableTarget(name: "lesson-qlora", dependencies: lessonDependencies, path: "Lessons/lesson-qlora",
-                          exclude: ["tuning.json"], swiftSettings: optimised),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "lesson-soft-prompts", "lesson-adalora", "lesson-qlora", "peft", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "LessonTests",
+                    dependencies: lessons.map { Target.Dependency(stringLiteral: $0) }
+                        + ["peft", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

@@ -83,6 +83,9 @@ public final class Experiment {
     /// The methods tuned or looked up so far, for the report: (name, key, record, source).
     public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
     let encodedTrain: [EncodedExample]
+    /// The task id the held-out pretraining windows are read as (forgetting): the first training
+    /// example's, when the task's examples carry one (multitask prompts need a task per row).
+    public var heldOutTaskId: Int? { task.train.first?.taskId }
 
     public init(lesson: String, options: LessonOptions, base: BaseModel, task: TaskData, steps: Int) {
         self.lesson = lesson
@@ -160,7 +163,7 @@ public final class Experiment {
                 let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
                 score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
                 loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
-                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut))
+                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
             }
             let n = Double(tuningSeeds.count)
             points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n, heldOutLoss: heldOut / n))
@@ -195,8 +198,8 @@ public final class Experiment {
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
             let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
-            result.runs.append(Run(seed: seed, itemScores: score.perItem,
-                                   windowLosses: windowLosses(tuner.logits, stream: base.heldOut), log: log))
+            let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
+            result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
             if i == 0 {
                 result.trainableParameters = tuner.trainableCount
                 result.trainableShare = tuner.trainableShare
