@@ -119,7 +119,8 @@ struct PagingResults {
         return "With a resident budget of \(formatBytes(budget)) for \(formatBytes(stateBytes)) of AdamW state, the "
             + "state's resident size after each step was at most \(formatBytes(peakPagedState)) ("
             + (within ? "within the budget"
-               : "above the budget: one parameter's moments stay resident while it updates")
+               : "above the budget: one parameter's moments stay resident while it updates, and the kernel may map "
+                 + "neighbouring pages of the file on a fault")
             + ", \(pageOuts) page-outs); a step took "
             + String(format: "%.2f× as long as with AdamW on the heap", pagedStep / max(heapStep, 1e-12))
             + ", and the adapter weights came out " + (identical ? "identical bit for bit." : "DIFFERENT (a bug).")

@@ -30,8 +30,8 @@ import TestSupport
         }
     }
 
-    static let names = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm", "adalora",
-                        "adalora-final", "mpt", "mpt-r2"]
+    static let names = ["lora", "dora", "rslora", "qlora", "prompt", "prefix", "prefix-proj", "ptuning-mlp",
+                        "ptuning-lstm", "adalora", "adalora-final", "mpt", "mpt-r2"]
 
     static let cases: [LoaderFuzzCase] = names.flatMap { name -> [LoaderFuzzCase] in
         let files = folder(name)
