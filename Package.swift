@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

@@ -155,7 +155,7 @@ public final class Experiment {
             for seed in tuningSeeds {
                 let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
                 let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
+                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
                 loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
                 heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut))
             }
@@ -191,7 +191,7 @@ public final class Experiment {
             let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
-            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
+            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
             result.runs.append(Run(seed: seed, itemScores: score.perItem,
                                    windowLosses: windowLosses(tuner.logits, stream: base.heldOut), log: log))
             if i == 0 {
@@ -206,9 +206,9 @@ public final class Experiment {
     /// The untrained base on the test split (one deterministic "seed").
     public func frozenBase() -> MethodResult {
         var r = MethodResult(name: "frozen base")
-        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
-        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits)
-        r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: windowLosses(logits, stream: base.heldOut),
+        let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: base.model)
+        let losses = windowLosses(base.model.logits, stream: base.heldOut)
+        r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: losses,
                       log: TrainingLog(losses: [], seconds: 0, tokens: 0))]
         return r
     }

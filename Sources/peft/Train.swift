@@ -153,7 +153,7 @@ struct Train: ParsableCommand {
         let encoded = task.train.map { tokenizer.encode($0) }
         let log = try fineTune(tuner, label: label, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
                                settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
-        let score = evaluate(task, on: task.validation, tokenizer: tokenizer, logits: tuner.logits)
+        let score = evaluate(task, on: task.validation, tokenizer: tokenizer, model: tuner)
         try tuner.save(to: URL(fileURLWithPath: out))
         for sample in score.samples.prefix(3) {
             print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
