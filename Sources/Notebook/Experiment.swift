@@ -161,7 +161,7 @@ public final class Experiment {
             for seed in tuningSeeds {
                 let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
                 let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
+                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
                 loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
                 heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
             }
@@ -197,7 +197,7 @@ public final class Experiment {
             let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
-            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
+            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
             let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
             result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
             if i == 0 {

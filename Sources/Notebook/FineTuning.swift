@@ -121,9 +121,30 @@ public struct Score: Sendable {
     public var samples: [(prompt: String, prediction: String, answer: String)]
 }
 
-/// Scores `examples` with the task's metric.
+/// Scores `examples` with the task's metric through `model` (a tuner, or a plain `LlamaModel`):
+/// choice tasks by the full forward's logits, generated answers with a key/value cache (the same
+/// greedy tokens as re-running the full forward each step, at one token's cost a step).
+public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, model: any CausalLanguageModel,
+                     batchSize: Int = 32) -> Score {
+    score(task, examples, tokenizer: tokenizer, logits: model.logits, batchSize: batchSize) {
+        generate($0, maxTokens: $1, tokenizer: tokenizer, model: model, batchSize: batchSize, taskIds: $2)
+    }
+}
+
+/// Scores `examples` with the task's metric through a logits function: generation re-runs the
+/// full forward for every new token (any function works; `evaluate(_:on:tokenizer:model:)` is
+/// the fast path for models and tuners).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32) -> Score {
+    score(task, examples, tokenizer: tokenizer, logits: logits, batchSize: batchSize) {
+        generate($0, maxTokens: $1, tokenizer: tokenizer, logits: logits, batchSize: batchSize, taskIds: $2)
+    }
+}
+
+/// The metric of `task` on `examples`: rank classification through `logits`, or the predictions
+/// `generate(prompts, maxTokens, taskIds)` makes against the answers.
+private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
+                   batchSize: Int, generate: ([String], Int, [Int]?) -> [String]) -> Score {
     withoutGrad {
         switch task.metric {
         case .choice(let options):
@@ -134,8 +155,7 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
                                       logits: logits, batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let taskIds = examples.compactMap(\.taskId)
-            let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
-                                       batchSize: batchSize, taskIds: taskIds.count == examples.count ? taskIds : nil)
+            let predictions = generate(examples.map(\.prompt), maxTokens, taskIds.count == examples.count ? taskIds : nil)
             var perItem: [Double] = [], coverage = 0.0
             for (e, p) in zip(examples, predictions) {
                 perItem.append(p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
@@ -205,8 +225,28 @@ func rankClassification(_ examples: [Example], options: (Example) -> [String], t
     return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil, samples: samples)
 }
 
-/// Greedy continuations (up to a newline or end of text), batched with right padding: each
-/// row reads its next token at its own last position. `taskIds` (one per prompt) go with the rows.
+/// Greedy continuations (up to a newline or end of text) through a key/value cache: the prompts of
+/// a batch are right-padded into one prefill, then every row gets one token a step
+/// (`IncrementalDecoder`). The tokens are those of `generate(_:maxTokens:tokenizer:logits:)`.
+/// `taskIds` (one per prompt) go with the rows.
+public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, model: any CausalLanguageModel,
+                     batchSize: Int = 32, taskIds: [Int]? = nil) -> [String] {
+    var out: [String] = []
+    for start in stride(from: 0, to: prompts.count, by: batchSize) {
+        let range = start..<min(start + batchSize, prompts.count)
+        let rows = prompts[range].map { tokenizer.encode($0) }
+        let tokens = generateTokens(model, prompts: rows, maxNewTokens: maxTokens,
+                                    taskIds: taskIds.map { Array($0[range]) }, padId: tokenizer.padId) {
+            endsAnswer($0, tokenizer)
+        }
+        out += tokens.map { tokenizer.decode($0) }
+    }
+    return out
+}
+
+/// Greedy continuations (up to a newline or end of text), batched with right padding: every step
+/// re-runs `logits` on the rows so far, and each row reads its next token at its own last
+/// position. Works with any logits function; the reference the cached `generate` is tested against.
 public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32, taskIds: [Int]? = nil) -> [String] {
     var out: [String] = []
@@ -224,15 +264,18 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
                 let base = z.data + (r * length + rows[r].count - 1) * v
                 var best = 0
                 for k in 1..<v where base[k] > base[best] { best = k }
-                if best == tokenizer.eosId || best == tokenizer.padId || tokenizer.decode([best]).contains("\n") {
-                    done[r] = true; continue
-                }
+                if endsAnswer(best, tokenizer) { done[r] = true; continue }
                 rows[r].append(best); generated[r].append(best)
             }
         }
         out += generated.map { tokenizer.decode($0) }
     }
     return out
+}
+
+/// Whether `token` ends a one-line answer: end of text, padding, or a token holding a newline.
+func endsAnswer(_ token: Int, _ tokenizer: Tokenizer) -> Bool {
+    token == tokenizer.eosId || token == tokenizer.padId || tokenizer.decode([token]).contains("\n")
 }
 
 /// Mean next-token loss on held-out token windows, without gradients, through `logits` (the

@@ -156,7 +156,7 @@ struct Train: ParsableCommand {
         let encoded = tasks.flatMap { $0.train.map { tokenizer.encode($0) } }
         let log = try fineTune(tuner, label: label, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
                                settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
-        let scores = tasks.map { evaluate($0, on: $0.validation, tokenizer: tokenizer, logits: tuner.logits) }
+        let scores = tasks.map { evaluate($0, on: $0.validation, tokenizer: tokenizer, model: tuner) }
         try tuner.save(to: URL(fileURLWithPath: out))
         for sample in scores[0].samples.prefix(3) {
             print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
