@@ -22,6 +22,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "peft", targets: ["peft"]),
+        .executable(name: "figures", targets: ["figures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
+        // `swift run figures`: every lesson in the course's order, with each one's time.
+        .executableTarget(name: "figures", dependencies: [
+            "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // The lessons: one executable each, `swift run <name>`; a lesson's tuning.json holds the learning rates
         // chosen on the validation split (`--tune`), read at run time, not compiled.
     ] + lessons.map { name in
@@ -65,7 +70,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "LessonTests",
                     dependencies: lessons.map { Target.Dependency(stringLiteral: $0) }
-                        + ["peft", "SafeTensors", "TestSupport"]),
+                        + ["peft", "figures", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"],

@@ -65,3 +65,22 @@ import Testing
         }
     }
 }
+
+/// `swift run figures`: it lists every lesson folder in the course's order and refuses unknown names
+/// (running the lessons themselves is what the lessons' own tests do).
+@Suite struct FiguresCommandTests {
+    @Test func listsEveryLessonInTheCoursesOrder() throws {
+        let (status, output) = try runLesson("figures", ["--list"])
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Lessons")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { !$0.hasPrefix(".") }
+        let listed = output.split(separator: "\n").map(String.init)
+        #expect(status == 0 && Set(listed) == Set(folders), "\(output)")
+        #expect(listed.first == "lesson-lora")
+    }
+
+    @Test func anUnknownLessonIsAClearError() throws {
+        let (status, output) = try runLesson("figures", ["--only", "lesson-nothing"])
+        #expect(status != 0 && output.contains("unknown lesson(s) lesson-nothing") && output.contains("lesson-lora"))
+    }
+}
