@@ -94,7 +94,7 @@ struct Figures: ParsableCommand {
         process.currentDirectoryURL = directory
         let pipe = Pipe()
         if capture { process.standardOutput = pipe }
-        fflush(stdout)  // our lines before the child's
+        fflush(nil)  // our lines before the child's (nil flushes every stream)
         try process.run()
         let data = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
