@@ -233,41 +233,20 @@ struct Lineup {
     let task: TaskData
     let n: Int
 
-    /// AdamW moves every value by about the learning rate per step, so a raw table's rate is set by the
-    /// scale it starts at: tables drawn from N(0, 1) (P-tuning v2, prompt tuning's RANDOM start) take
-    /// large steps, as Lester et al.'s 0.3; tables copied from the token embeddings (values of a few
-    /// hundredths here) and the networks of prefix tuning and P-tuning take the usual prompt grid.
-    static let tableRates: [Float] = [1e-2, 3e-2, 1e-1, 3e-1]
+    /// The grid of tables drawn from N(0, 1) (`Method.tableRates`).
+    static let tableRates = Method.tableRates
 
-    /// Prompt tuning; by default initialised from sampled vocabulary rows (Lester's second best and
-    /// the one that needs no wording).
+    /// Prompt tuning; by default initialised from sampled vocabulary rows.
     func promptTuning(n count: Int? = nil, initialisation: PromptTuningInit = .sampleVocab, text: String? = nil,
                       label: String? = nil) -> Method {
-        let n = count ?? self.n
-        let config = PromptTuningConfig(numVirtualTokens: n, promptTuningInit: initialisation,
-                                        promptTuningInitText: text)
-        let what = text.map { "TEXT '\($0)'" } ?? initialisation.rawValue
-        let random = initialisation == .random
-        return .peft(label ?? "prompt tuning", base, config, key: "prompt tuning n=\(n) \(what)",
-                     learningRates: random ? Lineup.tableRates : Method.promptRates,
-                     defaultLearningRate: random ? 1e-1 : 3e-2)
+        .promptTuning(base, n: count ?? n, initialisation: initialisation, text: text, label: label)
     }
 
-    var prefixTuning: Method {
-        .peft("prefix tuning", base, PrefixTuningConfig(numVirtualTokens: n, prefixProjection: true),
-              key: "prefix tuning n=\(n) projection", learningRates: Method.promptRates, defaultLearningRate: 1e-2)
-    }
+    var prefixTuning: Method { .prefixTuning(base, n: n) }
 
-    func pTuning(_ type: PromptEncoderReparameterizationType) -> Method {
-        .peft("P-tuning (\(type.rawValue))", base,
-              PromptEncoderConfig(numVirtualTokens: n, encoderReparameterizationType: type),
-              key: "p-tuning n=\(n) \(type.rawValue)", learningRates: Method.promptRates, defaultLearningRate: 1e-2)
-    }
+    func pTuning(_ type: PromptEncoderReparameterizationType) -> Method { .pTuning(base, n: n, type) }
 
-    var pTuningV2: Method {
-        .peft("P-tuning v2", base, PrefixTuningConfig.pTuningV2(numVirtualTokens: n), key: "p-tuning v2 n=\(n)",
-              learningRates: Lineup.tableRates, defaultLearningRate: 1e-1)
-    }
+    var pTuningV2: Method { .pTuningV2(base, n: n) }
 
     var lora: Method {
         .lora("LoRA r=8 (q,v)", base, LoraConfig(r: 8, loraAlpha: 16), key: "lora 8 16.0 q_proj,v_proj")

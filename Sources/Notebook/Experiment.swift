@@ -19,6 +19,9 @@ public enum LearningRateSource: Sendable, Equatable {
     case fixed
     /// `--quick`: the method's default, not tuned.
     case untuned
+    /// Another lesson's committed tuning file, which holds the same setting (task, base, training
+    /// examples, steps and method): its sweep is the one this lesson would run, seed for seed.
+    case borrowed(lesson: String)
 }
 
 /// One seed's run on the test split.
@@ -80,6 +83,10 @@ public final class Experiment {
     public var tuningSeeds: [UInt64] { [options.seed &+ 1000, options.seed &+ 1001] }
     public let bootstrap: Bootstrap
     private let tuning: TuningStore
+    /// Lessons whose committed tuning files may hold this experiment's settings: a setting found
+    /// there is not swept again (the sweep's seeds and data are the same, so it would give the same
+    /// record). Only with neither `--tune` nor `--quick`.
+    public var borrowsTuningFrom: [String] = []
     /// The methods tuned or looked up so far, for the report: (name, key, record, source).
     public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
     let encodedTrain: [EncodedExample]
@@ -141,6 +148,10 @@ public final class Experiment {
             let source: LearningRateSource = options.tune ? .swept : .committed
             note(method.name, record, source)
             return (record.learningRate, source)
+        }
+        if !options.tune, let (lesson, record) = TuningStore.committed(key, in: borrowsTuningFrom) {
+            note(method.name, record, .borrowed(lesson: lesson))
+            return (record.learningRate, .borrowed(lesson: lesson))
         }
         let record = try sweep(method, steps: steps)
         tuning[key] = record

@@ -53,6 +53,7 @@ extension Experiment {
         case .swept: source = "swept now"
         case .fixed: source = "fixed"
         case .untuned: source = "default"
+        case .borrowed(let lesson): source = "tuned in \(lesson)"
         }
         return "\(shortRate(r.learningRate)) (\(source))"
     }
@@ -89,7 +90,7 @@ extension Experiment {
             let choice = shortRate(record.learningRate) + (record.isAtEdge ? " (edge of the grid)" : "")
             table.add([name, record.sweep.map { shortRate($0.learningRate) }.joined(separator: ", "),
                        record.sweep.map { String(format: "%.3f", $0.validationScore) }.joined(separator: ", "), choice,
-                       source == .committed ? "tuning.json" : "this run"])
+                       sourceText(source)])
         }
         nb.table(table)
         let series = tuned.map { name, record, _ in
@@ -103,6 +104,15 @@ extension Experiment {
         if !edges.isEmpty {
             nb.say("At the edge of the grid for \(edges.joined(separator: ", ")): a wider sweep might find a better rate; "
                 + "the comparison is fair only as far as the grid reaches.")
+        }
+    }
+
+    /// Where a learning rate in the tuning table came from.
+    func sourceText(_ source: LearningRateSource) -> String {
+        switch source {
+        case .committed: "tuning.json"
+        case .borrowed(let lesson): "\(lesson)'s tuning.json"
+        case .swept, .fixed, .untuned: "this run"
         }
     }
 

@@ -72,6 +72,14 @@ public final class TuningStore {
 
     /// Writes the lesson's file.
     public func save() throws { try file.save(for: lesson) }
+
+    /// The first of `lessons` whose committed tuning file holds `key`, with its record.
+    public static func committed(_ key: String, in lessons: [String]) -> (lesson: String, record: TuningRecord)? {
+        for lesson in lessons {
+            if let record = (stores[lesson]?.file ?? TuningFile.load(for: lesson)).records[key] { return (lesson, record) }
+        }
+        return nil
+    }
 }
 
 /// `Lessons/<lesson>/tuning.json`: every method's record, keyed by its setting.
