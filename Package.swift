@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
-        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], swiftSettings: optimised),
+        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"],
+                swiftSettings: optimised),
         .target(
             name: "Notebook",
             dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus", "PEFT",
@@ -75,8 +76,10 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+        .testTarget(name: "PEFTTests",
+                    dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
+        .testTarget(name: "NotebookTests",
+                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

@@ -44,7 +44,8 @@ public struct TaskData: Sendable {
     public var metric: Metric
     public var train: [Example], validation: [Example], test: [Example]
 
-    public init(name: String, summary: String, metric: Metric, train: [Example], validation: [Example], test: [Example]) {
+    public init(name: String, summary: String, metric: Metric, train: [Example], validation: [Example],
+                test: [Example]) {
         self.name = name; self.summary = summary; self.metric = metric
         self.train = train; self.validation = validation; self.test = test
     }
@@ -68,7 +69,9 @@ public struct TaskData: Sendable {
 /// Split sizes: `full` for lessons, `quick` for `--quick` and the tests.
 public struct SplitSizes: Sendable {
     public var train: Int, validation: Int, test: Int
-    public init(train: Int, validation: Int, test: Int) { self.train = train; self.validation = validation; self.test = test }
+    public init(train: Int, validation: Int, test: Int) {
+        self.train = train; self.validation = validation; self.test = test
+    }
     public static let full = SplitSizes(train: 2000, validation: 200, test: 400)
     public static let quick = SplitSizes(train: 300, validation: 60, test: 100)
 }
@@ -107,7 +110,8 @@ extension World {
                 if seen.insert(e.prompt).inserted { all.append(e) }
             }
             // Test and validation are filled first, so a small pool shortens training, never the test.
-            let test = Array(all.prefix(sizes.test)), validation = Array(all.dropFirst(sizes.test).prefix(sizes.validation))
+            let test = Array(all.prefix(sizes.test)),
+                validation = Array(all.dropFirst(sizes.test).prefix(sizes.validation))
             return (Array(all.dropFirst(sizes.test + sizes.validation)), validation, test)
         }
         let data = try makeTask(name, split: split, sizes: sizes, g)
@@ -117,12 +121,14 @@ extension World {
         return data
     }
 
-    private func makeTask(_ name: String, split: (() -> Example) -> ([Example], [Example], [Example]), sizes: SplitSizes, _ g: Generator) throws -> TaskData {
+    private func makeTask(_ name: String, split: (() -> Example) -> ([Example], [Example], [Example]),
+                          sizes: SplitSizes, _ g: Generator) throws -> TaskData {
         switch name {
         case "sentiment":
             let (tr, va, te) = split {
                 let (text, positive) = review(g)
-                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative", kind: "sentiment")
+                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative",
+                               kind: "sentiment")
             }
             return TaskData(name: name, summary: "is a review positive or negative? (negation and contrast decide)",
                             metric: .choice(options: [" positive", " negative"]), train: tr, validation: va, test: te)
@@ -132,7 +138,8 @@ extension World {
                 return Example(prompt: "Text: \(topicSentence(topic, g))\nTopic:", answer: " " + topic, kind: "topic")
             }
             return TaskData(name: name, summary: "which of five topics is a sentence about?",
-                            metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va, test: te)
+                            metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va,
+                            test: te)
         case "qa":
             return factualQA(sizes: sizes, g)
         case let name where World.qaRelationTaskNames.contains(name):
@@ -158,14 +165,20 @@ extension World {
         func questions(_ p: Person) -> [Example] {
             let n = p.name
             let asked: [(String, String, [String])] = [
-                ("city", p.city, ["Where does \(n) live?", "In which city is the home of \(n)?", "Which city does \(n) live in?"]),
-                ("job", p.job, ["What is the job of \(n)?", "What does \(n) do for a living?", "What does \(n) work as?"]),
+                ("city", p.city,
+                 ["Where does \(n) live?", "In which city is the home of \(n)?", "Which city does \(n) live in?"]),
+                ("job", p.job,
+                 ["What is the job of \(n)?", "What does \(n) do for a living?", "What does \(n) work as?"]),
                 ("color", p.color, ["What is the favorite color of \(n)?", "Which color does \(n) like best?",
                                     "What color does \(n) love?"]),
-                ("pet", p.pet, ["What pet does \(n) have?", "Which animal does \(n) keep at home?", "What animal is the pet of \(n)?"]),
+                ("pet", p.pet,
+                 ["What pet does \(n) have?", "Which animal does \(n) keep at home?",
+                  "What animal is the pet of \(n)?"]),
             ]
             return asked.filter { relation == nil || $0.0 == relation }.flatMap { kind, answer, wordings in
-                wordings.map { Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind) }
+                wordings.map {
+                    Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind)
+                }
             }
         }
         let split = World.qaPeople
@@ -184,13 +197,15 @@ extension World {
     /// A record of 2–3 fields about a (possibly new) person → one sentence in a fixed style.
     func dataToText(_ g: Generator) -> Example {
         let name = g.pick(Lexicon.names + Lexicon.extraNames)
-        let city = g.pick(Lexicon.cities), job = g.pick(Lexicon.jobs), color = g.pick(Lexicon.colors), pet = g.pick(Lexicon.pets)
+        let city = g.pick(Lexicon.cities), job = g.pick(Lexicon.jobs),
+            color = g.pick(Lexicon.colors), pet = g.pick(Lexicon.pets)
         let layouts: [([(String, String)], String)] = [
             ([("job", job), ("city", city)], "\(name) is a \(job) who lives in \(city)."),
             ([("job", job), ("pet", pet)], "\(name) is a \(job) who has a \(pet)."),
             ([("city", city), ("color", color)], "\(name) lives in \(city) and likes \(color)."),
             ([("job", job), ("city", city), ("pet", pet)], "\(name) is a \(job) from \(city) with a \(pet)."),
-            ([("city", city), ("pet", pet), ("color", color)], "\(name) lives in \(city), has a \(pet) and likes \(color)."),
+            ([("city", city), ("pet", pet), ("color", color)],
+             "\(name) lives in \(city), has a \(pet) and likes \(color)."),
         ]
         let (fields, sentence) = g.pick(layouts)
         let record = ([("name", name)] + g.shuffled(fields)).map { "\($0.0)=\($0.1)" }.joined(separator: " | ")
@@ -234,9 +249,11 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
     case emptySplit(String)
     public var description: String {
         switch self {
-        case .emptySplit(let name): "task '\(name)' has an empty train, validation or test split; ask for fewer examples"
+        case .emptySplit(let name):
+            "task '\(name)' has an empty train, validation or test split; ask for fewer examples"
         case .unknownTask(let name):
-            "unknown task '\(name)'; the embedded tasks are \(World.taskNames.joined(separator: ", ")), or give a JSON/JSONL file of Alpaca records"
+            "unknown task '\(name)'; the embedded tasks are \(World.taskNames.joined(separator: ", ")), "
+                + "or give a JSON/JSONL file of Alpaca records"
         }
     }
 }
@@ -244,7 +261,9 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
 /// The values of a data-to-text prompt's record ("name=Alice | city=Rome" → [Alice, Rome]).
 public func recordValues(_ prompt: String) -> [String] {
     guard let line = prompt.split(separator: "\n").first, line.hasPrefix("Data: ") else { return [] }
-    return line.dropFirst(6).split(separator: "|").compactMap { $0.split(separator: "=").last.map { $0.trimmingCharacters(in: " ") } }
+    return line.dropFirst(6).split(separator: "|").compactMap {
+        $0.split(separator: "=").last.map { $0.trimmingCharacters(in: " ") }
+    }
 }
 
 extension Substring {

@@ -65,7 +65,8 @@ public final class Tokenizer {
                     if firstSeen[p] == nil { firstSeen[p] = firstSeen.count }
                 }
             }
-            guard let best = pairCounts.max(by: { ($0.value, -firstSeen[$0.key]!) < ($1.value, -firstSeen[$1.key]!) }), best.value > 1 else { break }
+            guard let best = pairCounts.max(by: { ($0.value, -firstSeen[$0.key]!) < ($1.value, -firstSeen[$1.key]!) }),
+                  best.value > 1 else { break }
             merges.append((best.key.a, best.key.b))
             for i in words.indices where words[i].symbols.count > 1 {
                 words[i].symbols = mergePair(words[i].symbols, best.key, into: next)
@@ -80,7 +81,11 @@ public final class Tokenizer {
         out.reserveCapacity(s.count)
         var i = 0
         while i < s.count {
-            if i + 1 < s.count && s[i] == p.a && s[i + 1] == p.b { out.append(id); i += 2 } else { out.append(s[i]); i += 1 }
+            if i + 1 < s.count && s[i] == p.a && s[i + 1] == p.b {
+                out.append(id); i += 2
+            } else {
+                out.append(s[i]); i += 1
+            }
         }
         return out
     }
@@ -94,7 +99,9 @@ public final class Tokenizer {
             while symbols.count > 1 {
                 var best: (rank: Int, index: Int)? = nil
                 for i in 0..<(symbols.count - 1) {
-                    if let r = mergeRank[Pair(a: symbols[i], b: symbols[i + 1])], r < (best?.rank ?? .max) { best = (r, i) }
+                    if let r = mergeRank[Pair(a: symbols[i], b: symbols[i + 1])], r < (best?.rank ?? .max) {
+                        best = (r, i)
+                    }
                 }
                 guard let best else { break }
                 let p = merges[best.rank]
@@ -130,13 +137,16 @@ public final class Tokenizer {
             let c = scalars[i]
             if c == "'" {
                 let rest = String(scalars[scalars.index(after: i)...].prefix(2)).lowercased()
-                if let m = ["re", "ve", "ll"].first(where: { rest.hasPrefix($0) }) ?? ["s", "t", "m", "d"].first(where: { rest.hasPrefix($0) }) {
+                if let m = ["re", "ve", "ll"].first(where: { rest.hasPrefix($0) })
+                    ?? ["s", "t", "m", "d"].first(where: { rest.hasPrefix($0) }) {
                     let end = scalars.index(i, offsetBy: 1 + m.count)
                     chunks.append(Substring(scalars[start..<end])); i = end; continue
                 }
             }
             var j = i
-            if c == " ", scalars.index(after: j) < scalars.endIndex, kind(scalars[scalars.index(after: j)]) != 0 { j = scalars.index(after: j) }
+            if c == " ", scalars.index(after: j) < scalars.endIndex, kind(scalars[scalars.index(after: j)]) != 0 {
+                j = scalars.index(after: j)
+            }
             let k = kind(scalars[j])
             if k == 0 {  // whitespace: a run, leaving its last character to the next chunk
                 var end = j
@@ -147,7 +157,9 @@ public final class Tokenizer {
                 chunks.append(Substring(scalars[start..<end])); i = end; continue
             }
             var end = scalars.index(after: j)
-            while end < scalars.endIndex, kind(scalars[end]) == k, !(k == 3 && scalars[end] == "'") { end = scalars.index(after: end) }
+            while end < scalars.endIndex, kind(scalars[end]) == k, !(k == 3 && scalars[end] == "'") {
+                end = scalars.index(after: end)
+            }
             chunks.append(Substring(scalars[start..<end])); i = end
         }
         return chunks
@@ -172,9 +184,12 @@ public final class Tokenizer {
     public func save(to url: URL) throws {
         var vocab: [String] = []
         for id in 0..<eosId { vocab.append("    \(jsonString(Tokenizer.printable(pieces[id]))): \(id)") }
-        let mergeLines = merges.map { "    \(jsonString(Tokenizer.printable(pieces[$0.0]) + " " + Tokenizer.printable(pieces[$0.1])))" }
+        let mergeLines = merges.map {
+            "    \(jsonString(Tokenizer.printable(pieces[$0.0]) + " " + Tokenizer.printable(pieces[$0.1])))"
+        }
         let added = [(eosId, Tokenizer.eosText), (padId, Tokenizer.padText)].map {
-            "    {\"id\": \($0.0), \"content\": \(jsonString($0.1)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+            "    {\"id\": \($0.0), \"content\": \(jsonString($0.1)), \"single_word\": false, \"lstrip\": false, "
+                + "\"rstrip\": false, \"normalized\": false, \"special\": true}"
         }
         let text = """
         {
@@ -211,7 +226,9 @@ public final class Tokenizer {
     /// file: a damaged file gives an error, never an index out of range or a runaway piece.
     public static func load(contentsOf url: URL) throws -> Tokenizer {
         func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
-        guard let data = try? Data(contentsOf: url) else { throw fail("no such file: the model folder has no tokenizer") }
+        guard let data = try? Data(contentsOf: url) else {
+            throw fail("no such file: the model folder has no tokenizer")
+        }
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
             throw fail("not valid JSON (\(jsonSyntaxProblem(error))); save the tokenizer again")
@@ -230,13 +247,19 @@ public final class Tokenizer {
             }
             vocab[token] = id
         }
-        for b in 0..<256 where vocab[printable([UInt8(b)])] != b { throw fail("ids 0..<256 must be the 256 bytes in order") }
+        for b in 0..<256 where vocab[printable([UInt8(b)])] != b {
+            throw fail("ids 0..<256 must be the 256 bytes in order")
+        }
         var defined: [String: Int] = [:]
         for b in 0..<256 { defined[printable([UInt8(b)])] = b }
         var pairs: [(Int, Int)] = []
         for (n, m) in merges.enumerated() {
             let parts: [String]
-            if let s = m as? String { parts = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init) } else { parts = (m as? [String]) ?? [] }
+            if let s = m as? String {
+                parts = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            } else {
+                parts = (m as? [String]) ?? []
+            }
             guard parts.count == 2, let a = defined[parts[0]], let b = defined[parts[1]] else {
                 throw fail("merge \(n) is not two known tokens (a byte or the result of an earlier merge); "
                            + "merges must be listed in the order they were learned")

@@ -9,7 +9,8 @@ import TensorKit
 /// The prompt template for instruction records (a compact form of Alpaca's):
 /// "Instruction: …\nInput: …\nResponse:" → " output". `Input:` is left out when empty.
 public func alpacaExample(instruction: String, input: String, output: String) -> Example {
-    let body = input.isEmpty ? "Instruction: \(instruction)\nResponse:" : "Instruction: \(instruction)\nInput: \(input)\nResponse:"
+    let body = input.isEmpty ? "Instruction: \(instruction)\nResponse:"
+                             : "Instruction: \(instruction)\nInput: \(input)\nResponse:"
     return Example(prompt: body, answer: " " + output)
 }
 
@@ -22,9 +23,15 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     guard var text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text; save it as UTF-8") }
     if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark, as some Windows editors write
     func record(_ object: Any, _ where_: String) throws -> Example {
-        guard let dict = object as? [String: Any] else { throw fail("\(where_): expected an object with instruction, input, output") }
-        guard let instruction = dict["instruction"] as? String, !instruction.isEmpty else { throw fail("\(where_): missing or empty \"instruction\" (a string)") }
-        guard let output = dict["output"] as? String, !output.isEmpty else { throw fail("\(where_): missing or empty \"output\" (a string)") }
+        guard let dict = object as? [String: Any] else {
+            throw fail("\(where_): expected an object with instruction, input, output")
+        }
+        guard let instruction = dict["instruction"] as? String, !instruction.isEmpty else {
+            throw fail("\(where_): missing or empty \"instruction\" (a string)")
+        }
+        guard let output = dict["output"] as? String, !output.isEmpty else {
+            throw fail("\(where_): missing or empty \"output\" (a string)")
+        }
         let input = dict["input"] as? String ?? ""
         if dict["input"] != nil && !(dict["input"] is String) { throw fail("\(where_): \"input\" must be a string") }
         var example = alpacaExample(instruction: instruction, input: input, output: output)
@@ -62,7 +69,9 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
 
 /// Reads a plain-text pretraining corpus: documents separated by blank lines.
 public func loadTextCorpus(contentsOf url: URL) throws -> [String] {
-    guard let data = try? Data(contentsOf: url) else { throw FileFormatError(file: url.path, problem: "no such file or not readable") }
+    guard let data = try? Data(contentsOf: url) else {
+        throw FileFormatError(file: url.path, problem: "no such file or not readable")
+    }
     guard let text = String(data: data, encoding: .utf8) else {
         throw FileFormatError(file: url.path, problem: "is not UTF-8 text; save it as UTF-8")
     }
@@ -79,6 +88,7 @@ public func userTask(name: String, examples: [Example], seed: UInt64) -> TaskDat
     let shuffled = g.shuffled(examples)
     let cut = max(1, shuffled.count * 9 / 10)
     let held = cut < shuffled.count ? Array(shuffled[cut...]) : Array(shuffled.suffix(1))
-    return TaskData(name: name, summary: "your instruction data (\(examples.count) records)", metric: .exactMatch(maxTokens: 32),
+    return TaskData(name: name, summary: "your instruction data (\(examples.count) records)",
+                    metric: .exactMatch(maxTokens: 32),
                     train: Array(shuffled[..<cut]), validation: held, test: held)
 }

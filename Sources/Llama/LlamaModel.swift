@@ -64,8 +64,10 @@ public final class DecoderLayer {
     private func block(_ x: Tensor, positions: [Int], attend: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let cfg = config
         let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [B, T, C]
-        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope, rowOffsets: positions)  // [B,T,H·D]
-        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope, rowOffsets: positions)   // [B,T,KV·D]
+        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope,
+                               rowOffsets: positions)                                        // [B, T, H·D]
+        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope,
+                               rowOffsets: positions)                                        // [B, T, KV·D]
         let v = vProj(h)                                                                     // [B, T, KV·D]
         let a = attend(q, k, v)                                                              // [B, T, H·D]
         let x1 = x + oProj(a)                                                                // [B, T, C]
@@ -156,7 +158,9 @@ public final class LlamaModel {
 
     /// Bytes the base weights occupy (a quantized layer by its packed storage).
     public var weightBytes: Int {
-        let norms = norm.storageBytes + layers.reduce(0) { $0 + $1.inputLayernorm.storageBytes + $1.postAttentionLayernorm.storageBytes }
+        let norms = norm.storageBytes + layers.reduce(0) {
+            $0 + $1.inputLayernorm.storageBytes + $1.postAttentionLayernorm.storageBytes
+        }
         let linear = linearSlots.reduce(0) { $0 + $1.layer.base.storageBytes }
         return embedTokens.storageBytes + norms + linear - (isHeadTied ? embedTokens.storageBytes : 0)
     }
@@ -182,10 +186,12 @@ public final class LlamaModel {
         switch virtualTokens {
         case .prepended(let prompt)?:
             let rows = batched(prompt, batch)                                            // [B, n, C]
-            precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize], "prepended embeddings \(prompt.shape)")
+            precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize],
+                         "prepended embeddings \(prompt.shape)")
             x = concat([rows, x], axis: 1)                                               // [B, n+T, C]
         case .keyValuePrefixes(let list)?:
-            precondition(list.count == layers.count, "one key/value prefix per layer: \(list.count) for \(layers.count)")
+            precondition(list.count == layers.count,
+                         "one key/value prefix per layer: \(list.count) for \(layers.count)")
             prefixes = list.map { KeyValuePrefix(key: batched($0.key, batch), value: batched($0.value, batch)) }
         case nil:
             break

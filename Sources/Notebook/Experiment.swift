@@ -52,7 +52,9 @@ public struct MethodResult {
     public init(name: String) { self.name = name }
 
     /// Test scores as the bootstrap reads them.
-    public func itemScores(entities: [String]) -> ItemScores { ItemScores(seeds: runs.map(\.itemScores), entityNames: entities) }
+    public func itemScores(entities: [String]) -> ItemScores {
+        ItemScores(seeds: runs.map(\.itemScores), entityNames: entities)
+    }
     /// Held-out losses as the bootstrap reads them (each window its own entity).
     public var heldOutScores: ItemScores {
         ItemScores(seeds: runs.map(\.windowLosses), entities: Array(0..<(runs.first?.windowLosses.count ?? 0)))
@@ -129,7 +131,8 @@ public final class Experiment {
     /// "test: 168 questions about 14 people" style description of the test split.
     public var testDescription: String {
         let entities = Set(task.test.map(\.entity)).count
-        return entities < task.test.count ? "\(task.test.count) test items about \(entities) entities" : "\(task.test.count) test items"
+        return entities < task.test.count ? "\(task.test.count) test items about \(entities) entities"
+                                          : "\(task.test.count) test items"
     }
 
     // MARK: Learning rates
@@ -139,7 +142,8 @@ public final class Experiment {
     }
 
     /// The learning rate `method` trains with, and where it came from.
-    public func learningRate(for method: Method, steps: Int? = nil) throws -> (rate: Float, source: LearningRateSource) {
+    public func learningRate(for method: Method,
+                             steps: Int? = nil) throws -> (rate: Float, source: LearningRateSource) {
         if let fixed = method.fixedLearningRate { return (fixed, .fixed) }
         if options.quick { return (method.defaultLearningRate, .untuned) }
         let steps = steps ?? self.steps
@@ -177,7 +181,8 @@ public final class Experiment {
                 heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
             }
             let n = Double(tuningSeeds.count)
-            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n, heldOutLoss: heldOut / n))
+            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n,
+                                     heldOutLoss: heldOut / n))
         }
         return TuningRecord(learningRate: TuningRecord.best(points).learningRate, seeds: tuningSeeds, sweep: points)
     }

@@ -78,7 +78,9 @@ public struct TrainingSettings: Sendable {
 /// settings' seed. Throws, before any training, if an example cannot be run.
 public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer, data: [EncodedExample],
                      padId: Int, settings: TrainingSettings) throws -> TrainingLog {
-    guard !data.isEmpty else { throw LessonError("fine-tuning needs at least one training example; the data set is empty") }
+    guard !data.isEmpty else {
+        throw LessonError("fine-tuning needs at least one training example; the data set is empty")
+    }
     let tagged = data.filter { $0.taskId != nil }.count
     if tagged > 0 && tagged < data.count {
         throw LessonError("\(tagged) of \(data.count) training examples carry a task id and the others do not; give "
@@ -88,7 +90,8 @@ public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer
         try tuner.check(TokenBatch(padding: [longest], padId: padId))
     }
     let g = Generator(seed: settings.seed &+ 0x5EED)
-    let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10), total: settings.steps)
+    let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10),
+                                               total: settings.steps)
     var order: [Int] = [], cursor = 0
     let progress = Progress(label, total: settings.steps)
     tuner.isTraining = true
@@ -155,10 +158,12 @@ private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer
                                       logits: logits, batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let taskIds = examples.compactMap(\.taskId)
-            let predictions = generate(examples.map(\.prompt), maxTokens, taskIds.count == examples.count ? taskIds : nil)
+            let predictions = generate(examples.map(\.prompt), maxTokens,
+                                       taskIds.count == examples.count ? taskIds : nil)
             var perItem: [Double] = [], coverage = 0.0
             for (e, p) in zip(examples, predictions) {
-                perItem.append(p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
+                perItem.append(
+                    p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
                 let values = recordValues(e.prompt)
                 if !values.isEmpty { coverage += Double(values.filter { p.contains($0) }.count) / Double(values.count) }
             }
@@ -166,8 +171,8 @@ private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer
             let samples = zip(examples, predictions).prefix(4).map { ($0.prompt, $1, $0.answer) }
             var isSlotTask = false
             if case .slotCoverage = task.metric { isSlotTask = true }
-            return Score(value: perItem.reduce(0, +) / n, perItem: perItem, slotCoverage: isSlotTask ? coverage / n : nil,
-                         samples: samples)
+            return Score(value: perItem.reduce(0, +) / n, perItem: perItem,
+                         slotCoverage: isSlotTask ? coverage / n : nil, samples: samples)
         }
     }
 }
@@ -222,7 +227,8 @@ func rankClassification(_ examples: [Example], options: (Example) -> [String], t
             if samples.count < 4 { samples.append((e.prompt, choices.isEmpty ? "" : choices[best], e.answer)) }
         }
     }
-    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil, samples: samples)
+    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil,
+                 samples: samples)
 }
 
 /// Greedy continuations (up to a newline or end of text) through a key/value cache: the prompts of
@@ -308,10 +314,13 @@ public func answerLoss(_ tuner: any Tuner, _ examples: [Example], tokenizer: Tok
     withoutGrad {
         var total = 0.0, targets = 0
         for start in stride(from: 0, to: examples.count, by: batchSize) {
-            let batch = TokenBatch(padding: examples[start..<min(start + batchSize, examples.count)].map { tokenizer.encode($0) },
-                                   padId: tokenizer.padId)
+            let batch = TokenBatch(
+                padding: examples[start..<min(start + batchSize, examples.count)].map { tokenizer.encode($0) },
+                padId: tokenizer.padId)
             let t = batch.sequenceLength
-            let count = (0..<batch.batchSize).reduce(0) { n, r in n + batch.labels[(r * t + 1)..<(r * t + t)].filter { $0 != -100 }.count }
+            let count = (0..<batch.batchSize).reduce(0) { n, r in
+                n + batch.labels[(r * t + 1)..<(r * t + t)].filter { $0 != -100 }.count
+            }
             total += Double(tuner.loss(batch).crossEntropy.item) * Double(count)
             targets += count
         }

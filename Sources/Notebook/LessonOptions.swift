@@ -39,7 +39,8 @@ public struct LessonOptions: ParsableArguments {
 
     /// The package's root folder (where Package.swift is).
     public static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// The output folder for `lesson`.

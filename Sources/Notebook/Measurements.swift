@@ -31,7 +31,8 @@ public func inferenceTimings(_ logits: LogitsFunction, batch: TokenBatch, repeat
 public func folderSize(_ url: URL) -> Int {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
     return names.reduce(0) { total, name in
-        total + (((try? FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
+        total + (((try? FileManager.default.attributesOfItem(
+            atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
     }
 }
 

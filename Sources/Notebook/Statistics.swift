@@ -65,7 +65,9 @@ public struct Interval: Sendable, Equatable {
     public var low: Double
     public var high: Double
 
-    public init(estimate: Double, low: Double, high: Double) { self.estimate = estimate; self.low = low; self.high = high }
+    public init(estimate: Double, low: Double, high: Double) {
+        self.estimate = estimate; self.low = low; self.high = high
+    }
 
     /// "0.812 [0.790, 0.833]" (`digits` decimals; `signed` shows + for differences).
     public func text(_ digits: Int = 3, signed: Bool = false) -> String {
@@ -95,7 +97,8 @@ public struct Comparison: Sendable {
     /// "better by +0.080 [+0.031, +0.129]" or "within noise (+0.012 [−0.020, +0.041])"; for a loss,
     /// "better by −0.910 […]" means lower.
     public var text: String {
-        verdict == .withinNoise ? "within noise (\(difference.text(signed: true)))" : "\(verdict.rawValue) by \(difference.text(signed: true))"
+        verdict == .withinNoise ? "within noise (\(difference.text(signed: true)))"
+                                : "\(verdict.rawValue) by \(difference.text(signed: true))"
     }
 }
 

@@ -20,9 +20,12 @@ extension Figure {
             let frame = Frame(figure: self, series: panels.flatMap(\.series))
             var out = ["  \(title)"]
             // The terminal shows the first two panels; the PNG has them all.
-            for panel in panels.prefix(2) { out += ["  · \(panel.title)"] + plotLines(panel.series, in: frame, height: 7) }
+            for panel in panels.prefix(2) {
+                out += ["  · \(panel.title)"] + plotLines(panel.series, in: frame, height: 7)
+            }
             if panels.count > 2 {
-                out.append("  · … \(panels.count - 2) more panels (\(panels.dropFirst(2).map(\.title).joined(separator: ", "))) in \(name).png")
+                out.append("  · … \(panels.count - 2) more panels "
+                    + "(\(panels.dropFirst(2).map(\.title).joined(separator: ", "))) in \(name).png")
             }
             let widest = panels.max { $0.series.count < $1.series.count }?.series ?? []
             return (out + [legendLine(widest)]).joined(separator: "\n")

@@ -101,7 +101,8 @@ public struct TuningFile: Codable, Sendable {
         let url = url(for: lesson)
         guard let data = try? Data(contentsOf: url) else { return TuningFile() }
         do { return try JSONDecoder().decode(TuningFile.self, from: data) } catch {
-            printToStandardError("note: \(url.path) is not a tuning file (\(error)); the learning rates will be swept again")
+            printToStandardError("note: \(url.path) is not a tuning file (\(error)); "
+                + "the learning rates will be swept again")
             return TuningFile()
         }
     }

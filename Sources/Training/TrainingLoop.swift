@@ -42,7 +42,8 @@ public struct TrainingLog: Sendable {
 ///   - progress: told (step, loss, tokens so far) after every step.
 public func runTraining(steps: Int, optimizer: any Optimizer, learningRate: (Int) -> Float, maxGradientNorm: Float?,
                         lossOfStep: (Int) throws -> (loss: Tensor, tokens: Int), afterStep: (Int) -> Void = { _ in },
-                        progress: (_ step: Int, _ loss: Float, _ tokens: Int) -> Void = { _, _, _ in }) rethrows -> TrainingLog {
+                        progress: (_ step: Int, _ loss: Float, _ tokens: Int) -> Void = { _, _, _ in }) rethrows
+    -> TrainingLog {
     let trainable = optimizer.groups.flatMap(\.parameters)
     var losses: [Float] = [], tokens = 0, hookSeconds = 0.0
     let start = Date()

@@ -38,7 +38,8 @@ struct LoraOptions: ParsableArguments {
     @Option(help: "LoRA: the rank r.") var r = 8
     @Option(help: "LoRA: lora_alpha (the update is scaled by alpha/r).") var alpha: Double = 16
     @Option(help: "LoRA: target modules, comma-separated names, or all-linear.") var targetModules = "q_proj,v_proj"
-    @Option(help: "LoRA: a regular expression for the target modules (instead of --target-modules).") var targetRegex: String?
+    @Option(help: "LoRA: a regular expression for the target modules (instead of --target-modules).")
+    var targetRegex: String?
     @Option(help: "LoRA: dropout on the adapter input.") var dropout: Float = 0
     @Option(help: "LoRA: initialisation, true, gaussian or pissa.") var initLoraWeights = "true"
     @Flag(help: "LoRA: scale by alpha/√r (rsLoRA).") var useRslora = false
@@ -83,7 +84,8 @@ struct Train: ParsableCommand {
         abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
         --method chooses the PEFT method (lora, qlora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2 \
-        = prefix tuning without the projection, mpt = multitask prompt tuning); each method's options carry PEFT's field \
+        = prefix tuning without the projection, mpt = multitask prompt tuning); each method's options carry \
+        PEFT's field \
         names (AdaLoRA takes total_step from --steps and shares the LoRA options; qlora is LoRA with its options on \
         the base quantized to 4 bits, NF4 + double quantization by default). --model may be a float or a 4-bit \
         folder (from `peft quantize`, or transformers + bitsandbytes). --init-adapter starts from a \
@@ -100,7 +102,8 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a .json/.jsonl Alpaca file, an embedded task name, or a pre-tokenised batch .json.")
     var data: String
     @Option(help: "Where to save the adapter.") var out: String
-    @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).") var method = MethodName.lora
+    @Option(help: "The method: \(MethodName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method = MethodName.lora
     @OptionGroup(title: "LoRA") var lora: LoraOptions
     @OptionGroup(title: "QLoRA") var qlora: QLoRAOptions
     @OptionGroup(title: "AdaLoRA") var adalora: AdaLoraOptions
@@ -131,7 +134,8 @@ struct Train: ParsableCommand {
         let tuner = try makeTuner(wrapping: base, tokenize: tokenizer?.encode, tasksInData: (taskIds.max() ?? 0) + 1)
         print(tuner.trainableReport)
         (tuner as? AdaLoraModel)?.printAllocation(over: steps)
-        let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
+        let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio)
+            ?? tuner.parameterGroups(weightDecay: 0)
         let memory = ResidentMemoryTrace()
         let optimizer: any Optimizer = switch self.optimizer {
         case .adamw: memory.recording(try qlora.optimizer(groups, learningRate: lr))
@@ -149,17 +153,20 @@ struct Train: ParsableCommand {
             let log = try train(tuner, on: batch, optimizer: optimizer, steps: steps, learningRate: lr, label: label)
             try tuner.save(to: URL(fileURLWithPath: out))
             print(String(format: "trained %d steps on %d rows in %@; loss %.4f → %.4f; adapter → %@",
-                         steps, batch.batchSize, formatDuration(log.seconds), log.losses.first ?? 0, log.losses.last ?? 0, out))
+                         steps, batch.batchSize, formatDuration(log.seconds), log.losses.first ?? 0,
+                         log.losses.last ?? 0, out))
             return
         }
         guard let tokenizer else { throw ValidationError("\(model) has no tokenizer.json; text data needs one") }
         let encoded = tasks.flatMap { $0.train.map { tokenizer.encode($0) } }
         let log = try fineTune(tuner, label: label, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
-                               settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
+                               settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr,
+                                                          seed: seed))
         let scores = tasks.map { evaluate($0, on: $0.validation, tokenizer: tokenizer, model: tuner) }
         try tuner.save(to: URL(fileURLWithPath: out))
         for sample in scores[0].samples.prefix(3) {
-            print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
+            print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n"
+                  + "    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
                   + "   (expected: \(sample.answer.trimmingCharacters(in: .whitespaces)))")
         }
         let validation = zip(tasks, scores).map { task, score in
@@ -215,9 +222,11 @@ struct Train: ParsableCommand {
         case .adalora: config = try adalora.config(lora: lora, totalStep: steps)
         case .promptTuning: config = try prompt.promptTuningConfig()
         case .prefixTuning:
-            config = prefix.config(numVirtualTokens: prompt.numVirtualTokens, encoderHiddenSize: prompt.encoderHiddenSize)
+            config = prefix.config(numVirtualTokens: prompt.numVirtualTokens,
+                                   encoderHiddenSize: prompt.encoderHiddenSize)
         case .pTuning:
-            config = try pTuning.config(numVirtualTokens: prompt.numVirtualTokens, encoderHiddenSize: prompt.encoderHiddenSize)
+            config = try pTuning.config(numVirtualTokens: prompt.numVirtualTokens,
+                                        encoderHiddenSize: prompt.encoderHiddenSize)
         case .pTuningV2: config = try prefix.pTuningV2Config(numVirtualTokens: prompt.numVirtualTokens)
         case .mpt: config = try mpt.config(prompt: prompt, tasksInData: tasksInData)
         }

@@ -20,11 +20,20 @@ import TensorKit
         let docs = world.pretrainingDocuments(count: 20000, generator: Generator(seed: 3)).joined(separator: "\n")
         let qa = try world.task("qa", sizes: .full)
         for p in world.people[World.qaPeople.test] {
-            #expect(docs.contains("\(p.name) lives in \(p.city)") || docs.contains("home of \(p.name) is in \(p.city)"), "no home fact for \(p.name)")
+            #expect(docs.contains("\(p.name) lives in \(p.city)") || docs.contains("home of \(p.name) is in \(p.city)"),
+                    "no home fact for \(p.name)")
         }
         // no test question about a person the training set asks about
-        let trainNames = Set(qa.train.map { $0.prompt.split(separator: " ").first { w in world.people.contains { $0.name == w.trimmingCharacters(in: .punctuationCharacters) } } })
-        for e in qa.test { #expect(!world.people[World.qaPeople.train].contains { e.prompt.contains(" \($0.name)?") || e.prompt.contains(" \($0.name) ") }) }
+        let trainNames = Set(qa.train.map {
+            $0.prompt.split(separator: " ").first { w in
+                world.people.contains { $0.name == w.trimmingCharacters(in: .punctuationCharacters) }
+            }
+        })
+        for e in qa.test {
+            #expect(!world.people[World.qaPeople.train].contains {
+                e.prompt.contains(" \($0.name)?") || e.prompt.contains(" \($0.name) ")
+            })
+        }
         #expect(!trainNames.isEmpty)
         // the task format never appears in the corpus
         #expect(!docs.contains("Question:") && !docs.contains("Sentiment:") && !docs.contains("Topic:"))
@@ -36,7 +45,9 @@ import TensorKit
         for _ in 0..<500 {
             let (text, positive) = world.review(g)
             let lower = " " + text.lowercased()
-            let last = lower.hasPrefix(" although") ? String(lower.split(separator: ",", maxSplits: 1)[1]) : lower.components(separatedBy: ", but ").last!.components(separatedBy: ", and ").last!
+            let last = lower.hasPrefix(" although")
+                ? String(lower.split(separator: ",", maxSplits: 1)[1])
+                : lower.components(separatedBy: ", but ").last!.components(separatedBy: ", and ").last!
             let hasGood = World.goodWords.contains { last.contains(" \($0)") }
             let isNegated = last.contains(" not ") || last.contains("nobody")
             #expect(positive == (hasGood != isNegated), "\(text) labelled \(positive)")
@@ -99,7 +110,8 @@ import TensorKit
     }
 
     @Test func savesAndLoadsTokenizerJSON() throws {
-        let tok = Tokenizer.train(on: World().pretrainingDocuments(count: 500, generator: Generator(seed: 2)), vocabularySize: 300)
+        let tok = Tokenizer.train(on: World().pretrainingDocuments(count: 500, generator: Generator(seed: 2)),
+                                  vocabularySize: 300)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString).json")
         try tok.save(to: url)
         let back = try Tokenizer.load(contentsOf: url)
@@ -122,10 +134,13 @@ import TensorKit
     }
 
     @Test func readsAlpacaJSONAndJSONL() throws {
-        let json = write(#"[{"instruction": "Add", "input": "2 and 3", "output": "5"}, {"instruction": "Greet", "output": "Hello"}]"#, "json")
+        let json = write(#"[{"instruction": "Add", "input": "2 and 3", "output": "5"}, "#
+                         + #"{"instruction": "Greet", "output": "Hello"}]"#, "json")
         let a = try loadAlpaca(contentsOf: json)
-        #expect(a == [Example(prompt: "Instruction: Add\nInput: 2 and 3\nResponse:", answer: " 5"), Example(prompt: "Instruction: Greet\nResponse:", answer: " Hello")])
-        let jsonl = write("{\"instruction\": \"Add\", \"input\": \"2 and 3\", \"output\": \"5\"}\n\n{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hello\"}\n", "jsonl")
+        #expect(a == [Example(prompt: "Instruction: Add\nInput: 2 and 3\nResponse:", answer: " 5"),
+                      Example(prompt: "Instruction: Greet\nResponse:", answer: " Hello")])
+        let jsonl = write("{\"instruction\": \"Add\", \"input\": \"2 and 3\", \"output\": \"5\"}\n\n"
+                          + "{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hello\"}\n", "jsonl")
         #expect(try loadAlpaca(contentsOf: jsonl) == a)
     }
 

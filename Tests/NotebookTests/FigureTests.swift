@@ -225,7 +225,8 @@ func curve(_ steps: Int, every: Int = 10, speed: Double) -> [(x: Double, y: Doub
         ])
         #expect(r.script.components(separatedBy: "title \"random\"").count == 2, "one legend for all panels")
         #expect(r.numbers.count == 7 * 2 * 32 * 2)
-        #expect(r.textPlot.contains("· k_proj") && r.textPlot.contains("5 more panels") && r.textPlot.contains("gate_proj") && r.textPlot.contains("half 0.5"))
+        #expect(r.textPlot.contains("· k_proj") && r.textPlot.contains("5 more panels")
+                && r.textPlot.contains("gate_proj") && r.textPlot.contains("half 0.5"))
     }
 
     @Test func panelsWithDifferentSeriesHaveALegendEach() throws {

@@ -21,7 +21,8 @@ import Training
                 theta[i] *= 1 - 0.1 * 0.01
                 m[i] = 0.9 * m[i] + 0.1 * g
                 v[i] = 0.999 * v[i] + 0.001 * g * g
-                let mhat = m[i] / (1 - pow(0.9, Double(t))), denom = (v[i] / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8
+                let mhat = m[i] / (1 - pow(0.9, Double(t))),
+                    denom = (v[i] / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8
                 theta[i] -= 0.1 * mhat / denom
             }
         }
@@ -29,7 +30,8 @@ import Training
     }
 
     @Test func parameterGroupsScaleTheirLearningRate() {
-        let a = Tensor(shape: [1], values: [1], requiresGrad: true), b = Tensor(shape: [1], values: [1], requiresGrad: true)
+        let a = Tensor(shape: [1], values: [1], requiresGrad: true),
+            b = Tensor(shape: [1], values: [1], requiresGrad: true)
         let opt = SGD([ParameterGroup([a]), ParameterGroup([b], learningRateScale: 16)], learningRate: 0.01)
         (a + b).sum().backward()
         opt.step()

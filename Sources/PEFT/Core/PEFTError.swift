@@ -15,7 +15,8 @@ extension FileFormatError {
     init(file: String, decoding error: DecodingError) {
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "the top level" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            return keys.isEmpty ? "the top level"
+                                : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         }
         let problem: String
         switch error {

@@ -88,7 +88,8 @@ extension Tuner {
     public func checkLength(of batch: TokenBatch) throws {
         let length = batch.sequenceLength + virtualTokenCount, limit = model.config.maxPositionEmbeddings
         guard length <= limit else {
-            throw PEFTError("a row of \(batch.sequenceLength) tokens" + (virtualTokenCount > 0 ? " plus \(virtualTokenCount) virtual tokens" : "")
+            throw PEFTError("a row of \(batch.sequenceLength) tokens"
+                + (virtualTokenCount > 0 ? " plus \(virtualTokenCount) virtual tokens" : "")
                 + " makes \(length) positions, more than the model's max_position_embeddings (\(limit)); "
                 + "use shorter examples" + (virtualTokenCount > 0 ? " or fewer virtual tokens" : ""))
         }

@@ -27,8 +27,8 @@ public final class LoraModel: LayerAdapterTuner {
             let (r, _) = config.rankAndAlpha(for: slot.name)
             let (out, inF) = (slot.layer.outFeatures, slot.layer.inFeatures)
             guard r <= min(out, inF) else {
-                throw PEFTError("r = \(r) is larger than \(slot.name) allows: a [\(out), \(inF)] layer has rank at most "
-                    + "\(min(out, inF)); choose r ≤ \(min(out, inF))")
+                throw PEFTError("r = \(r) is larger than \(slot.name) allows: a [\(out), \(inF)] layer has rank "
+                    + "at most \(min(out, inF)); choose r ≤ \(min(out, inF))")
             }
         }
         model.setTrainable(false)
@@ -86,7 +86,8 @@ public final class LoraModel: LayerAdapterTuner {
     }
 
     /// `config` with the tensors of `weights` (read from `file`) on `model`.
-    static func load(_ config: LoraConfig, weights: SafeTensorsFile, file: URL, onto model: LlamaModel) throws -> LoraModel {
+    static func load(_ config: LoraConfig, weights: SafeTensorsFile, file: URL,
+                     onto model: LlamaModel) throws -> LoraModel {
         var fresh = config
         fresh.initLoraWeights = .standard  // the values come from the file
         let lora = try LoraModel(wrapping: model, config: fresh, generator: Generator(seed: 0))
