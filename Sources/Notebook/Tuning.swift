@@ -76,7 +76,8 @@ public final class TuningStore {
     /// The first of `lessons` whose committed tuning file holds `key`, with its record.
     public static func committed(_ key: String, in lessons: [String]) -> (lesson: String, record: TuningRecord)? {
         for lesson in lessons {
-            if let record = (stores[lesson]?.file ?? TuningFile.load(for: lesson)).records[key] { return (lesson, record) }
+            let file = stores[lesson]?.file ?? TuningFile.load(for: lesson)
+            if let record = file.records[key] { return (lesson, record) }
         }
         return nil
     }

@@ -88,7 +88,8 @@ struct Figures: ParsableCommand {
     }
 
     /// Runs `command` (found on PATH for a bare name) in `directory`; its output is shown unless captured.
-    func shell(_ command: [String], in directory: URL, capture: Bool = false) throws -> (status: Int32, output: String) {
+    func shell(_ command: [String], in directory: URL,
+               capture: Bool = false) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command

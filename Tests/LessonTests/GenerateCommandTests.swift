@@ -7,7 +7,8 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct GenerateCommandTests {
-    static let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peft-generate-\(UUID().uuidString)")
+    static let folder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("peft-generate-\(UUID().uuidString)")
     static let base = folder.appendingPathComponent("base").path
     static let adapter = folder.appendingPathComponent("prompt").path
     static let prepared: Result<Void, any Error> = Result {

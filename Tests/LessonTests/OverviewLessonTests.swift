@@ -12,8 +12,9 @@ import Testing
         let (status, output) = try runLesson("lesson-overview", ["--quick", "--out", out.path])
         #expect(status == 0, "lesson failed:\n\(output.suffix(2000))")
         let report = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
-        let methods = ["full fine-tuning", "freeze-tuning (top 1)", "LoRA r=8 (q,v)", "DoRA r=8 (q,v)", "QLoRA r=8 (q,v)",
-                       "AdaLoRA 12→8 (all linear)", "prompt tuning", "prefix tuning", "P-tuning (MLP)", "P-tuning v2"]
+        let methods = ["full fine-tuning", "freeze-tuning (top 1)", "LoRA r=8 (q,v)", "DoRA r=8 (q,v)",
+                       "QLoRA r=8 (q,v)", "AdaLoRA 12→8 (all linear)", "prompt tuning", "prefix tuning",
+                       "P-tuning (MLP)", "P-tuning v2"]
         for method in methods { #expect(report.contains("| \(method) |"), "no row for \(method)") }
         for family in ["「选择参数子集」", "「重新参数化」", "「添加参数」", "## 4. Which one when"] {
             #expect(report.contains(family), "report lacks \(family)")

@@ -27,7 +27,8 @@ import TensorKit
         for tensor in lora.trainableParameters { for i in 0..<tensor.count { tensor.data[i] = 0.05 * sin(Float(i)) } }
         return [
             ("LoRA", lora),
-            ("prompt tuning", try PromptTuningConfig(numVirtualTokens: 4).makeTuner(wrapping: base.copy(), context: context)),
+            ("prompt tuning",
+             try PromptTuningConfig(numVirtualTokens: 4).makeTuner(wrapping: base.copy(), context: context)),
             ("prefix tuning", try PrefixTuningConfig(numVirtualTokens: 4, prefixProjection: true, encoderHiddenSize: 16)
                 .makeTuner(wrapping: base.copy(), context: context)),
         ]
@@ -45,8 +46,8 @@ import TensorKit
             let middle = Date()
             let cached = generate(prompts, maxTokens: maxTokens, tokenizer: base.tokenizer, model: source)
             let end = Date()
-            print(String(format: "generate, %@, %d qa prompts: full recompute %.3f s, cached %.3f s", name, prompts.count,
-                         middle.timeIntervalSince(start), end.timeIntervalSince(middle)))
+            print(String(format: "generate, %@, %d qa prompts: full recompute %.3f s, cached %.3f s", name,
+                         prompts.count, middle.timeIntervalSince(start), end.timeIntervalSince(middle)))
             #expect(cached == full, "\(name): \(zip(cached, full).filter { $0 != $1 }.prefix(3))")
         }
     }
