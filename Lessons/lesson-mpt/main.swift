@@ -234,9 +234,9 @@ struct LessonMPT: ParsableCommand {
         let people = Set(targetTask.train.map(\.entity)).count
         nb.say("""
             The target has \(targetTask.train.count) training questions about \(people) people; the runs use the \
-            first \(sizeList.first ?? 0) to \(sizeList.last ?? 0) of them, \(stepsOfTarget) steps each (a batch holds at most 16 examples, so \
-            small sets are seen many times), and are scored on the same \(targetTask.test.count) test questions \
-            about people no target or source training question mentions.
+            first \(sizeList.first ?? 0) to \(sizeList.last ?? 0) of them, \(stepsOfTarget) steps each (a batch holds \
+            at most 16 examples, so small sets are seen many times), and are scored on the same \
+            \(targetTask.test.count) test questions about people no target or source training question mentions.
             """)
         nb.table(sizeTable(experiments, results, sizes: sizeList))
         nb.figure(sizeFigure(experiments, results, sizes: sizeList))

@@ -69,7 +69,8 @@ func mapTable(_ entries: [Entry], batch: TokenBatch) throws -> Table {
     for entry in entries {
         let tuner = try entry.method.prepare(0)
         table.add([familyName(entry.family), entry.method.name, entry.trains, formatCount(tuner.trainableCount),
-                   String(format: "%.3f%%", 100 * tuner.trainableShare), tuner.peftConfig.map { type(of: $0).peftType.rawValue } ?? "—"])
+                   String(format: "%.3f%%", 100 * tuner.trainableShare),
+                   tuner.peftConfig.map { type(of: $0).peftType.rawValue } ?? "—"])
     }
     return table
 }
@@ -99,7 +100,8 @@ func scoreSummary(_ e: Experiment, _ results: [MethodResult]) -> String {
     let floor = max(e.baselines.chance, e.baselines.majority)
     let atBaseline = results.filter { e.interval($0).low <= floor }.map(\.name)
     var text = "The highest mean score is \(best.name)'s, \(e.interval(best).text()); "
-        + (tied.count > 1 ? "within noise of it: \(list(tied.filter { $0 != best.name }))." : "every other method is below it.")
+        + (tied.count > 1 ? "within noise of it: \(list(tied.filter { $0 != best.name }))."
+            : "every other method is below it.")
     text += matchFull.isEmpty ? " Every PEFT method scored below full fine-tuning here."
         : " Not below full fine-tuning (paired): \(list(matchFull))."
     if !belowFull.isEmpty { text += " Below full fine-tuning: \(list(belowFull))." }

@@ -102,8 +102,9 @@ struct LessonOverview: ParsableCommand {
         nb.table(costTable(experiment, results, costs))
         nb.figure(costFigure(results, costs))
         nb.say(costSummary(experiment, results, costs))
-        if let figure = experiment.forgettingFigure(name: "forgetting-vs-score",
-                                                   title: "Validation score against forgetting, one point per learning rate") {
+        if let figure = experiment.forgettingFigure(
+            name: "forgetting-vs-score",
+            title: "Validation score against forgetting, one point per learning rate") {
             nb.figure(figure)
             nb.say("Each point is one learning rate of a sweep (two seeds): along a horizontal line, the method "
                 + "further left forgot less at the same validation score.")
@@ -129,8 +130,8 @@ struct LessonOverview: ParsableCommand {
             would you deploy for twenty customers on one server, and what number above decides it? Intermediate. \
             (3) Add LoRA on all linear layers at r = 2 to `lineup` in Lessons/lesson-overview/Choice.swift: about \
             as many parameters as q,v at r = 8; where does it land in the scatter? (4) `swift run exercises check \
-            lora-parameter-count`: count the trainable parameters of a LoRA config by hand, then compare with the map table. \
-            Open. (5) The scatter suggests a frontier of score against parameters: which method is on it, and \
+            lora-parameter-count`: count the trainable parameters of a LoRA config by hand, then compare with the map \
+            table. Open. (5) The scatter suggests a frontier of score against parameters: which method is on it, and \
             does the frontier survive the intervals?
             """)
         nb.finish()

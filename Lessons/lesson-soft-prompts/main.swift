@@ -148,8 +148,8 @@ struct LessonSoftPrompts: ParsableCommand {
         nb.say(forgettingText([cls, gen], [clsResults, genResults], base: base))
         for e in [cls, gen] {
             if let figure = e.forgettingFigure(name: "forgetting-\(e.task.name)",
-                                               title: "Validation score against forgetting, one point per learning rate "
-                                                + "(\(e.task.name))") {
+                                               title: "Validation score against forgetting, one point per "
+                                                + "learning rate (\(e.task.name))") {
                 nb.figure(figure)
             }
         }
@@ -562,8 +562,8 @@ extension LessonSoftPrompts {
         }
         nb.say("Prompt tuning − full fine-tuning: \(gaps.joined(separator: "; ")). \(trend) The largest base here is "
             + "\(formatCount(last.base.model.parameterCount)) parameters, about \(formatCount(Int(11e9 / size))) times "
-            + "smaller than T5-XXL (11 billion), where Lester et al. see the gap close; the claim is about a range this "
-            + "lesson cannot reach, "
+            + "smaller than T5-XXL (11 billion), where Lester et al. see the gap close; the claim is about a range "
+            + "this lesson cannot reach, "
             + "and what it shows is the small-model end of their Figure 1, where prompt tuning trails.")
     }
 
@@ -670,7 +670,8 @@ extension LessonSoftPrompts {
                 results.append((n, r))
                 continue
             }
-            let method = lineup.promptTuning(n: n, label: "n = \(n)").fixed(at: options.quick ? nil : shared.learningRate)
+            let method = lineup.promptTuning(n: n, label: "n = \(n)")
+                .fixed(at: options.quick ? nil : shared.learningRate)
             results.append((n, try e.run(method, seeds: seeds, keep: 0)))
         }
         guard let best = results.max(by: { $0.result.meanScore < $1.result.meanScore }) else { return }
