@@ -163,7 +163,8 @@ struct LessonTargets: ParsableCommand {
         nb.finish()
     }
 
-    let reasonsText = """
+    var reasonsText: String {
+        """
         1 参数效率：Q层和V层直接影响到注意力权重的计算和最终的输出表示。…因此，在这些层上进行微调可以更直接地改变模型的行为；
           Parameter efficiency: Q and V directly affect the attention weights and the output; tuning them changes
           the model's behaviour more directly. (About directness, not parameter counts.)
@@ -174,6 +175,7 @@ struct LessonTargets: ParsableCommand {
         4 实验和经验：实际应用中的经验和研究表明，在Q和V层上应用LoRA微调通常能够有效改善特定任务的性能。
           Experience: practice and research show LoRA on Q and V usually improves task performance.
         """
+    }
 
     func result(_ label: String, _ results: [(Setting, MethodResult)]) -> MethodResult? {
         results.first { $0.0.label == label }?.1
