@@ -264,8 +264,7 @@ func truncatedScores(_ experiment: Experiment, _ updates: [WeightUpdate], ranks:
             let delta = rank.map { update.truncated(to: $0) } ?? update.delta
             slot.layer.base.addToWeight(Tensor(shape: [update.rows, update.columns], values: delta))
         }
-        return evaluate(experiment.task, on: experiment.task.test, tokenizer: base.tokenizer,
-                        logits: { model($0.inputIds, batch: $0.batchSize) }).value
+        return evaluate(experiment.task, on: experiment.task.test, tokenizer: base.tokenizer, model: model).value
     }
     var table = Table(["update kept", "test \(experiment.task.metricName) (first seed)"])
     var parts: [String] = []

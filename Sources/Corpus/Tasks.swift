@@ -13,9 +13,13 @@ public struct Example: Sendable, Equatable {
     /// The kind of question ("city", "job"… for qa; the task's name otherwise): the majority
     /// baseline answers the most frequent training answer of the same kind.
     public var kind: String
+    /// The task the example belongs to, for methods that read one per row (multitask prompt
+    /// tuning); nil when the data has a single task or the method needs none.
+    public var taskId: Int?
 
-    public init(prompt: String, answer: String, entity: String? = nil, kind: String = "") {
+    public init(prompt: String, answer: String, entity: String? = nil, kind: String = "", taskId: Int? = nil) {
         self.prompt = prompt; self.answer = answer; self.entity = entity ?? prompt; self.kind = kind
+        self.taskId = taskId
     }
 }
 
@@ -23,6 +27,9 @@ public struct Example: Sendable, Equatable {
 public enum Metric: Sendable, Equatable {
     /// Pick the option whose tokens the model finds most likely (rank classification): accuracy.
     case choice(options: [String])
+    /// Rank classification among the options of the example's `kind` (tasks of one format whose
+    /// label sets differ, and their mixtures): accuracy.
+    case choiceByKind([String: [String]])
     /// Greedy generation of at most `maxTokens`; exact match of the first line (trimmed).
     case exactMatch(maxTokens: Int)
     /// Greedy generation; the share of the record's values that the text mentions, and exact match.
@@ -41,6 +48,21 @@ public struct TaskData: Sendable {
         self.name = name; self.summary = summary; self.metric = metric
         self.train = train; self.validation = validation; self.test = test
     }
+
+    /// The task with every example of every split labelled `taskId` (its row's task for
+    /// multitask prompt tuning).
+    public func withTaskId(_ taskId: Int) -> TaskData {
+        func tagged(_ examples: [Example]) -> [Example] { examples.map { var e = $0; e.taskId = taskId; return e } }
+        return TaskData(name: name, summary: summary, metric: metric, train: tagged(train),
+                        validation: tagged(validation), test: tagged(test))
+    }
+
+    /// The task with its training split cut to the first `count` examples (validation and test
+    /// unchanged): the same task with less data.
+    public func withTrainingExamples(_ count: Int) -> TaskData {
+        TaskData(name: name, summary: summary, metric: metric, train: Array(train.prefix(count)),
+                 validation: validation, test: test)
+    }
 }
 
 /// Split sizes: `full` for lessons, `quick` for `--quick` and the tests.
@@ -53,7 +75,23 @@ public struct SplitSizes: Sendable {
 
 extension World {
     /// The embedded tasks by name.
-    public static let taskNames = ["sentiment", "topic", "qa", "data-to-text"]
+    public static let taskNames = ["sentiment", "topic", "qa", "data-to-text"] + qaRelationTaskNames
+
+    /// qa restricted to one fact: four tasks that share a format, a skill (recall what pretraining
+    /// said about a person) and the people split, and differ in what is asked — the kind of task
+    /// family multitask prompt tuning shares a prompt across. Each is scored by rank
+    /// classification among the fact's values (15 cities, 12 jobs, 8 colours, 8 pets).
+    public static let qaRelationTaskNames = World.relations.map { "qa-\($0)" }
+
+    /// The values a fact can take: the cities, jobs, colours or pets of the lexicon.
+    public static func relationValues(_ relation: String) -> [String] {
+        switch relation {
+        case "city": Lexicon.cities
+        case "job": Lexicon.jobs
+        case "color": Lexicon.colors
+        default: Lexicon.pets
+        }
+    }
 
     /// The task `name` with splits drawn from `seed`; throws for an unknown name.
     public func task(_ name: String, sizes: SplitSizes = .full, seed: UInt64 = 0) throws -> TaskData {
@@ -97,6 +135,8 @@ extension World {
                             metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va, test: te)
         case "qa":
             return factualQA(sizes: sizes, g)
+        case let name where World.qaRelationTaskNames.contains(name):
+            return factualQA(sizes: sizes, g, relation: String(name.dropFirst(3)))
         case "data-to-text":
             let (tr, va, te) = split { dataToText(g) }
             return TaskData(name: name, summary: "write one sentence from a record of fields",
@@ -112,8 +152,9 @@ extension World {
     public static let qaPeople = (train: 0..<20, validation: 20..<26, test: 26..<40)
 
     /// Questions about the facts of the pretraining corpus: three wordings of each of four facts
-    /// per person (12 questions), people split as `qaPeople` says.
-    func factualQA(sizes: SplitSizes, _ g: Generator) -> TaskData {
+    /// per person (12 questions), people split as `qaPeople` says; with `relation`, only the
+    /// three questions about that fact (city, job, color or pet), scored by rank classification.
+    func factualQA(sizes: SplitSizes, _ g: Generator, relation: String? = nil) -> TaskData {
         func questions(_ p: Person) -> [Example] {
             let n = p.name
             let asked: [(String, String, [String])] = [
@@ -123,7 +164,7 @@ extension World {
                                     "What color does \(n) love?"]),
                 ("pet", p.pet, ["What pet does \(n) have?", "Which animal does \(n) keep at home?", "What animal is the pet of \(n)?"]),
             ]
-            return asked.flatMap { kind, answer, wordings in
+            return asked.filter { relation == nil || $0.0 == relation }.flatMap { kind, answer, wordings in
                 wordings.map { Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind) }
             }
         }
@@ -131,8 +172,11 @@ extension World {
         let train = g.shuffled(people[split.train].flatMap(questions))
         let validation = g.shuffled(people[split.validation].flatMap(questions))
         let test = g.shuffled(people[split.test].flatMap(questions))
-        return TaskData(name: "qa", summary: "answer questions about people known only from pretraining",
-                        metric: .exactMatch(maxTokens: 4),
+        let summary = relation.map { "answer questions about the \($0) of people known only from pretraining" }
+            ?? "answer questions about people known only from pretraining"
+        return TaskData(name: relation.map { "qa-\($0)" } ?? "qa", summary: summary,
+                        metric: relation.map { .choiceByKind([$0: World.relationValues($0).map { " " + $0 }]) }
+                            ?? .exactMatch(maxTokens: 4),
                         train: Array(train.prefix(sizes.train)), validation: Array(validation.prefix(sizes.validation)),
                         test: Array(test.prefix(sizes.test)))
     }
@@ -174,6 +218,9 @@ extension TaskData {
         var chance = 0.0, majority = 0.0
         for e in test {
             if case .choice(let options) = metric { chance += 1 / Double(options.count) }
+            else if case .choiceByKind(let options) = metric {
+                chance += 1 / Double(max(options[e.kind]?.count ?? 1, 1))
+            }
             else if case .exactMatch = metric { chance += 1 / Double(answers[e.kind]?.count ?? 1) }
             if majorityAnswer[e.kind] == e.answer { majority += 1 }
         }

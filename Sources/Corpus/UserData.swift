@@ -1,5 +1,6 @@
 // UserData.swift — bring your own data: plain text for pretraining, Alpaca-style instruction
-// records (`instruction`, `input`, `output`) as a JSON array or JSON Lines for fine-tuning.
+// records (`instruction`, `input`, `output`, and an optional `task_id` for multitask prompt
+// tuning) as a JSON array or JSON Lines for fine-tuning.
 
 import Foundation
 import SafeTensors
@@ -12,7 +13,8 @@ public func alpacaExample(instruction: String, input: String, output: String) ->
     return Example(prompt: body, answer: " " + output)
 }
 
-/// Reads Alpaca records from a `.json` array or a `.jsonl` file (one object per line).
+/// Reads Alpaca records from a `.json` array or a `.jsonl` file (one object per line). A record
+/// may carry `task_id` (a whole number ≥ 0): the example's task, for multitask prompt tuning.
 /// Errors name the file, the line (JSONL) or record, and what is wrong.
 public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
@@ -25,7 +27,14 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
         guard let output = dict["output"] as? String, !output.isEmpty else { throw fail("\(where_): missing or empty \"output\" (a string)") }
         let input = dict["input"] as? String ?? ""
         if dict["input"] != nil && !(dict["input"] is String) { throw fail("\(where_): \"input\" must be a string") }
-        return alpacaExample(instruction: instruction, input: input, output: output)
+        var example = alpacaExample(instruction: instruction, input: input, output: output)
+        if let value = dict["task_id"], !(value is NSNull) {
+            guard let id = jsonInteger(value), id >= 0 else {
+                throw fail("\(where_): \"task_id\" must be a whole number ≥ 0 (the example's task), not \(value)")
+            }
+            example.taskId = id
+        }
+        return example
     }
     var examples: [Example] = []
     let trimmed = text.drop { $0.isWhitespace }

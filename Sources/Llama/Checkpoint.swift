@@ -151,7 +151,8 @@ private func checkShapes(_ weights: FolderWeights, against config: LlamaConfig) 
 }
 
 /// A batch of token ids and labels, as in the golden `batch.json`:
-/// `{"input_ids": [[...], ...], "labels": [[...], ...]}` (labels optional: then = input_ids).
+/// `{"input_ids": [[...], ...], "labels": [[...], ...]}` (labels optional: then = input_ids;
+/// `"task_ids": [...]`, one per row, optional: for multitask prompt tuning).
 public struct TokenBatch: Equatable, Sendable {
     /// [B, T] row-major.
     public var inputIds: [Int]
@@ -224,6 +225,15 @@ public struct TokenBatch: Equatable, Sendable {
                 if let bad = row.first(where: { $0 != -100 && ($0 < 0 || $0 >= vocabSize) }) { throw fail("labels[\(r)] holds \(bad): neither −100 nor a token id") }
             }
         }
-        return TokenBatch(inputIds: ids, labels: labels)
+        var taskIds: [Int]? = nil
+        if let value = json["task_ids"], !(value is NSNull) {
+            guard let list = value as? [Any], list.count == ids.count,
+                  case let parsed = list.compactMap(jsonInteger), parsed.count == ids.count,
+                  parsed.allSatisfy({ $0 >= 0 }) else {
+                throw fail("task_ids must be a list of \(ids.count) whole numbers ≥ 0, one task per row of input_ids")
+            }
+            taskIds = parsed
+        }
+        return TokenBatch(inputIds: ids, labels: labels, taskIds: taskIds)
     }
 }

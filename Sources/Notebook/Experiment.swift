@@ -83,6 +83,9 @@ public final class Experiment {
     /// The methods tuned or looked up so far, for the report: (name, key, record, source).
     public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
     let encodedTrain: [EncodedExample]
+    /// The task id the held-out pretraining windows are read as (forgetting): the first training
+    /// example's, when the task's examples carry one (multitask prompts need a task per row).
+    public var heldOutTaskId: Int? { task.train.first?.taskId }
 
     public init(lesson: String, options: LessonOptions, base: BaseModel, task: TaskData, steps: Int) {
         self.lesson = lesson
@@ -97,11 +100,14 @@ public final class Experiment {
     }
 
     /// Loads (or pretrains) the lesson's base and draws the task's splits: what every lesson
-    /// does first. `trainLimit` caps the training examples; `steps` are (full, --quick).
+    /// does first. `trainLimit` caps the training examples, `testLimit` the test items (evaluation
+    /// can cost as much as training: five options per item are five rows); `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
-                             steps: (full: Int, quick: Int)) throws -> Experiment {
+                             testLimit: Int? = nil, steps: (full: Int, quick: Int)) throws -> Experiment {
         let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
-        let task = try base.world.task(name, sizes: options.splitSizes(trainLimit: trainLimit), seed: options.seed)
+        var sizes = options.splitSizes(trainLimit: trainLimit)
+        if let testLimit { sizes.test = min(sizes.test, testLimit) }
+        let task = try base.world.task(name, sizes: sizes, seed: options.seed)
         return Experiment(lesson: lesson, options: options, base: base, task: task,
                           steps: options.steps(full: steps.full, quick: steps.quick))
     }
@@ -155,9 +161,9 @@ public final class Experiment {
             for seed in tuningSeeds {
                 let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
                 let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
+                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
                 loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
-                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut))
+                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
             }
             let n = Double(tuningSeeds.count)
             points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n, heldOutLoss: heldOut / n))
@@ -191,9 +197,9 @@ public final class Experiment {
             let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
-            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
-            result.runs.append(Run(seed: seed, itemScores: score.perItem,
-                                   windowLosses: windowLosses(tuner.logits, stream: base.heldOut), log: log))
+            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
+            let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
+            result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
             if i == 0 {
                 result.trainableParameters = tuner.trainableCount
                 result.trainableShare = tuner.trainableShare
@@ -205,8 +211,14 @@ public final class Experiment {
 
     /// The untrained base on the test split (one deterministic "seed").
     public func frozenBase() -> MethodResult {
-        var r = MethodResult(name: "frozen base")
-        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+        untrained("frozen base") { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+    }
+
+    /// A method that trains nothing (the frozen base, the base steered by a written instruction),
+    /// scored on the test split like any other: one deterministic "seed", forgetting measured
+    /// through the same `logits`.
+    public func untrained(_ name: String, logits: @escaping LogitsFunction) -> MethodResult {
+        var r = MethodResult(name: name)
         let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits)
         r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: windowLosses(logits, stream: base.heldOut),
                       log: TrainingLog(losses: [], seconds: 0, tokens: 0))]

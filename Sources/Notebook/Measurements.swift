@@ -9,7 +9,7 @@ import TensorKit
 extension TaskData {
     /// "accuracy" or "exact match".
     public var metricName: String {
-        switch metric { case .choice: "accuracy"; case .exactMatch, .slotCoverage: "exact match" }
+        switch metric { case .choice, .choiceByKind: "accuracy"; case .exactMatch, .slotCoverage: "exact match" }
     }
 }
 

@@ -59,6 +59,18 @@ public struct Method {
         }
     }
 
+    /// QLoRA: LoRA with `config` on a fresh copy of the base whose decoder linear layers are first
+    /// quantized with `settings` (NF4, blocks of 64, double quantization by default; embeddings, norms
+    /// and lm_head stay float32). The same seed draws the same A as `.lora`, so the two pair up.
+    public static func qlora(_ name: String, _ base: BaseModel, _ config: LoraConfig,
+                             settings: QuantizationSettings = .qlora, key: String? = nil) -> Method {
+        Method(name, key: key, learningRates: adapterRates, defaultLearningRate: 2e-3) { seed in
+            let model = base.copy()
+            try model.quantizeLinearLayers(settings)
+            return try LoraModel(wrapping: model, config: config, generator: Generator(seed: seed))
+        }
+    }
+
     /// Any PEFT method's config on a fresh copy of the base, initialised from the seed.
     public static func peft(_ name: String, _ base: BaseModel, _ config: any PeftConfig, key: String? = nil,
                             learningRates: [Float], defaultLearningRate: Float) -> Method {

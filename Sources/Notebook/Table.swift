@@ -34,7 +34,8 @@ public struct Table {
 
     /// A GitHub-flavoured Markdown table.
     public var markdown: String {
-        var lines = ["| " + headers.joined(separator: " | ") + " |"]
+        let escaped = headers.map { $0.replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["| " + escaped.joined(separator: " | ") + " |"]
         lines.append("|" + headers.indices.map { rightAligned.contains($0) ? " ---: |" : " --- |" }.joined())
         for row in rows { lines.append("| " + headers.indices.map { $0 < row.count ? row[$0].replacingOccurrences(of: "|", with: "\\|") : "" }.joined(separator: " | ") + " |") }
         return lines.joined(separator: "\n")

@@ -85,9 +85,15 @@ extension Figure {
         }
         let chanceNote = chance.map { "; chance \(shortNumber($0)) is '\(shade($0))'" } ?? ""
         var out = ["  \(title)  (\(shortNumber(low)) ' ' … '@' \(shortNumber(high))\(chanceNote); row 1 at the top)"]
+        let names = rowLabels ?? matrix.indices.map { "\($0 + 1)" }
+        let width = max(3, names.map(\.count).max() ?? 0)
         for (i, row) in matrix.enumerated() {
-            out.append(String(format: "  %3d ", i + 1) + String(row.map(shade).flatMap { [$0, $0] }))
+            let name = i < names.count ? names[i] : "\(i + 1)"
+            out.append("  " + String(repeating: " ", count: width - name.count) + name + " "
+                       + (cellValues ? row.map { label($0) }.joined(separator: " ")
+                                     : String(row.map(shade).flatMap { [$0, $0] })))
         }
+        if let columnLabels { out.append("  columns: " + columnLabels.joined(separator: ", ")) }
         return out.joined(separator: "\n")
     }
 

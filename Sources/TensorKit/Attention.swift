@@ -139,14 +139,25 @@ private func concatRaw(_ x: Tensor, _ y: Tensor) -> Tensor {
 /// The backward is the inverse rotation (the transpose): the same with sin negated.
 /// - Parameters: x [B, T, heads·D]; positions start at `offset`; `table` holds cos and sin.
 public func rope(_ x: Tensor, heads: Int, table: RopeTable, offset: Int = 0) -> Tensor {
+    rope(x, heads: heads, table: table, rowOffsets: [Int](repeating: offset, count: x.shape[0]))
+}
+
+/// RoPE where each row starts at its own position: token t of row b is at `rowOffsets[b] + t`.
+/// Incremental decoding needs it when the rows of a batch hold prompts of different lengths (each
+/// row's next token continues its own sequence). Same formula and backward as `rope(_:heads:table:offset:)`.
+/// - Parameters: x [B, T, heads·D]; `rowOffsets` has B entries.
+public func rope(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
     precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")
-    table.reserve(offset + t)
+    precondition(rowOffsets.count == b && rowOffsets.allSatisfy { $0 >= 0 },
+                 "RoPE: \(rowOffsets.count) row offsets for \(b) rows")
+    table.reserve((rowOffsets.max() ?? 0) + t)
     func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
         for bi in 0..<b {
             for ti in 0..<t {
-                let cosp = table.cos + (offset + ti) * half, sinp = table.sin + (offset + ti) * half
+                let pos = rowOffsets[bi] + ti
+                let cosp = table.cos + pos * half, sinp = table.sin + pos * half
                 for h in 0..<heads {
                     let base = (bi * t + ti) * c + h * d
                     let s0 = src + base, d0 = dst + base

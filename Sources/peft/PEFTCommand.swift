@@ -17,7 +17,7 @@ struct PEFTCommand: ParsableCommand {
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
         subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self,
-                      Tokenize.self, Bench.self])
+                      Tokenize.self, Generate.self, Bench.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -101,10 +101,21 @@ struct Forward: ParsableCommand {
     @Flag(help: "Without --adapter: also write grad.<parameter name> for every parameter.") var grads = false
     @Option(help: "A PEFT adapter folder (any method): the logits PEFT returns, grad.<name> of every trainable tensor, merged_logits when it merges.")
     var adapter: String?
+    @Option(help: ArgumentHelp("The task of each row, comma-separated (multitask prompt tuning's task_ids; overrides "
+        + "the batch file's \"task_ids\")."))
+    var taskIds: String?
 
     func run() throws {
         let m = try loadModel(from: URL(fileURLWithPath: model))
-        let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
+        var b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
+        if let taskIds {
+            let ids = taskIds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard ids.count == b.batchSize, ids.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ValidationError("--task-ids needs \(b.batchSize) whole numbers ≥ 0, one per row of the batch, "
+                    + "separated by commas (for example 2,0); got '\(taskIds)'")
+            }
+            b.taskIds = ids.compactMap { $0 }
+        }
         let file: SafeTensorsFile
         if let adapter {
             let tuner = try AdapterFolder.load(from: URL(fileURLWithPath: adapter), onto: m)

@@ -21,6 +21,8 @@ enum MethodName: String, ExpressibleByArgument, CaseIterable {
     case pTuning = "p-tuning"
     /// Deep prompts: prefix tuning without the projection, saved as PEFT's PREFIX_TUNING.
     case pTuningV2 = "p-tuning-v2"
+    /// Multitask prompt tuning (MULTITASK_PROMPT_TUNING): a shared prompt, rescaled per task.
+    case mpt
 }
 
 /// The optimizers `peft train` offers.
@@ -60,8 +62,11 @@ struct PromptOptions: ParsableArguments {
     @Option(help: "Prompt methods: num_virtual_tokens.") var numVirtualTokens = 20
     @Option(help: "Prefix tuning (with --prefix-projection) and P-tuning: encoder_hidden_size (default: token_dim).")
     var encoderHiddenSize: Int?
-    @Option(help: "Prompt tuning: the initialisation, random, sample-vocab or text.") var promptTuningInit = "random"
-    @Option(help: "Prompt tuning: the text whose token embeddings start the prompt (with --prompt-tuning-init text).")
+    @Option(help: ArgumentHelp("Prompt tuning and MPT: the initialisation, random, sample-vocab (prompt tuning) or "
+        + "text; MPT also average-source-tasks, exact-source-task or only-source-shared."))
+    var promptTuningInit = "random"
+    @Option(help: ArgumentHelp("Prompt tuning and MPT: the text whose token embeddings start the prompt (with "
+        + "--prompt-tuning-init text)."))
     var promptTuningInitText: String?
 
     func promptTuningConfig() throws -> PromptTuningConfig {
@@ -78,15 +83,17 @@ struct Train: ParsableCommand {
         abstract: "Train an adapter and save it as PEFT does (adapter_config.json, adapter_model.safetensors).",
         discussion: """
         --method chooses the PEFT method (lora, qlora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2 \
-        = prefix tuning without the projection); each method's options carry PEFT's field \
+        = prefix tuning without the projection, mpt = multitask prompt tuning); each method's options carry PEFT's field \
         names (AdaLoRA takes total_step from --steps and shares the LoRA options; qlora is LoRA with its options on \
         the base quantized to 4 bits, NF4 + double quantization by default). --model may be a float or a 4-bit \
         folder (from `peft quantize`, or transformers + bitsandbytes). --init-adapter starts from a \
         saved adapter instead: its adapter_config.json sets the method and its settings. --data is an Alpaca-style \
-        .json/.jsonl file (instruction, input, output), the name of an embedded task (sentiment, topic, qa, \
-        data-to-text), or a pre-tokenised batch {"input_ids": [[…]], "labels": [[…]]} trained whole at every step \
-        with a constant learning rate and no clipping. For text data the model folder needs a tokenizer.json, as \
-        the lessons' cached base models have (.cache/base-models/<preset>-corpus<N>/).
+        .json/.jsonl file (instruction, input, output, optional task_id), the name of an embedded task (sentiment, \
+        topic, qa, data-to-text, qa-city, qa-job, qa-color, qa-pet), several of these separated by commas (the \
+        i-th is task i, unless its records carry a task_id), or a pre-tokenised batch {"input_ids": [[…]], \
+        "labels": [[…]], "task_ids": […]} trained whole at every step with a constant learning rate and no \
+        clipping. For text data the model folder needs a tokenizer.json, as the lessons' cached base models have \
+        (.cache/base-models/<preset>-corpus<N>/).
         """)
 
     @Option(help: "The base model folder (config.json, model.safetensors, tokenizer.json).") var model: String
@@ -100,6 +107,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Prompt methods") var prompt: PromptOptions
     @OptionGroup(title: "Prefix tuning") var prefix: PrefixOptions
     @OptionGroup(title: "P-tuning") var pTuning: PTuningOptions
+    @OptionGroup(title: "Multitask prompt tuning") var mpt: MPTOptions
     @Option(help: "Start from this adapter folder (any method; trained on): its config replaces --method and options.")
     var initAdapter: String?
     @Option(help: "The optimizer: adamw or sgd (plain, no momentum).") var optimizer = OptimizerName.adamw
@@ -118,7 +126,9 @@ struct Train: ParsableCommand {
             ? try TokenBatch.load(contentsOf: dataURL, vocabSize: base.config.vocabSize) : nil
         let tokenizer = batch != nil && !FileManager.default.fileExists(atPath: tokenizerURL.path) ? nil
             : try Tokenizer.load(contentsOf: tokenizerURL)
-        let tuner = try makeTuner(wrapping: base, tokenize: tokenizer?.encode)
+        let tasks = batch == nil ? try trainingTasks() : []
+        let taskIds = batch?.taskIds ?? tasks.flatMap { $0.train.compactMap(\.taskId) }
+        let tuner = try makeTuner(wrapping: base, tokenize: tokenizer?.encode, tasksInData: (taskIds.max() ?? 0) + 1)
         print(tuner.trainableReport)
         (tuner as? AdaLoraModel)?.printAllocation(over: steps)
         let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio) ?? tuner.parameterGroups(weightDecay: 0)
@@ -143,30 +153,47 @@ struct Train: ParsableCommand {
             return
         }
         guard let tokenizer else { throw ValidationError("\(model) has no tokenizer.json; text data needs one") }
-        let task: TaskData
-        if data.hasSuffix(".json") || data.hasSuffix(".jsonl") {
-            let examples = try loadAlpaca(contentsOf: dataURL)
-            task = userTask(name: dataURL.lastPathComponent, examples: examples, seed: seed)
-        } else {
-            task = try World().task(data, seed: seed)
-        }
-        let encoded = task.train.map { tokenizer.encode($0) }
+        let encoded = tasks.flatMap { $0.train.map { tokenizer.encode($0) } }
         let log = try fineTune(tuner, label: label, optimizer: optimizer, data: encoded, padId: tokenizer.padId,
                                settings: TrainingSettings(steps: steps, batchSize: batchSize, learningRate: lr, seed: seed))
-        let score = evaluate(task, on: task.validation, tokenizer: tokenizer, logits: tuner.logits)
+        let scores = tasks.map { evaluate($0, on: $0.validation, tokenizer: tokenizer, model: tuner) }
         try tuner.save(to: URL(fileURLWithPath: out))
-        for sample in score.samples.prefix(3) {
+        for sample in scores[0].samples.prefix(3) {
             print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
                   + "   (expected: \(sample.answer.trimmingCharacters(in: .whitespaces)))")
         }
-        print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@ %.3f%@; adapter → %@",
-                     steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), task.metricName, score.value,
-                     score.slotCoverage.map { String(format: ", slot coverage %.3f", $0) } ?? "", out))
+        let validation = zip(tasks, scores).map { task, score in
+            String(format: "%@%@ %.3f%@", tasks.count > 1 ? task.name + " " : "", task.metricName, score.value,
+                   score.slotCoverage.map { String(format: ", slot coverage %.3f", $0) } ?? "")
+        }.joined(separator: "; ")
+        print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@; adapter → %@",
+                     steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), validation, out))
+    }
+
+    /// The tasks of --data: one, or several separated by commas. Each example's task id is its
+    /// record's `task_id`, else the position of its task in the list (0 for a single task).
+    func trainingTasks() throws -> [TaskData] {
+        let names = FileManager.default.fileExists(atPath: data) ? [data]
+            : data.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return try names.enumerated().map { index, name in
+            let task: TaskData
+            if name.hasSuffix(".json") || name.hasSuffix(".jsonl") {
+                let url = URL(fileURLWithPath: name)
+                task = userTask(name: url.lastPathComponent, examples: try loadAlpaca(contentsOf: url), seed: seed)
+            } else {
+                task = try World().task(name, seed: seed)
+            }
+            func tagged(_ examples: [Example]) -> [Example] {
+                examples.map { var e = $0; e.taskId = e.taskId ?? index; return e }
+            }
+            return TaskData(name: task.name, summary: task.summary, metric: task.metric, train: tagged(task.train),
+                            validation: tagged(task.validation), test: tagged(task.test))
+        }
     }
 
     /// The adapter of --init-adapter, loaded trainable (its config sets the method), or a fresh one
     /// of --method with its options.
-    func makeTuner(wrapping base: LlamaModel, tokenize: ((String) -> [Int])?) throws -> any Tuner {
+    func makeTuner(wrapping base: LlamaModel, tokenize: ((String) -> [Int])?, tasksInData: Int) throws -> any Tuner {
         if let initAdapter {
             let tuner = try AdapterFolder.load(from: URL(fileURLWithPath: initAdapter), onto: base)
             for t in tuner.trainableParameters { t.requiresGrad = true }
@@ -192,6 +219,7 @@ struct Train: ParsableCommand {
         case .pTuning:
             config = try pTuning.config(numVirtualTokens: prompt.numVirtualTokens, encoderHiddenSize: prompt.encoderHiddenSize)
         case .pTuningV2: config = try prefix.pTuningV2Config(numVirtualTokens: prompt.numVirtualTokens)
+        case .mpt: config = try mpt.config(prompt: prompt, tasksInData: tasksInData)
         }
         config.baseModelNameOrPath = model
         let context = TunerContext(generator: Generator(seed: seed), tokenize: tokenize)

@@ -53,9 +53,31 @@ import TensorKit
             let train = Set(task.train.map(\.prompt))
             #expect(task.test.allSatisfy { !train.contains($0.prompt) }, "\(name): a test prompt is in training")
             if case .choice(let options) = task.metric { #expect(task.test.allSatisfy { options.contains($0.answer) }) }
+            if case .choiceByKind(let options) = task.metric {
+                #expect(task.test.allSatisfy { options[$0.kind]?.contains($0.answer) == true })
+            }
         }
         #expect(throws: TaskError.unknownTask("nope")) { try world.task("nope") }
         #expect(try world.task("sentiment", seed: 1).train == world.task("sentiment", seed: 1).train)
+    }
+
+    @Test func qaRelationTasksShareTheFormatAndThePeopleSplit() throws {
+        // One task per fact, the same questions as qa restricted to it, people split as qa's.
+        #expect(World.qaRelationTaskNames == ["qa-city", "qa-job", "qa-color", "qa-pet"])
+        let qa = try world.task("qa", sizes: .full)
+        for relation in ["city", "job", "color", "pet"] {
+            let task = try world.task("qa-\(relation)", sizes: .full)
+            #expect(task.name == "qa-\(relation)"
+                    && task.metric == .choiceByKind([relation: World.relationValues(relation).map { " " + $0 }]))
+            #expect(task.train.count == 60 && task.validation.count == 18 && task.test.count == 42)
+            for (split, full) in [(task.train, qa.train), (task.validation, qa.validation), (task.test, qa.test)] {
+                #expect(split.allSatisfy { $0.kind == relation && $0.prompt.hasPrefix("Question: ") })
+                #expect(Set(split.map(\.prompt)) == Set(full.filter { $0.kind == relation }.map(\.prompt)))
+            }
+        }
+        let tagged = try world.task("qa-pet", sizes: .quick).withTaskId(3)
+        #expect((tagged.train + tagged.validation + tagged.test).allSatisfy { $0.taskId == 3 })
+        #expect(tagged.withTrainingExamples(8).train == Array(tagged.train.prefix(8)))
     }
 
     @Test func recordValuesParse() {
@@ -105,6 +127,14 @@ import TensorKit
         #expect(a == [Example(prompt: "Instruction: Add\nInput: 2 and 3\nResponse:", answer: " 5"), Example(prompt: "Instruction: Greet\nResponse:", answer: " Hello")])
         let jsonl = write("{\"instruction\": \"Add\", \"input\": \"2 and 3\", \"output\": \"5\"}\n\n{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hello\"}\n", "jsonl")
         #expect(try loadAlpaca(contentsOf: jsonl) == a)
+    }
+
+    @Test func alpacaRecordsMayCarryTheirTask() throws {
+        let url = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": 2}\n"
+                        + "{\"instruction\": \"c\", \"output\": \"d\"}\n", "jsonl")
+        #expect(try loadAlpaca(contentsOf: url).map(\.taskId) == [2, nil])
+        let bad = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": -1}\n", "jsonl")
+        #expect(message { try loadAlpaca(contentsOf: bad) }.contains("line 1: \"task_id\" must be a whole number ≥ 0"))
     }
 
     @Test func badFilesNameFileLineAndProblem() {

@@ -74,5 +74,9 @@ import TensorKit
     @Test func learningRatesAsPeopleWriteThem() {
         #expect(shortRate(0.002) == "2e-3" && shortRate(0.0005) == "5e-4" && shortRate(0.03) == "3e-2" && shortRate(1) == "1e0")
         #expect(shortRate(1e-4) == "1e-4" && shortRate(0.01) == "1e-2" && shortRate(3e-4) == "3e-4")
+        // Floats just below a power of ten as Doubles (0.01, 0.1) keep their exponent
+        #expect(shortRate(0.01) == "1e-2" && shortRate(0.1) == "1e-1")
+        #expect(shortRate(0.3) == "3e-1" && shortRate(1e-4) == "1e-4")
+        #expect(shortRate(0.01) == "1e-2" && shortRate(1e-3) == "1e-3" && shortRate(0.1) == "1e-1")  // not "10e-3"
     }
 }

@@ -59,6 +59,17 @@ import Training
         #expect(linear.multiplier(at: 25) == 0.75 && linear.multiplier(at: 200) == 0)
     }
 
+    @Test func theLogTimesTheHookAfterEachStep() {
+        let p = Tensor(shape: [1], values: [1], requiresGrad: true)
+        var calls: [Int] = []
+        let log = runTraining(steps: 3, optimizer: SGD([ParameterGroup([p])], learningRate: 0.1),
+                              learningRate: { _ in 0.1 }, maxGradientNorm: nil,
+                              lossOfStep: { _ in ((p * p).sum(), 1) },
+                              afterStep: { step in calls.append(step); Thread.sleep(forTimeInterval: 0.01) })
+        #expect(calls == [0, 1, 2] && log.tokens == 3)
+        #expect(log.afterStepSeconds >= 0.03 && log.afterStepSeconds <= log.seconds)
+    }
+
     @Test func sameSeedSameLosses() {
         func run(seed: UInt64) -> [Float] {
             let gen = Generator(seed: seed)

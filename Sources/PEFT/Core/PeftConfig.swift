@@ -67,6 +67,7 @@ public enum PeftRegistry {
         .promptTuning: PromptTuningConfig.self,
         .prefixTuning: PrefixTuningConfig.self,
         .pTuning: PromptEncoderConfig.self,
+        .multitaskPromptTuning: MultitaskPromptTuningConfig.self,
     ]
 
     /// The config type for `type`, or an error naming the methods this project implements.

@@ -57,8 +57,6 @@ public final class LoraModel: LayerAdapterTuner {
         }
     }
 
-    public func forward(_ batch: TokenBatch) -> Tensor { model(batch.inputIds, batch: batch.batchSize) }
-
     /// LoRA+ (Hayou et al. 2024): B learns `ratio` times faster than A (ratio around 16).
     public func parameterGroups(loraPlusRatio ratio: Float, weightDecay: Float = 0) -> [ParameterGroup] {
         let a = adapters.map(\.layer.loraA) + adapters.compactMap(\.layer.magnitude), b = adapters.map(\.layer.loraB)
