@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
-// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI
+// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI;  PEFT <- Export <- peft CLI
 //                               SafeTensors <- Llama;  TensorKit <- Training
 import PackageDescription
 
@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], swiftSettings: optimised),
+        // `peft export`: an adapter's run for Hugging Face PEFT, LLaMA-Factory, ms-swift (text only: not optimised).
+        .target(name: "Export", dependencies: ["PEFT", "SafeTensors"]),
         .target(
             name: "Notebook",
             dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus", "PEFT",
@@ -42,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "peft",
             dependencies: [
-                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook",
+                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
@@ -77,6 +79,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "PEFT"], exclude: ["Expected"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

@@ -5,7 +5,10 @@ same records (encoded in the project's prompt layout, as the script trains them)
     swift run peft train --model BASE --data data.jsonl --out /tmp/lora --steps 60
     swift run peft export --adapter /tmp/lora --to peft --out /tmp/train_lora.py
     ~/peft-refenv/bin/python /tmp/train_lora.py --output-dir /tmp/py-lora
-    ~/peft-refenv/bin/python scripts/check_export_roundtrip.py BASE /tmp/py-lora data.jsonl
+    ~/peft-refenv/bin/python scripts/check_export_roundtrip.py BASE /tmp/py-lora data.jsonl [ROWS]
+
+PEFT_BIN=.build/debug/peft runs a built binary instead of `swift run -q peft`. Exit status 0: the adapter
+loads and the logits agree to 1e-4.
 """
 import json
 import os
@@ -39,20 +42,33 @@ length = max(map(len, ids))
 ids = [x + [pad] * (length - len(x)) for x in ids]
 labels = [y + [-100] * (length - len(y)) for y in labels]
 
+# Multitask prompt tuning reads a task per row: an Alpaca file is one task, id 0 (as the script trains it).
+multitask = model.peft_config["default"].peft_type == "MULTITASK_PROMPT_TUNING"
+task_ids = [0] * len(ids) if multitask else None
+
 with tempfile.TemporaryDirectory() as tmp:
     batch, out = os.path.join(tmp, "batch.json"), os.path.join(tmp, "swift.safetensors")
-    json.dump({"input_ids": ids, "labels": labels}, open(batch, "w"))
-    swift = subprocess.run(["swift", "run", "-q", "peft", "forward", "--model", base_dir, "--adapter", adapter_dir,
-                            "--batch", batch, "--out", out], capture_output=True, text=True)
+    json.dump({"input_ids": ids, "labels": labels} | ({"task_ids": task_ids} if multitask else {}), open(batch, "w"))
+    peft = [os.environ["PEFT_BIN"]] if os.environ.get("PEFT_BIN") else ["swift", "run", "-q", "peft"]
+    swift = subprocess.run(peft + ["forward", "--model", base_dir, "--adapter", adapter_dir,
+                                   "--batch", batch, "--out", out], capture_output=True, text=True)
     print(swift.stdout.strip())
     if swift.returncode != 0:
         print(swift.stderr.strip())
         sys.exit(1)
     theirs = load_file(out)
 
+# The loss is computed here, not by passing labels: PEFT's AdaLoRA forward with labels fails on an adapter
+# loaded for inference (it reads trainable_adapter_name, which only training sets), so this is the plain
+# answer loss; `peft forward`'s adds AdaLoRA's orthogonality term. Prompt tuning and P-tuning return logits
+# for the virtual tokens too (both sides): the last `length` positions are the tokens'.
+extra = {"task_ids": torch.tensor(task_ids)} if multitask else {}
 with torch.no_grad():
-    result = model(input_ids=torch.tensor(ids), labels=torch.tensor(labels))
-d = (result.logits - theirs["logits"]).abs().max().item()
-print(f"peft ({model.peft_config['default'].peft_type}): loss {result.loss.item():.6f}; "
-      f"peft forward: loss {theirs['loss'].item():.6f}; max |logits - swift| = {d:.3g}")
-sys.exit(0 if result.logits.shape == theirs["logits"].shape and d < 1e-4 else 1)
+    logits = model(input_ids=torch.tensor(ids), **extra).logits
+tokens = logits[:, -length:]
+targets = torch.tensor(labels)[:, 1:].reshape(-1)
+loss = torch.nn.functional.cross_entropy(tokens[:, :-1].reshape(-1, tokens.shape[-1]), targets, ignore_index=-100)
+d = (logits - theirs["logits"]).abs().max().item() if logits.shape == theirs["logits"].shape else float("inf")
+print(f"peft ({model.peft_config['default'].peft_type}): answer loss {loss.item():.6f}; "
+      f"peft forward: loss {theirs['loss'].item():.6f}; logits {list(logits.shape)}, max |logits - swift| = {d:.3g}")
+sys.exit(0 if d < 1e-4 else 1)

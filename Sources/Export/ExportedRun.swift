@@ -71,14 +71,14 @@ public struct ExportedRun {
     }
 
     /// The `peft train --method` name a config stands for when no training_args.json says it.
-    static func methodName(_ type: PeftType) -> String {
+    public static func methodName(_ type: PeftType) -> String {
         switch type {
         case .lora: "lora"
         case .adalora: "adalora"
         case .promptTuning: "prompt-tuning"
         case .prefixTuning: "prefix-tuning"
         case .pTuning: "p-tuning"
-        case .multitaskPromptTuning: "multitask-prompt-tuning"
+        case .multitaskPromptTuning: "mpt"
         }
     }
 

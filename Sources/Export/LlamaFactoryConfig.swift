@@ -13,11 +13,11 @@ struct LlamaFactoryConfig {
 
     /// Where every key comes from (LLaMA-Factory 0.9.5, the current release, and transformers' TrainingArguments).
     static let sources = [
-        "https://github.com/hiyouga/LLaMA-Factory/blob/main/src/llamafactory/hparams/finetuning_args.py (method)",
-        "https://github.com/hiyouga/LLaMA-Factory/blob/main/src/llamafactory/hparams/model_args.py (model, 4-bit)",
-        "https://github.com/hiyouga/LLaMA-Factory/blob/main/src/llamafactory/hparams/data_args.py (dataset)",
-        "https://github.com/hiyouga/LLaMA-Factory/blob/main/data/README.md (dataset_info.json, Alpaca format)",
-        "https://huggingface.co/docs/transformers/main_classes/trainer#transformers.TrainingArguments (train)",
+        "src/llamafactory/hparams/finetuning_args.py (the method's keys)",
+        "src/llamafactory/hparams/model_args.py (the model, the 4-bit base)",
+        "src/llamafactory/hparams/data_args.py (dataset, template, cutoff_len, val_size)",
+        "data/README.md (dataset_info.json, the Alpaca format)",
+        "transformers' TrainingArguments (the ### train and ### eval keys)",
     ]
 
     /// The dataset's name in dataset_info.json.
@@ -59,19 +59,20 @@ struct LlamaFactoryConfig {
         let dataFile = run.alpacaFile.map { URL(fileURLWithPath: $0) }
         let dataDir = dataFile?.deletingLastPathComponent().path ?? "data"
         let fileName = dataFile?.lastPathComponent ?? "DATA.jsonl"
-        let entry = "{\"\(Self.datasetName)\": {\"file_name\": \(jsonString(fileName)), \"columns\": {\"prompt\": "
-            + "\"instruction\", \"query\": \"input\", \"response\": \"output\"}}}"
+        let entry = ["{", "  \"\(Self.datasetName)\": {", "    \"file_name\": \(jsonString(fileName)),",
+                     "    \"columns\": {\"prompt\": \"instruction\", \"query\": \"input\", \"response\": \"output\"}",
+                     "  }", "}"]
         var lines: [String] = []
         func comment(_ text: String) { lines.append(wrap("# " + text, width: 118, indent: "#   ")) }
         comment("LLaMA-Factory: the \(t.method) run of `peft train` (\(run.source)), written by `peft export --to "
             + "llamafactory`.")
         lines.append("#   llamafactory-cli train this_file.yaml")
-        lines.append("# Every key below exists in LLaMA-Factory 0.9.5 (PyPI); where each is defined:")
+        lines.append("# Every key below exists in LLaMA-Factory 0.9.5 (PyPI); where each is defined in its source:")
         lines += Self.sources.map { "#   " + $0 }
         lines.append("#")
         comment("The data: LLaMA-Factory reads datasets by name from dataset_info.json in dataset_dir. Save this "
             + "entry there (or add it to the file that is there):")
-        lines.append("#   " + entry)
+        lines += entry.map { "#   " + $0 }
         lines.append("#")
         lines.append("# What differs from the Swift run:")
         comment("- the prompt layout: template alpaca is Stanford Alpaca's (a system line, \"### Instruction:\", the "
@@ -100,7 +101,8 @@ struct LlamaFactoryConfig {
         lines.append("lora_rank: \(lora.r ?? 8)")
         lines.append("lora_alpha: \(compactNumber(lora.loraAlpha))")
         lines.append("lora_dropout: \(yamlFloat(lora.loraDropout))")
-        let target = lora.targetPattern == "all-linear" ? "all" : (lora.targetNames ?? []).sorted().joined(separator: ",")
+        let target = lora.targetPattern == "all-linear" ? "all"
+            : (lora.targetNames ?? []).sorted().joined(separator: ",")
         lines.append("lora_target: \(target)")
         lines.append("use_rslora: \(lora.useRslora)")
         lines.append("use_dora: \(lora.useDora)")

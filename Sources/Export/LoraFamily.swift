@@ -72,7 +72,8 @@ struct LoraFamilyFields {
             problems.append("rank_pattern \(rankPattern?.python ?? "") (ranks per module) has no \(framework) option")
         }
         if LoraFamilyFields.holdsEntries(alphaPattern) {
-            problems.append("alpha_pattern \(alphaPattern?.python ?? "") (alphas per module) has no \(framework) option")
+            problems.append("alpha_pattern \(alphaPattern?.python ?? "") (alphas per module) has no \(framework) "
+                + "option")
         }
         return problems
     }

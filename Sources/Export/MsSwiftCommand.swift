@@ -101,9 +101,9 @@ struct MsSwiftCommand {
             + "virtual environment), not the Swift toolchain's.")
         lines.append("#")
         lines.append("# What differs from the Swift run:")
-        comment("- the prompt layout: template default writes \"### Human:\\n...\\n\\n### Assistant:\\n\" around the "
-            + "instruction and input; peft train writes \"Instruction: ...\\nInput: ...\\nResponse:\". With a chat "
-            + "model, leave --template out and ms-swift uses the model's own.")
+        comment("- the prompt layout: template default writes a system line, then \"### Human:\\n...\\n\\n### "
+            + "Assistant:\\n\" around the instruction and input; peft train writes \"Instruction: ...\\nInput: "
+            + "...\\nResponse:\". With a chat model, leave --template out and ms-swift uses the model's own.")
         comment("- model_type llama tells ms-swift which family a local folder is; a hub model needs no model_type.")
         comment("- the schedule runs one step behind: transformers' first step has learning rate 0, peft train's "
             + "has learning_rate / warmup_steps. ms-swift's own defaults differ from peft train's (weight_decay 0.1, "

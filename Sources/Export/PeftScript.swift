@@ -217,8 +217,9 @@ struct PeftScript {
         }
         return """
         def lr_multiplier(step, max_steps, warmup_steps):
-            \"\"\"peft train's schedule at optimizer step `step`, counted from 1: linear warm-up, then half a cosine to 0.
-            (transformers' get_cosine_schedule_with_warmup counts from 0: its first step has learning rate 0.)\"\"\"
+            \"\"\"peft train's schedule at optimizer step `step`, counted from 1: linear warm-up, then half a
+            cosine to 0. (transformers' get_cosine_schedule_with_warmup counts from 0: its first step has learning
+            rate 0.)\"\"\"
             if step < warmup_steps:
                 return step / max(1, warmup_steps)
             progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
@@ -278,7 +279,8 @@ struct PeftScript {
         let clip = training.maxGradNorm == nil ? ""
             : "\n        torch.nn.utils.clip_grad_norm_(trainable, TRAINING_ARGS[\"max_grad_norm\"])"
         let allocate = fields.peftType == .adalora
-            ? "\n        model.base_model.update_and_allocate(step - 1)  # AdaLoRA's rank allocator, after the step" : ""
+            ? "\n        model.base_model.update_and_allocate(step - 1)  # AdaLoRA's rank allocator, after the step"
+            : ""
         return #"""
         def main():
             parser = argparse.ArgumentParser(description="Train the exported adapter with transformers + peft.")

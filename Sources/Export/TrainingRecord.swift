@@ -43,7 +43,7 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
         }
     }
 
-    /// `peft train --method` (lora, qlora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2).
+    /// `peft train --method` (lora, qlora, adalora, prompt-tuning, prefix-tuning, p-tuning, p-tuning-v2, mpt).
     public var method: String
     /// `model_name_or_path`: the base model folder (--model).
     public var modelNameOrPath: String?
@@ -110,9 +110,9 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
 
     /// The defaults in words, for the note an export prints when training_args.json is missing.
     public var describedDefaults: String {
-        "\(maxSteps) steps, learning rate \(learningRate), batch \(perDeviceTrainBatchSize), seed \(seed), warm-up over "
-            + "\(warmupSteps) steps then cosine decay, clipping at \(maxGradNorm ?? 0), AdamW without weight decay, "
-            + "Alpaca data"
+        "\(maxSteps) steps, learning rate \(learningRate), batch \(perDeviceTrainBatchSize), seed \(seed), "
+            + "warm-up over \(warmupSteps) steps then cosine decay, clipping at \(maxGradNorm ?? 0), AdamW without "
+            + "weight decay, Alpaca data"
     }
 
     // MARK: training_args.json
@@ -198,7 +198,8 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
             throw PEFTError("warmup_steps must be between 0 and max_steps (\(maxSteps)), got \(warmupSteps)")
         }
         if !["adamw_torch", "paged_adamw_32bit", "sgd"].contains(optim) {
-            throw PEFTError("optim must be adamw_torch, paged_adamw_32bit or sgd (what peft train uses), got \"\(optim)\"")
+            throw PEFTError("optim must be adamw_torch, paged_adamw_32bit or sgd (what peft train uses), "
+                + "got \"\(optim)\"")
         }
     }
 

@@ -42,7 +42,8 @@ struct ExportCommand: ParsableCommand {
         let kind = exported.fields.peftType.rawValue
         let usage = switch to {
         case .peft: "python \(out) --model BASE --data DATA.jsonl --output-dir DIR [--max-steps N]"
-        case .llamafactory: "llamafactory-cli train \(out)  (register the data in dataset_info.json first: see the file)"
+        case .llamafactory:
+            "llamafactory-cli train \(out)  (register the data in dataset_info.json first: see the file)"
         case .swift: "bash \(out)  (with ms-swift installed)"
         }
         print("wrote the \(kind) run for \(to.frameworkName) → \(out)\n  run it: \(usage)")

@@ -60,7 +60,7 @@ func expectGolden(_ text: String, _ name: String, sourceLocation: SourceLocation
     }
     guard text != expected else { return }
     let got = text.components(separatedBy: "\n"), want = expected.components(separatedBy: "\n")
-    let line = zip(got, want).firstIndex { $0 != $1 } ?? min(got.count, want.count)
+    let line = zip(got, want).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, want.count)
     Issue.record("""
         the export differs from \(name) at line \(line + 1):
           expected: \(line < want.count ? want[line] : "(end of file)")
@@ -99,6 +99,25 @@ func yamlKeys(_ text: String) -> [String] {
         .map { String($0.prefix { $0 != ":" }) }
 }
 
+/// Python's complaint about `source` (`ast.parse`, no packages needed), or nil when it parses or there is
+/// no python3 on PATH (the script is then checked only by the bracket count and the expected files).
+func pythonSyntaxProblem(_ source: String) -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import ast, sys; ast.parse(sys.stdin.read(), 'exported.py')"]
+    let input = Pipe(), errors = Pipe()
+    process.standardInput = input
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    input.fileHandleForWriting.write(Data(source.utf8))
+    try? input.fileHandleForWriting.close()
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    if process.terminationStatus == 127 { return nil }  // env: python3 not found
+    return process.terminationStatus == 0 ? nil : "the script is not valid Python: " + message
+}
+
 /// The `--option` names of a command line the export wrote.
 func commandOptions(_ text: String) -> [String] {
     text.split(separator: "\n").filter { $0.hasPrefix("    --") }.map { String($0.dropFirst(6).prefix { $0 != " " }) }
@@ -123,7 +142,8 @@ func commandOptions(_ text: String) -> [String] {
             for target in ExportTarget.allCases {
                 guard let text = try? run.render(for: target) else { continue }
                 for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                    #expect(line.count <= 120, "\(run.source) --to \(target.rawValue) line \(n + 1): \(line.count) chars")
+                    #expect(line.count <= 120,
+                            "\(run.source) --to \(target.rawValue) line \(n + 1): \(line.count) chars")
                     #expect(!line.contains("\t"), "\(run.source) --to \(target.rawValue) line \(n + 1) has a tab")
                 }
                 switch target {
@@ -134,10 +154,13 @@ func commandOptions(_ text: String) -> [String] {
                     let unknown = Set(commandOptions(text)).subtracting(msSwiftOptions)
                     #expect(unknown.isEmpty, "options ms-swift does not define: \(unknown.sorted())")
                 case .peft:
+                    let code = text.split(separator: "\n").map { $0.replacing(#/"(?:[^"\\]|\\.)*"/#, with: "") }
+                        .joined(separator: "\n")  // the brackets outside string literals
                     for (open, close) in [("(", ")"), ("[", "]"), ("{", "}")] {
-                        #expect(text.filter { String($0) == open }.count == text.filter { String($0) == close }.count,
+                        #expect(code.filter { String($0) == open }.count == code.filter { String($0) == close }.count,
                                 "\(run.source): unbalanced \(open)\(close) in the script")
                     }
+                    if let problem = pythonSyntaxProblem(text) { Issue.record("\(run.source): \(problem)") }
                 }
             }
         }
@@ -188,6 +211,98 @@ func commandOptions(_ text: String) -> [String] {
     }
 }
 
+/// Every option of a run, set away from its default, and where each framework's file must carry it: the
+/// README's table ("From the notebook to the frameworks"), row by row. nil: the framework has no such key
+/// (the row's note in the README says what it does instead).
+struct Mapping: Sendable, CustomTestStringConvertible {
+    var option: String
+    var script: String
+    var yaml: String?
+    var command: String?
+    var testDescription: String { option }
+}
+
+@Suite struct ExportMappingTests {
+    /// A LoRA run with no setting left at peft train's default.
+    func run() throws -> ExportedRun {
+        let training = TrainingRecord(method: "qlora", modelNameOrPath: Runs.base, data: "/data/d.jsonl",
+                                      dataFormat: .alpaca, maxSteps: 40, perDeviceTrainBatchSize: 4,
+                                      learningRate: 5e-4, warmupSteps: 7, maxGradNorm: 0.5, optim: "paged_adamw_32bit",
+                                      loraplusLrRatio: 4, seed: 7, cutoffLen: 96,
+                                      quantization: .init(quantType: "fp4", doubleQuant: false, blockSize: 64))
+        let config = LoraConfig(r: 4, loraAlpha: 24, loraDropout: 0.05, targetModules: .names(["o_proj", "k_proj"]),
+                                useRslora: true, initLoraWeights: .pissa, useDora: true)
+        return try Runs.run(config, training, "mapped")
+    }
+
+    static let rows: [Mapping] = [
+        Mapping(option: "--model", script: #""model_name_or_path": "/models/small-corpus2","#,
+                yaml: "model_name_or_path: /models/small-corpus2", command: "--model /models/small-corpus2"),
+        Mapping(option: "--r", script: "r=4,", yaml: "lora_rank: 4", command: "--lora_rank 4"),
+        Mapping(option: "--alpha", script: "lora_alpha=24,", yaml: "lora_alpha: 24", command: "--lora_alpha 24"),
+        Mapping(option: "--dropout", script: "lora_dropout=0.05,", yaml: "lora_dropout: 0.05",
+                command: "--lora_dropout 0.05"),
+        Mapping(option: "--target-modules", script: #"target_modules=["k_proj", "o_proj"],"#,
+                yaml: "lora_target: k_proj,o_proj", command: "--target_modules k_proj o_proj"),
+        Mapping(option: "--use-rslora", script: "use_rslora=True,", yaml: "use_rslora: true",
+                command: "--use_rslora true"),
+        Mapping(option: "--use-dora", script: "use_dora=True,", yaml: "use_dora: true", command: "--use_dora true"),
+        Mapping(option: "--init-lora-weights", script: #"init_lora_weights="pissa","#, yaml: "pissa_init: true",
+                command: "--init_weights pissa"),
+        Mapping(option: "--loraplus-ratio", script: #""loraplus_lr_ratio": 4,"#, yaml: "loraplus_lr_ratio: 4.0",
+                command: "--lorap_lr_ratio 4.0"),
+        Mapping(option: "--quant-type", script: #"bnb_4bit_quant_type="fp4""#, yaml: "quantization_type: fp4",
+                command: "--bnb_4bit_quant_type fp4"),
+        Mapping(option: "--no-double-quant", script: "bnb_4bit_use_double_quant=False",
+                yaml: "double_quantization: false", command: "--bnb_4bit_use_double_quant false"),
+        Mapping(option: "--paged-optimizer", script: "bitsandbytes.optim.PagedAdamW32bit(",
+                yaml: "optim: paged_adamw_32bit", command: "--optim paged_adamw_32bit"),
+        Mapping(option: "--steps", script: #""max_steps": 40,"#, yaml: "max_steps: 40", command: "--max_steps 40"),
+        Mapping(option: "--lr", script: #""learning_rate": 0.0005,"#, yaml: "learning_rate: 0.0005",
+                command: "--learning_rate 0.0005"),
+        Mapping(option: "--batch-size", script: #""per_device_train_batch_size": 4,"#,
+                yaml: "per_device_train_batch_size: 4", command: "--per_device_train_batch_size 4"),
+        Mapping(option: "--seed", script: #""seed": 7,"#, yaml: "seed: 7", command: "--seed 7"),
+        Mapping(option: "(warm-up: a tenth of --steps)", script: #""warmup_steps": 7,"#, yaml: "warmup_steps: 7",
+                command: "--warmup_steps 7"),
+        Mapping(option: "(clipping)", script: #""max_grad_norm": 0.5,"#, yaml: "max_grad_norm: 0.5",
+                command: "--max_grad_norm 0.5"),
+        Mapping(option: "(the base's positions)", script: #""cutoff_len": 96,"#, yaml: "cutoff_len: 96",
+                command: "--max_length 96"),
+        Mapping(option: "--data", script: #""data": "/data/d.jsonl","#, yaml: "dataset_dir: /data",
+                command: "--dataset /data/d.jsonl"),
+    ]
+
+    @Test(arguments: rows) func everyOptionReachesEachFramework(_ row: Mapping) throws {
+        let exported = try run()
+        let script = try exported.render(for: .peft)
+        #expect(script.contains(row.script), "\(row.option): the script lacks \(row.script)")
+        if let key = row.yaml {
+            let yaml = try exported.render(for: .llamafactory)
+            #expect(yaml.split(separator: "\n").contains { $0 == key || $0.hasPrefix(key + "  #") },
+                    "\(row.option): the YAML lacks \(key)")
+        }
+        if let option = row.command {
+            let command = try exported.render(for: .swift)
+            #expect(command.contains("    \(option) \\\n") || command.hasSuffix("    \(option)\n"),
+                    "\(row.option): the command lacks \(option)")
+        }
+    }
+
+    @Test func theScriptReadsEveryRecordedSettingFromTrainingArgs() throws {
+        let script = try run().render(for: .peft)
+        for key in TrainingRecord.CodingKeys.allCases.map(\.stringValue) {
+            #expect(script.contains("    \"\(key)\": "), "TRAINING_ARGS lacks \(key)")
+        }
+        for use in [#"TRAINING_ARGS["adam_beta1"]"#, #"TRAINING_ARGS["adam_epsilon"]"#,
+                    #"TRAINING_ARGS["weight_decay"]"#, #"TRAINING_ARGS["max_grad_norm"]"#,
+                    #"TRAINING_ARGS["per_device_train_batch_size"]"#, #"TRAINING_ARGS["seed"]"#,
+                    #"TRAINING_ARGS["loraplus_lr_ratio"]"#] {
+            #expect(script.contains(use), "the script never reads \(use)")
+        }
+    }
+}
+
 @Suite struct ExportErrorTests {
     func message(_ run: ExportedRun, _ target: ExportTarget) -> String {
         do {
@@ -206,7 +321,9 @@ func commandOptions(_ text: String) -> [String] {
         #expect(message(prompt, .llamafactory).contains("PROMPT_TUNING is a prompt method; LLaMA-Factory's "
             + "finetuning_type is lora, oft, freeze or full"))
         #expect(message(prompt, .swift).contains("ms-swift cannot repeat this run: PROMPT_TUNING is a prompt method"))
-        for config: any PeftConfig in [PrefixTuningConfig(numVirtualTokens: 10), PromptEncoderConfig(numVirtualTokens: 10)] {
+        let promptConfigs: [any PeftConfig] = [PrefixTuningConfig(numVirtualTokens: 10),
+                                               PromptEncoderConfig(numVirtualTokens: 10)]
+        for config in promptConfigs {
             let run = try Runs.run(config, Runs.training("prefix"), "p")
             #expect(message(run, .swift).contains("is a prompt method"))
             #expect(message(run, .llamafactory).contains("is a prompt method"))
@@ -299,8 +416,9 @@ func commandOptions(_ text: String) -> [String] {
         #expect(run.training.maxSteps == 120 && run.training.warmupSteps == 12 && run.training.method == "adalora")
         #expect(run.baseModel == "/models/base")
         let note = try #require(run.notes.first)
-        #expect(note.contains("has no training_args.json") && note.contains("assuming peft train's defaults, 120 steps, "
-            + "learning rate 0.002, batch 16, seed 0, warm-up over 12 steps then cosine decay"), "\(note)")
+        #expect(note.contains("has no training_args.json")
+            && note.contains("assuming peft train's defaults, 120 steps, learning rate 0.002, batch 16, seed 0, "
+                + "warm-up over 12 steps then cosine decay"), "\(note)")
         #expect(try run.render(for: .swift).contains("# - " + String(note.prefix(40))))
         try Runs.training("adalora", steps: 120).write(to: dir)
         #expect(try ExportedRun.load(adapter: dir).notes.isEmpty)
@@ -320,7 +438,8 @@ func commandOptions(_ text: String) -> [String] {
         #expect(JSONValue.number(16).python == "16.0" && JSONValue.bool(true).python == "True")
         #expect(JSONValue.object(["b": .null, "a": .array([.string("x\"y")])]).python == #"{"a": ["x\"y"], "b": None}"#)
         #expect(yamlFloat(0.002) == "0.002" && yamlFloat(1e-8) == "1.0e-8" && yamlFloat(2e-5) == "2.0e-5")
-        #expect(yamlString("/data/my file.jsonl") == "\"/data/my file.jsonl\"" && yamlString("saves/lora") == "saves/lora")
+        #expect(yamlString("/data/my file.jsonl") == "\"/data/my file.jsonl\"")
+        #expect(yamlString("saves/lora") == "saves/lora")
         #expect(shellWord("it's") == "'it'\\''s'" && shellWord("/models/base") == "/models/base")
     }
 }
