@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
-// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI
+// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI;  PEFT <- Export <- peft CLI
 //                               SafeTensors <- Llama;  TensorKit <- Training
 import PackageDescription
 
@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"],
                 swiftSettings: optimised),
+        // `peft export`: an adapter's run for Hugging Face PEFT, LLaMA-Factory, ms-swift (text only: not optimised).
+        .target(name: "Export", dependencies: ["PEFT", "SafeTensors"]),
         .target(
             name: "Notebook",
             dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus", "PEFT",
@@ -43,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "peft",
             dependencies: [
-                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook",
+                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
@@ -80,6 +82,7 @@ let package = Package(
                     dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
         .testTarget(name: "NotebookTests",
                     dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "PEFT"], exclude: ["Expected"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

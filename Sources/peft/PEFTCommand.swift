@@ -17,7 +17,7 @@ struct PEFTCommand: ParsableCommand {
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
         subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self,
-                      Tokenize.self, Generate.self, Bench.self])
+                      Tokenize.self, Generate.self, Bench.self, ExportCommand.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one

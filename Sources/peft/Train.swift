@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Corpus
+import Export
 import Foundation
 import Llama
 import Notebook
@@ -152,6 +153,7 @@ struct Train: ParsableCommand {
         if let batch {
             let log = try train(tuner, on: batch, optimizer: optimizer, steps: steps, learningRate: lr, label: label)
             try tuner.save(to: URL(fileURLWithPath: out))
+            try record(of: tuner, base: base, batch: batch).write(to: URL(fileURLWithPath: out))
             print(String(format: "trained %d steps on %d rows in %@; loss %.4f → %.4f; adapter → %@",
                          steps, batch.batchSize, formatDuration(log.seconds), log.losses.first ?? 0,
                          log.losses.last ?? 0, out))
@@ -164,6 +166,7 @@ struct Train: ParsableCommand {
                                                           seed: seed))
         let scores = tasks.map { evaluate($0, on: $0.validation, tokenizer: tokenizer, model: tuner) }
         try tuner.save(to: URL(fileURLWithPath: out))
+        try record(of: tuner, base: base, batch: nil).write(to: URL(fileURLWithPath: out))
         for sample in scores[0].samples.prefix(3) {
             print("  \(sample.prompt.replacingOccurrences(of: "\n", with: " ⏎ "))\n"
                   + "    → \(sample.prediction.trimmingCharacters(in: .whitespaces))"
@@ -175,6 +178,38 @@ struct Train: ParsableCommand {
         }.joined(separator: "; ")
         print(String(format: "trained %d steps in %@ (%@ tokens/s); validation %@; adapter → %@",
                      steps, formatDuration(log.seconds), formatCount(Int(log.tokensPerSecond)), validation, out))
+    }
+
+    /// What this run did besides the adapter's configuration, saved as training_args.json beside it for
+    /// `peft export`: the schedule, optimizer, data and 4-bit base under transformers' names.
+    func record(of tuner: any Tuner, base: LlamaModel, batch: TokenBatch?) -> TrainingRecord {
+        let name = initAdapter == nil ? method.rawValue
+            : tuner.peftConfig.map { ExportedRun.methodName(type(of: $0).peftType) } ?? method.rawValue
+        let isFile = data.hasSuffix(".json") || data.hasSuffix(".jsonl")
+        let optim = switch optimizer {
+        case .sgd: "sgd"
+        case .adamw: qlora.pagedOptimizer ? "paged_adamw_32bit" : "adamw_torch"
+        }
+        let ratio = tuner is LoraModel && lora.loraplusRatio != 1 ? Double(lora.loraplusRatio.description) : nil
+        let quantization = base.quantizedLayers.first.map {
+            let settings = $0.layer.weight.settings
+            return TrainingRecord.Quantization(quantType: settings.type.rawValue,
+                                               doubleQuant: settings.doubleQuantization, blockSize: settings.blockSize)
+        }
+        let prepended = (tuner as? PromptLearningModel)?.prependedPositions ?? 0
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        var record = TrainingRecord(
+            method: name, modelNameOrPath: absolute(model), data: batch != nil || isFile ? absolute(data) : data,
+            dataFormat: batch != nil ? .tokenBatch : isFile ? .alpaca : .task, maxSteps: steps,
+            perDeviceTrainBatchSize: batch?.batchSize ?? batchSize, learningRate: Double(lr.description) ?? Double(lr),
+            warmupSteps: batch != nil ? 0 : TrainingRecord.warmupSteps(forSteps: steps), optim: optim,
+            loraplusLrRatio: ratio, seed: seed, cutoffLen: base.config.maxPositionEmbeddings - prepended,
+            quantization: quantization)
+        if batch != nil {  // the whole batch at every step, a constant learning rate, no clipping
+            record.lrSchedulerType = "constant"
+            record.maxGradNorm = nil
+        }
+        return record
     }
 
     /// The tasks of --data: one, or several separated by commas. Each example's task id is its

@@ -130,6 +130,21 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile,
         #expect(lora.adapters.allSatisfy { $0.layer.loraB.array.contains { $0 != 0 } })
     }
 
+    @Test func aTrainedPissaAdapterReloadsOntoTheOriginalBase() throws {
+        // PEFT recomputes the residual from the base's SVD when it loads a PiSSA adapter; reloaded onto the
+        // original weights, a trained adapter gives what it gave before it was saved.
+        let config = LoraConfig(r: 4, targetModules: .allLinear, initLoraWeights: .pissa)
+        let lora = try LoraModel(wrapping: tinyModel(), config: config, generator: Generator(seed: 3))
+        for adapter in lora.adapters { adapter.layer.loraB.data[0] += 0.05 }  // as a training step would
+        let trained = outputs(lora)
+        let folder = temporaryFolder()
+        try lora.save(to: folder)
+        let reloaded = try AdapterFolder.load(from: folder, onto: tinyModel())
+        #expect(maxAbsDiff(outputs(reloaded), trained) < 1e-5)
+        #expect(maxAbsDiff(outputs(reloaded), outputs(try LoraModel(wrapping: tinyModel(), config: config,
+                                                                    generator: Generator(seed: 3)))) > 1e-4)
+    }
+
     @Test func saveAndLoadRoundTripInPeftLayout() throws {
         let model = tinyModel()
         var config = LoraConfig(r: 2, loraAlpha: 16, targetModules: .names(["k_proj", "down_proj"]),

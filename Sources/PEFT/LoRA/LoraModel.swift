@@ -89,7 +89,9 @@ public final class LoraModel: LayerAdapterTuner {
     static func load(_ config: LoraConfig, weights: SafeTensorsFile, file: URL,
                      onto model: LlamaModel) throws -> LoraModel {
         var fresh = config
-        fresh.initLoraWeights = .standard  // the values come from the file
+        // A and B come from the file. A PiSSA adapter was trained on the residual W − s·B₀A₀ of the base's SVD,
+        // which PEFT recomputes when it loads one onto the original base: so does this, before A and B are read.
+        if fresh.initLoraWeights != .pissa { fresh.initLoraWeights = .standard }
         let lora = try LoraModel(wrapping: model, config: fresh, generator: Generator(seed: 0))
         var unused = Set(weights.tensors.keys)
         for (key, tensor) in lora.namedTrainableParameters {
