@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
-// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI;  PEFT <- Export <- peft CLI
-//                               SafeTensors <- Llama;  TensorKit <- Training
+// Dependencies point one way:  TensorKit <- Llama <- PEFT <- Notebook <- lessons, peft CLI, figures
+//                               PEFT <- Export <- peft CLI;  SafeTensors <- Llama;  TensorKit <- Training, Corpus
 import PackageDescription
 
 /// The numeric targets are compiled optimised even in the debug configuration that plain
