@@ -647,9 +647,15 @@ func claimSummary(_ sourceVerdict: Comparison, _ experiments: [Experiment], _ re
                   sizes: [Int]) -> String {
     let exact = zip(experiments, results).map { $0.compare($1[0], $1[3]).verdict }
     let average = zip(experiments, results).map { $0.compare($1[1], $1[3]).verdict }
-    func sizesWith(_ verdicts: [Verdict], _ v: Verdict) -> String {
-        let list = zip(sizes, verdicts).filter { $0.1 == v }.map { "\($0.0)" }
-        return list.isEmpty ? "none" : list.joined(separator: ", ")
+    /// "better with 8 and 20 examples, within noise with 60" (each verdict that occurs, in that order).
+    func bySize(_ verdicts: [Verdict]) -> String {
+        let parts: [(Verdict, String)] = [(.better, "better"), (.withinNoise, "within noise"), (.worse, "worse")]
+        return parts.compactMap { verdict, word -> String? in
+            let list = zip(sizes, verdicts).filter { $0.1 == verdict }.map { "\($0.0)" }
+            guard !list.isEmpty else { return nil }
+            let joined = list.count == 1 ? list[0] : list.dropLast().joined(separator: ", ") + " and " + list.last!
+            return "\(word) with \(joined) example\(list == ["1"] ? "" : "s")"
+        }.joined(separator: ", ")
     }
     var text: String
     switch sourceVerdict.verdict {
@@ -658,9 +664,8 @@ func claimSummary(_ sourceVerdict: Comparison, _ experiments: [Experiment], _ re
     case .withinNoise: text = "On the source tasks MPT and one prompt per task cannot be told apart at this scale"
     }
     text += ", storing less. On the held-out target, against prompt tuning from a random start, MPT from the source "
-        + "task chosen on validation was better with \(sizesWith(exact, .better)) examples (worse with "
-        + "\(sizesWith(exact, .worse))), and MPT from PEFT's average of the source tasks was better with "
-        + "\(sizesWith(average, .better)) (worse with \(sizesWith(average, .worse)))."
+        + "task chosen on validation was \(bySize(exact)); MPT from PEFT's average of the source tasks was "
+        + "\(bySize(average))."
     let exactHelps = exact.contains(.better), averageHelps = average.contains(.better)
     if exactHelps && !averageHelps {
         text += " What helps here is the start, not the sharing as such: one source task's prompt carried the skill "
