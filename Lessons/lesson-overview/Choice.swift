@@ -167,7 +167,10 @@ func choiceTable(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
     table.add(["the least forgetting of pretraining", list(forgetTied.map { results[$0].name }),
                "\(results[least].name) \(e.forgetting(results[least]).text(signed: true)) (Δ held-out loss)"
                 + (forgetTied.count > 1 ? "; the others listed are within noise of it" : ", below every other method")
-                + ", at each method's chosen learning rate"])
+                + ", at each method's chosen learning rate"
+                + (least != 0 && e.compare(results[least], full).verdict == .worse
+                    ? "; it also scored below full fine-tuning, so part of it is learning less (the figure in section "
+                        + "3 compares forgetting at matched validation score)" : "")])
     return table
 }
 
