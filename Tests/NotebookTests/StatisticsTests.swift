@@ -55,6 +55,14 @@ import TensorKit
         let base = ItemScores(seeds: [Array(repeating: 0.2, count: 100)], entities: method.entities)
         let c = Bootstrap(seed: 3).compare(method, base)
         #expect(c.verdict == .better && abs(c.difference.estimate - (method.mean - 0.2)) < 1e-12)
+        // the other way round (the baseline first), every seed of the method is still drawn: the two
+        // intervals mirror each other, and each contains its estimate
+        let reversed = Bootstrap(seed: 3).compare(base, method)
+        #expect(abs(reversed.difference.estimate + c.difference.estimate) < 1e-12)
+        #expect(reversed.difference.low < reversed.difference.estimate
+                    && reversed.difference.estimate < reversed.difference.high)
+        #expect(abs(reversed.difference.low + c.difference.high) < 1e-9
+                    && abs(reversed.difference.high + c.difference.low) < 1e-9)
     }
 
     @Test func baselinesOfTheTasks() throws {
