@@ -6,7 +6,7 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (about 5 minutes with the bases cached; the first run
+//   swift run lesson-soft-prompts            (well over 5 minutes even with the bases cached; the first run
 //                                             pretrains the tiny and medium bases, see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
 //   swift run lesson-soft-prompts --tune     (sweeps the learning rates again and rewrites tuning.json)
