@@ -653,8 +653,7 @@ func claimSummary(_ sourceVerdict: Comparison, _ experiments: [Experiment], _ re
         return parts.compactMap { verdict, word -> String? in
             let list = zip(sizes, verdicts).filter { $0.1 == verdict }.map { "\($0.0)" }
             guard !list.isEmpty else { return nil }
-            let joined = list.count == 1 ? list[0] : list.dropLast().joined(separator: ", ") + " and " + list.last!
-            return "\(word) with \(joined) example\(list == ["1"] ? "" : "s")"
+            return "\(word) with \(listText(list)) example\(list == ["1"] ? "" : "s")"
         }.joined(separator: ", ")
     }
     var text: String

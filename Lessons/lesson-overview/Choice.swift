@@ -100,22 +100,18 @@ func scoreSummary(_ e: Experiment, _ results: [MethodResult]) -> String {
     let floor = max(e.baselines.chance, e.baselines.majority)
     let atBaseline = results.filter { e.interval($0).low <= floor }.map(\.name)
     var text = "The highest mean score is \(best.name)'s, \(e.interval(best).text()); "
-        + (tied.count > 1 ? "within noise of it: \(list(tied.filter { $0 != best.name }))."
+        + (tied.count > 1 ? "within noise of it: \(listText(tied.filter { $0 != best.name }))."
             : "every other method is below it.")
     text += matchFull.isEmpty ? " Every PEFT method scored below full fine-tuning here."
-        : " Not below full fine-tuning (paired): \(list(matchFull))."
-    if !belowFull.isEmpty { text += " Below full fine-tuning: \(list(belowFull))." }
+        : " Not below full fine-tuning (paired): \(listText(matchFull))."
+    if !belowFull.isEmpty { text += " Below full fine-tuning: \(listText(belowFull))." }
     if !atBaseline.isEmpty {
         text += " Not clearly above the chance and majority baselines (\(String(format: "%.3f", floor))): "
-            + "\(list(atBaseline))."
+            + "\(listText(atBaseline))."
     }
     return text
 }
 
-/// "a, b and c".
-func list(_ names: [String]) -> String {
-    names.count <= 1 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
-}
 
 /// Each need, the methods the measurements support for it, and the evidence.
 func choiceTable(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCosts) -> Table {
@@ -124,7 +120,7 @@ func choiceTable(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
     let indices = Array(results.indices)
 
     let tied = indices.filter { results[$0].name == best.name || e.compare(results[$0], best).verdict == .withinNoise }
-    table.add(["the highest score", list(tied.map { results[$0].name }),
+    table.add(["the highest score", listText(tied.map { results[$0].name }),
                "best mean \(best.name) \(e.interval(best).text())"
                 + (tied.count > 1 ? "; the others listed are within noise of it" : ", above every other method")])
 
@@ -150,7 +146,8 @@ func choiceTable(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
 
     let free = indices.filter { costs.rows[$0].virtualTokens == 0 && costs.rows[$0].inferenceRatio >= 0.9 }
     let ratios = free.map { costs.rows[$0].inferenceRatio }
-    table.add(["no inference cost over the base", free.isEmpty ? "none measured" : list(free.map { results[$0].name }),
+    table.add(["no inference cost over the base",
+               free.isEmpty ? "none measured" : listText(free.map { results[$0].name }),
                "no virtual tokens, and inference throughput as deployed (merged where possible) "
                 + String(format: "%.2f–%.2f× the base's", ratios.min() ?? 0, ratios.max() ?? 0)
                 + " (\(formatRate(costs.baseInference)); timed in alternation with it)"])
@@ -164,7 +161,7 @@ func choiceTable(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
     let forgetTied = indices.filter {
         $0 == least || e.compareForgetting(results[$0], results[least]).verdict == .withinNoise
     }
-    table.add(["the least forgetting of pretraining", list(forgetTied.map { results[$0].name }),
+    table.add(["the least forgetting of pretraining", listText(forgetTied.map { results[$0].name }),
                "\(results[least].name) \(e.forgetting(results[least]).text(signed: true)) (Δ held-out loss)"
                 + (forgetTied.count > 1 ? "; the others listed are within noise of it" : ", below every other method")
                 + ", at each method's chosen learning rate"

@@ -124,8 +124,9 @@ func costSummary(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
     text += String(format: "The slowest at inference is %@ at %.2f× the base's throughput", results[slowest].name,
                    costs.rows[slowest].inferenceRatio)
     text += prompts.isEmpty ? ". "
-        : "; the prompt methods (\(list(prompts.map { results[$0].name }))) cannot be merged: their virtual tokens "
-            + "lengthen every sequence at every forward (for prefixes, the keys and values every layer attends to). "
+        : "; the prompt methods (\(listText(prompts.map { results[$0].name }))) cannot be merged: their virtual "
+            + "tokens lengthen every sequence at every forward (for prefixes, the keys and values every layer "
+            + "attends to). "
     text += "Merged adapters cost what the base costs: the merged model is the base's shape."
     return text
 }

@@ -94,6 +94,11 @@ public final class Notebook {
     }
 }
 
+/// "a", "a and b", "a, b and c": names in a sentence.
+public func listText(_ items: [String]) -> String {
+    items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
+}
+
 /// "1:05" or "12.3 s".
 public func formatDuration(_ seconds: Double) -> String {
     if seconds < 60 { return String(format: "%.1f s", seconds) }

@@ -76,8 +76,8 @@ public final class TuningStore {
     /// The first of `lessons` whose committed tuning file holds `key`, with its record.
     public static func committed(_ key: String, in lessons: [String]) -> (lesson: String, record: TuningRecord)? {
         for lesson in lessons {
-            let file = stores[lesson]?.file ?? TuningFile.load(for: lesson)
-            if let record = file.records[key] { return (lesson, record) }
+            // read once per lesson, like the lesson's own store
+            if let record = forLesson(lesson, fresh: false)[key] { return (lesson, record) }
         }
         return nil
     }
