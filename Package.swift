@@ -28,7 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "TensorKit", swiftSettings: optimised),
+        .target(name: "FastMath", swiftSettings: optimised),
+        .target(name: "TensorKit", dependencies: ["FastMath"], swiftSettings: optimised),
         .target(name: "SafeTensors", swiftSettings: optimised),
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),

@@ -72,7 +72,7 @@ public final class DecoderLayer {
         let a = attend(q, k, v)                                                              // [B, T, H·D]
         let x1 = x + oProj(a)                                                                // [B, T, C]
         let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)            // [B, T, C]
-        let m = downProj(silu(gateProj(h2)) * upProj(h2))                                    // [B, T, C]
+        let m = downProj(swiglu(gate: gateProj(h2), up: upProj(h2)))                        // [B, T, C]
         return x1 + m
     }
 }

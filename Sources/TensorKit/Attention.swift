@@ -14,6 +14,7 @@ import Darwin
 #elseif canImport(Glibc)
 import Glibc
 #endif
+import FastMath
 
 /// Causal scaled-dot-product attention.
 /// - Parameters:
@@ -79,7 +80,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
     } }
     var inputs = [q, k, v]
     if let prefixKey, let prefixValue { inputs += [prefixKey, prefixValue] }
-    out.record(inputs) { dOut in Profiler.measure("attention") {
+    out.record(inputs) { dOut in Profiler.measure("attention backward") {
         let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false)
             || (prefixValue?.requiresGrad ?? false)
         let gq = q.requiresGrad ? q.gradBuffer() : nil
@@ -157,32 +158,42 @@ public func rope(_ x: Tensor, heads: Int, table: RopeTable, offset: Int = 0) -> 
 /// row's next token continues its own sequence). Same formula and backward as `rope(_:heads:table:offset:)`.
 /// - Parameters: x [B, T, heads·D]; `rowOffsets` has B entries.
 public func rope(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
+    Profiler.measure("rope") { ropeForward(x, heads: heads, table: table, rowOffsets: rowOffsets) }
+}
+
+func ropeForward(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
     precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")
     precondition(rowOffsets.count == b && rowOffsets.allSatisfy { $0 >= 0 },
                  "RoPE: \(rowOffsets.count) row offsets for \(b) rows")
     table.reserve((rowOffsets.max() ?? 0) + t)
-    func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
-        for bi in 0..<b {
-            for ti in 0..<t {
-                let pos = rowOffsets[bi] + ti
-                let cosp = table.cos + pos * half, sinp = table.sin + pos * half
-                for h in 0..<heads {
-                    let base = (bi * t + ti) * c + h * d
-                    let s0 = src + base, d0 = dst + base
+    // Forward writes y; backward adds the inverse rotation of dy into dx. Row-parallel over B·T.
+    func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float, accumulate: Bool) {
+        parallelRanges(b * t, grain: max(1, (1 << 14) / c)) { rows in for row in rows {
+            let pos = rowOffsets[row / t] + row % t
+            let cosp = table.cos + pos * half, sinp = table.sin + pos * half
+            for h in 0..<heads {
+                let s0 = src + row * c + h * d, d0 = dst + row * c + h * d
+                if accumulate {
                     for i in 0..<half {
                         let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
                         d0[i] += x1 * co - x2 * si
                         d0[i + half] += x2 * co + x1 * si
                     }
+                } else {
+                    for i in 0..<half {
+                        let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
+                        d0[i] = x1 * co - x2 * si
+                        d0[i + half] = x2 * co + x1 * si
+                    }
                 }
             }
-        }
+        } }
     }
-    let out = Tensor(zeros: x.shape)
-    rotate(x.data, out.data, sign: 1)
-    out.record([x]) { g in rotate(g, x.gradBuffer(), sign: -1) }
+    let out = Tensor(uninitialized: x.shape)
+    rotate(x.data, out.data, sign: 1, accumulate: false)
+    out.record([x]) { g in rotate(g, x.gradBuffer(), sign: -1, accumulate: true) }
     return out
 }
 

@@ -10,6 +10,8 @@
 // With start = P and T tokens this is `causalAttention` with P prefix slots; with T = 1 it is one
 // decoding step over everything cached.
 
+import FastMath
+
 /// Causal attention of T new queries over cached keys and values, forward only.
 /// - Parameters:
 ///   - q: [B, T, heads·D], the queries of slots start..<start+T.

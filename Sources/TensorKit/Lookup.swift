@@ -5,10 +5,15 @@ import Darwin
 #elseif canImport(Glibc)
 import Glibc
 #endif
+import FastMath
 
 /// Rows of `weight` [V, C] picked by `ids` (any shape `idsShape`): returns [idsShape..., C].
 /// Backward is a scatter-add: dW[id] += dy for every position holding id.
 public func embedding(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Tensor {
+    Profiler.measure("embedding") { embeddingForward(ids, shape: idsShape, weight: weight) }
+}
+
+func embeddingForward(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Tensor {
     let (vocab, c) = (weight.shape[0], weight.shape[1])
     precondition(ids.count == idsShape.reduce(1, *), "embedding: \(ids.count) ids for shape \(idsShape)")
     for id in ids { precondition(id >= 0 && id < vocab, "token id \(id) is outside the vocabulary 0..<\(vocab)") }
@@ -29,6 +34,10 @@ public func embedding(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Te
 /// Backward: dz = (softmax(z) − onehot(target)) / N on valid rows, 0 elsewhere.
 /// With no valid row the loss is 0 (PyTorch gives NaN), so an empty batch cannot poison training.
 public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -100) -> Tensor {
+    Profiler.measure("cross-entropy") { crossEntropyForward(logits, targets: targets, ignoreIndex: ignoreIndex) }
+}
+
+func crossEntropyForward(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -100) -> Tensor {
     let v = logits.shape.last!, rows = logits.count / v
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
     let lse = Buffer(count: rows)

@@ -8,6 +8,7 @@ import Darwin
 #elseif canImport(Glibc)
 import Glibc
 #endif
+import FastMath
 
 /// softmax over the last axis: y_i = e^(x_i − m) / Σ_j e^(x_j − m).
 /// Backward: dx_i = y_i · (dy_i − Σ_j dy_j y_j).
@@ -25,16 +26,6 @@ public func softmax(_ x: Tensor) -> Tensor {
         }
     }
     return out
-}
-
-@inline(__always)
-func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for i in 0..<n { m = max(m, x[i]) }
-    var s: Float = 0
-    for i in 0..<n { let e = fastExp(x[i] - m); y[i] = e; s += e }
-    let inv = 1 / s
-    for i in 0..<n { y[i] *= inv }
 }
 
 /// log-softmax over the last axis: y_i = x_i − m − log Σ_j e^(x_j − m).
@@ -59,19 +50,14 @@ public func logSoftmax(_ x: Tensor) -> Tensor {
     return out
 }
 
-@inline(__always)
-func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for i in 0..<n { m = max(m, x[i]) }
-    var s: Float = 0
-    for i in 0..<n { s += fastExp(x[i] - m) }
-    return m + logf(s)
-}
-
 /// RMSNorm (LLaMA): y = x / √(mean(x²) + ε) ⊙ w, over the last axis, `weight` [C].
 /// With r = (mean(x²)+ε)^(−½) and x̂ = x·r:
 ///   dw = Σ_rows dy ⊙ x̂,   dx = r · (dx̂ − x̂ · mean(dx̂ ⊙ x̂)),   dx̂ = dy ⊙ w.
 public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+    Profiler.measure("rmsnorm") { rmsNormForward(x, weight: weight, eps: eps) }
+}
+
+func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     let c = x.shape.last!, rows = x.count / c
     precondition(weight.count == c, "rmsNorm: weight \(weight.shape) for rows of \(c)")
     let out = Tensor(uninitialized: x.shape)

@@ -1,7 +1,13 @@
-// Profiler.swift — where the time goes: exclusive wall time per category, for benchmarks.
+// Profiler.swift — where the time goes: exclusive CPU time per category, on every thread, for
+// benchmarks.
 //
 // Off by default (one branch per measured region). Regions nest; time is charged to the
-// innermost one only, so categories add up to the measured total.
+// innermost one only. Each thread keeps its own stack of open regions and is charged its own CPU
+// time (CLOCK_THREAD_CPUTIME_ID), so a thread waiting for others costs nothing, and work that a
+// parallel loop hands to other threads is charged there: a worker starts inside the category
+// that was open where the loop began (`parallelFor` passes it on), and a product it runs is
+// booked as "matmul", not as the attention or norm that called it. The categories then add up to
+// the CPU time of every thread, which on N busy threads is N times the wall time.
 
 #if canImport(Darwin)
 import Darwin
@@ -11,33 +17,77 @@ import Glibc
 
 public enum Profiler {
     nonisolated(unsafe) public static var isEnabled = false
-    nonisolated(unsafe) public private(set) static var seconds: [String: Double] = [:]
-    nonisolated(unsafe) private static var childTime: [Double] = []
 
-    nonisolated(unsafe) private static var owner = pthread_self()
+    /// CPU seconds per category, summed over every thread.
+    public static var seconds: [String: Double] {
+        lock.lock(); defer { lock.unlock() }
+        return totals
+    }
 
-    /// Clears the counters; only the calling thread is measured from now on (work that other
-    /// threads do inside a measured region is part of that region's wall time).
-    public static func reset() { seconds = [:]; childTime = []; owner = pthread_self() }
+    nonisolated(unsafe) private static var totals: [String: Double] = [:]
+    private static let lock = Lock()
 
-    /// Runs `body`, charging its time (less nested regions) to `category`.
+    /// One thread's open regions: category and the CPU time its nested regions took.
+    private final class Stack {
+        var open: [(category: String, children: Double)] = []
+    }
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { if let raw = $0 { Unmanaged<AnyObject>.fromOpaque(raw).release() } }
+        return key
+    }()
+
+    private static var stack: Stack {
+        if let raw = pthread_getspecific(key) { return Unmanaged<Stack>.fromOpaque(raw).takeUnretainedValue() }
+        let s = Stack()
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
+        return s
+    }
+
+    /// Clears the counters.
+    public static func reset() {
+        lock.lock(); totals = [:]; lock.unlock()
+    }
+
+    /// The innermost open category on this thread (what a parallel loop hands to its workers).
+    public static var currentCategory: String? {
+        isEnabled ? stack.open.last?.category : nil
+    }
+
+    /// Runs `body`, charging this thread's CPU time in it (less nested regions) to `category`.
     @inline(__always)
     public static func measure<T>(_ category: String, _ body: () throws -> T) rethrows -> T {
-        guard isEnabled, pthread_equal(pthread_self(), owner) != 0 else { return try body() }
-        let start = now()
-        childTime.append(0)
-        let result = try body()
-        let elapsed = now() - start
-        let children = childTime.removeLast()
-        seconds[category, default: 0] += elapsed - children
-        if !childTime.isEmpty { childTime[childTime.count - 1] += elapsed }
-        return result
+        guard isEnabled else { return try body() }
+        let s = stack
+        let start = threadTime()
+        s.open.append((category, 0))
+        defer {
+            let elapsed = threadTime() - start
+            let children = s.open.removeLast().children
+            lock.lock(); totals[category, default: 0] += elapsed - children; lock.unlock()
+            if !s.open.isEmpty { s.open[s.open.count - 1].children += elapsed }
+        }
+        return try body()
     }
 
-    /// Monotonic seconds.
-    public static func now() -> Double {
+    /// Monotonic wall-clock seconds.
+    public static func now() -> Double { clock(CLOCK_MONOTONIC) }
+
+    /// CPU seconds this thread has used.
+    public static func threadTime() -> Double { clock(CLOCK_THREAD_CPUTIME_ID) }
+
+    private static func clock(_ id: clockid_t) -> Double {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(id, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
+}
+
+/// A pthread mutex in a class (stable address).
+final class Lock: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { mutex.initialize(to: pthread_mutex_t()); pthread_mutex_init(mutex, nil) }
+    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
 }

@@ -26,6 +26,8 @@ public final class Tensor {
 
     private var parents: [Tensor] = []
     private var backwardFn: ((UnsafeMutablePointer<Float>) -> Void)?
+    /// The profiler category the op ran under (its backward is booked as "<category> backward").
+    private var category: String?
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int], requiresGrad: Bool = false) {
@@ -126,6 +128,7 @@ public final class Tensor {
         requiresGrad = true
         parents = inputs
         backwardFn = backward
+        if Profiler.isEnabled { category = Profiler.currentCategory }
     }
 
     /// Back-propagates from this scalar: dL/dL = 1, then every op's closure in reverse
@@ -149,7 +152,7 @@ public final class Tensor {
         gradBuffer()[0] += 1
         for node in order.reversed() {
             guard let fn = node.backwardFn, let g = node.grad else { continue }
-            fn(g)
+            if let category = node.category { Profiler.measure(category + " backward") { fn(g) } } else { fn(g) }
             // Release the graph: intermediate gradients and closures are no longer needed.
             node.backwardFn = nil
             node.parents = []

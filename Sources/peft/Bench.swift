@@ -125,10 +125,12 @@ struct Bench: ParsableCommand {
                          adaLora.schedule(globalStep - 1).budget, adaLora.schedule.initialBudget))
         }
         if profile {
-            print("  where the time goes (exclusive):")
-            for (name, s) in Profiler.seconds.sorted(by: { $0.value > $1.value }) {
-                print(String(format: "    %-18@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3,
-                             100 * s / seconds))
+            let cpu = Profiler.seconds, total = cpu.values.reduce(0, +)
+            print(String(format: "  where the time goes (CPU time on every thread, exclusive; %.1f ms CPU a step "
+                            + "on %.2f threads busy on average):", total / Double(steps) * 1e3, total / seconds))
+            for (name, s) in cpu.sorted(by: { $0.value > $1.value }) {
+                print(String(format: "    %-22@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3,
+                             100 * s / total))
             }
         }
         if let torch { try compare(python: torch, swiftTokensPerSecond: tokensPerSecond) }

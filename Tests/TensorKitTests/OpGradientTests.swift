@@ -48,6 +48,25 @@ import Foundation
         gradCheck([away]) { relu($0[0]) }
     }
 
+    @Test func swigluMatchesSiluTimesUp() {
+        let gen = Generator(seed: 12)
+        let gate = randn([4, 9], gen), up = randn([4, 9], gen)
+        gradCheck([gate, up]) { swiglu(gate: $0[0], up: $0[1]) }
+        // the same values as the two ops it replaces, bit for bit, and the same gradient when
+        // only one side trains
+        #expect(swiglu(gate: gate, up: up).array == (silu(gate) * up).array)
+        for trainsGate in [true, false] {
+            let (g1, u1) = (gate.detached(requiresGrad: trainsGate), up.detached(requiresGrad: !trainsGate))
+            let (g2, u2) = (gate.detached(requiresGrad: trainsGate), up.detached(requiresGrad: !trainsGate))
+            let w = randn([4, 9], gen)
+            (swiglu(gate: g1, up: u1) * w).sum().backward()
+            (silu(g2) * u2 * w).sum().backward()
+            let (fused, plain) = trainsGate ? (g1.gradArray!, g2.gradArray!) : (u1.gradArray!, u2.gradArray!)
+            #expect(fused == plain)
+            #expect((trainsGate ? u1.grad : g1.grad) == nil)
+        }
+    }
+
     @Test func activationValues() {
         let x = Tensor(shape: [3], values: [-1, 0, 2])
         #expect(relu(x).array == [0, 0, 2])
