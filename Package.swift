@@ -59,7 +59,8 @@ let package = Package(
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
         .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors", "TestSupport"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),

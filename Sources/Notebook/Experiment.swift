@@ -100,7 +100,7 @@ public final class Experiment {
     /// does first. `trainLimit` caps the training examples; `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
                              steps: (full: Int, quick: Int)) throws -> Experiment {
-        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
+        let base = try BaseModel.load(try options.baseChoice(), rebuild: options.rebuildBase)
         let task = try base.world.task(name, sizes: options.splitSizes(trainLimit: trainLimit), seed: options.seed)
         return Experiment(lesson: lesson, options: options, base: base, task: task,
                           steps: options.steps(full: steps.full, quick: steps.quick))
@@ -122,7 +122,7 @@ public final class Experiment {
     // MARK: Learning rates
 
     func tuningKey(_ method: Method, steps: Int) -> String {
-        "\(task.name) · \(base.preset.name) base · \(task.train.count) examples · \(steps) steps · \(method.key)"
+        "\(task.name) · \(base.name) base · \(task.train.count) examples · \(steps) steps · \(method.key)"
     }
 
     /// The learning rate `method` trains with, and where it came from.

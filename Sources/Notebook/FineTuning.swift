@@ -16,9 +16,29 @@ public struct EncodedExample: Sendable {
 }
 
 extension Tokenizer {
+    /// The ids the model reads before it answers: the post-processor's prefix (LLaMA's `<s>`; nothing
+    /// for the project's tokenizers), then the prompt.
+    public func promptIds(_ prompt: String) -> [Int] { specialPrefix + encode(prompt) }
+
+    /// `prompt` and `continuation` encoded as ONE text, after the post-processor's prefix, with the
+    /// end-of-text token after it when `endOfText`. Encoding them together gives the tokens the model
+    /// would see in running text, whatever the tokenizer does at the boundary (LLaMA 2's tokenizer turns
+    /// the answer's leading space into "▁" and glues it to the next word; encoded alone, " Paris" would
+    /// start with an extra "▁"). The labels are −100 over the tokens shared with `promptIds(prompt)` and
+    /// the ids after them: the continuation's tokens (and a boundary token that merged prompt and
+    /// continuation, if the tokenizer made one).
+    public func encode(prompt: String, continuation: String, endOfText: Bool) -> EncodedExample {
+        let promptIds = promptIds(prompt)
+        var ids = specialPrefix + encode(prompt + continuation)
+        if endOfText, let eosId { ids.append(eosId) }
+        let shared = zip(promptIds, ids).prefix { $0 == $1 }.count
+        return EncodedExample(ids: ids, labels: [Int](repeating: -100, count: shared) + ids[shared...])
+    }
+
+    /// An example for training: its prompt, its answer and the end-of-text token (the answer's and the
+    /// end token's labels kept).
     public func encode(_ e: Example) -> EncodedExample {
-        let prompt = encode(e.prompt), answer = encode(e.answer) + [eosId]
-        return EncodedExample(ids: prompt + answer, labels: [Int](repeating: -100, count: prompt.count) + answer)
+        encode(prompt: e.prompt, continuation: e.answer, endOfText: true)
     }
 }
 
@@ -137,14 +157,11 @@ func rankClassification(_ examples: [Example], options: [String], tokenizer: Tok
                         batchSize: Int) -> Score {
     var perItem: [Double] = []
     var samples: [(String, String, String)] = []
-    let optionIds = options.map { tokenizer.encode($0) }
     let perChunk = max(1, batchSize / options.count)
     for start in stride(from: 0, to: examples.count, by: perChunk) {
         let chunk = Array(examples[start..<min(start + perChunk, examples.count)])
-        var rows: [EncodedExample] = []
-        for e in chunk {
-            let p = tokenizer.encode(e.prompt)
-            for o in optionIds { rows.append(EncodedExample(ids: p + o, labels: [Int](repeating: -100, count: p.count) + o)) }
+        let rows = chunk.flatMap { e in
+            options.map { tokenizer.encode(prompt: e.prompt, continuation: $0, endOfText: false) }
         }
         let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
         let lp = logSoftmax(logits(batch))                                               // [R, T, V]
@@ -171,8 +188,9 @@ func rankClassification(_ examples: [Example], options: [String], tokenizer: Tok
 public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32) -> [String] {
     var out: [String] = []
+    let stops = tokenizer.stopIds
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
-        var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.encode($0) }
+        var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.promptIds($0) }
         var generated = [[Int]](repeating: [], count: rows.count)
         var done = [Bool](repeating: false, count: rows.count)
         for _ in 0..<maxTokens where done.contains(false) {
@@ -184,7 +202,7 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
                 let base = z.data + (r * length + rows[r].count - 1) * v
                 var best = 0
                 for k in 1..<v where base[k] > base[best] { best = k }
-                if best == tokenizer.eosId || best == tokenizer.padId || tokenizer.decode([best]).contains("\n") {
+                if stops.contains(best) || tokenizer.decode([best]).contains("\n") {
                     done[r] = true; continue
                 }
                 rows[r].append(best); generated[r].append(best)
