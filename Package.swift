@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
-// Dependencies point one way:  TensorKit <- Llama <- (PEFT, Notebook) <- lessons / peft CLI
-//                               SafeTensors <- Llama;  TensorKit <- Training
+// Dependencies point one way:  TensorKit <- Llama <- PEFT <- Notebook <- lessons, peft CLI, figures
+//                               PEFT <- Export <- peft CLI;  SafeTensors <- Llama;  TensorKit <- Training, Corpus
 import PackageDescription
 
 /// The numeric targets are compiled optimised even in the debug configuration that plain
@@ -13,11 +13,16 @@ let lessonDependencies: [Target.Dependency] = [
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
 ]
 
+/// Every lesson, in the order of the course.
+let lessons = ["lesson-lora", "lesson-full-finetune", "lesson-rank", "lesson-targets", "lesson-soft-prompts",
+               "lesson-qlora", "lesson-adalora", "lesson-mpt", "lesson-overview"]
+
 let package = Package(
     name: "PEFTNotebook",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "peft", targets: ["peft"]),
+        .executable(name: "figures", targets: ["figures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,7 +33,10 @@ let package = Package(
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
-        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"], swiftSettings: optimised),
+        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"],
+                swiftSettings: optimised),
+        // `peft export`: an adapter's run for Hugging Face PEFT, LLaMA-Factory, ms-swift (text only: not optimised).
+        .target(name: "Export", dependencies: ["PEFT", "SafeTensors"]),
         .target(
             name: "Notebook",
             dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "Corpus", "PEFT",
@@ -37,15 +45,20 @@ let package = Package(
         .executableTarget(
             name: "peft",
             dependencies: [
-                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook",
+                "TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "Corpus", "Notebook", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimised),
-        .executableTarget(
-            name: "lesson-full-finetune", dependencies: lessonDependencies, path: "Lessons/lesson-full-finetune", swiftSettings: optimised),
-        .executableTarget(name: "lesson-lora", dependencies: lessonDependencies, path: "Lessons/lesson-lora", swiftSettings: optimised),
-        .executableTarget(name: "lesson-rank", dependencies: lessonDependencies, path: "Lessons/lesson-rank", swiftSettings: optimised),
-        .executableTarget(name: "lesson-targets", dependencies: lessonDependencies, path: "Lessons/lesson-targets", swiftSettings: optimised),
+        // `swift run figures`: every lesson in the course's order, with each one's time.
+        .executableTarget(name: "figures", dependencies: [
+            "Notebook", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The lessons: one executable each, `swift run <name>`; a lesson's tuning.json holds the learning rates
+        // chosen on the validation split (`--tune`), read at run time, not compiled.
+    ] + lessons.map { name in
+        .executableTarget(name: name, dependencies: lessonDependencies, path: "Lessons/\(name)",
+                          exclude: ["tuning.json"], swiftSettings: optimised)
+    } + [
         // Classroom exercises: the book (the functions to write, the reference solutions on the project's own
         // code, the checks), the student's one file of answers, and the checker. Notebook, PEFT <- ExerciseBook
         // <- ExerciseAnswers <- exercises.
@@ -58,13 +71,19 @@ let package = Package(
             path: "Exercises/Checker"),
         // What the test targets share: where the golden files are, and how to compare with them.
         .target(name: "TestSupport", dependencies: ["TensorKit", "Llama", "SafeTensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "LessonTests", dependencies: ["lesson-full-finetune", "lesson-lora", "lesson-rank", "lesson-targets", "peft", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "LessonTests",
+                    dependencies: lessons.map { Target.Dependency(stringLiteral: $0) }
+                        + ["peft", "figures", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
-        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PEFTTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "Corpus", "TensorKit"]),
+        .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "PEFTTests",
+                    dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
+        .testTarget(name: "NotebookTests",
+                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "PEFT"], exclude: ["Expected"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
 )

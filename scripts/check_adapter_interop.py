@@ -6,6 +6,9 @@ for methods that merge, the same merged logits).
     echo '{"input_ids": [[10, 20, 30, 40, 50, 60, 70, 80], [5, 6, 7, 8, 9, 100, 200, 300]]}' > /tmp/b.json
     swift run peft forward --model .cache/base-models/quick-corpus2 --adapter /tmp/adapter --batch /tmp/b.json --out /tmp/swift.safetensors
     ~/peft-refenv/bin/python scripts/check_adapter_interop.py .cache/base-models/quick-corpus2 /tmp/adapter /tmp/b.json /tmp/swift.safetensors
+
+Multitask prompt tuning reads a task per row: give the same ids to both sides, either as "task_ids"
+in the batch file or as `--task-ids 2,0` to `peft forward` and as a fifth argument `2,0` here.
 """
 import json, sys, torch
 from transformers import LlamaForCausalLM
@@ -16,13 +19,16 @@ base_dir, adapter_dir, batch_file, swift_file = sys.argv[1:5]
 model = LlamaForCausalLM.from_pretrained(base_dir, torch_dtype=torch.float32)
 model = PeftModel.from_pretrained(model, adapter_dir)
 model.eval()
-ids = torch.tensor(json.load(open(batch_file))["input_ids"])
+batch = json.load(open(batch_file))
+ids = torch.tensor(batch["input_ids"])
+task_ids = [int(t) for t in sys.argv[5].split(",")] if len(sys.argv) > 5 else batch.get("task_ids")
+extra = {} if task_ids is None else {"task_ids": torch.tensor(task_ids)}
 swift = load_file(swift_file)
 with torch.no_grad():
-    logits = model(input_ids=ids).logits
+    logits = model(input_ids=ids, **extra).logits
 d = (logits - swift["logits"]).abs().max().item()
-print(f"peft ({model.peft_config['default'].peft_type}) loaded the adapter: logits {tuple(logits.shape)}, "
-      f"max |logits - swift| = {d:.3g}")
+print(f"peft ({model.peft_config['default'].peft_type}) loaded the adapter: logits {tuple(logits.shape)}"
+      + (f", task_ids {task_ids}" if task_ids is not None else "") + f", max |logits - swift| = {d:.3g}")
 ok = logits.shape == swift["logits"].shape and d < 1e-4
 if "merged_logits" in swift:
     with torch.no_grad():

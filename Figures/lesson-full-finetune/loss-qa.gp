@@ -1,15 +1,22 @@
-# Fine-tuning loss on qa
-# Draw with: gnuplot loss-qa.gp   (writes loss-qa.png from loss-qa.tsv)
-set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+# Fine-tuning loss on qa, first seed
+# Draws loss-qa.png from the data in loss-qa.tsv:   gnuplot loss-qa.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
 set termoption noenhanced
 set output "loss-qa.png"
-set title "Fine-tuning loss on qa"
+set title "Fine-tuning loss on qa, first seed"
 set xlabel "step"
 set ylabel "loss on the answer tokens (log scale)"
 set grid
-set key outside right top
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
 set logscale y
-plot "loss-qa.tsv" index 0 using 1:2 with linespoints lw 2 title "full fine-tuning", \
-     "loss-qa.tsv" index 1 using 1:2 with linespoints lw 2 title "freeze-tuning (top 1)", \
-     "loss-qa.tsv" index 2 using 1:2 with linespoints lw 2 title "head only", \
-     "loss-qa.tsv" index 3 using 1:2 with linespoints lw 2 title "from scratch"
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+plot "loss-qa.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 3 title "full fine-tuning", \
+     "loss-qa.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 3 title "freeze-tuning (top 1)", \
+     "loss-qa.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 3 title "head only", \
+     "loss-qa.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 3 title "from scratch"

@@ -1,15 +1,22 @@
-# Fine-tuning loss on sentiment
-# Draw with: gnuplot loss-sentiment.gp   (writes loss-sentiment.png from loss-sentiment.tsv)
-set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+# Fine-tuning loss on sentiment, first seed
+# Draws loss-sentiment.png from the data in loss-sentiment.tsv:   gnuplot loss-sentiment.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
 set termoption noenhanced
 set output "loss-sentiment.png"
-set title "Fine-tuning loss on sentiment"
+set title "Fine-tuning loss on sentiment, first seed"
 set xlabel "step"
 set ylabel "loss on the answer tokens (log scale)"
 set grid
-set key outside right top
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
 set logscale y
-plot "loss-sentiment.tsv" index 0 using 1:2 with linespoints lw 2 title "full fine-tuning", \
-     "loss-sentiment.tsv" index 1 using 1:2 with linespoints lw 2 title "freeze-tuning (top 1)", \
-     "loss-sentiment.tsv" index 2 using 1:2 with linespoints lw 2 title "head only", \
-     "loss-sentiment.tsv" index 3 using 1:2 with linespoints lw 2 title "from scratch"
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+plot "loss-sentiment.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 3 title "full fine-tuning", \
+     "loss-sentiment.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 3 title "freeze-tuning (top 1)", \
+     "loss-sentiment.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 3 title "head only", \
+     "loss-sentiment.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 3 title "from scratch"

@@ -1,13 +1,22 @@
-# Final training loss against rank, alpha = 16
-# Draw with: gnuplot rslora.gp   (writes rslora.png from rslora.tsv)
-set terminal pngcairo size 960,560 font "DejaVu Sans,12"
+# Training loss, alpha = 16 at one learning rate
+# Draws rslora.png from the data in rslora.tsv:   gnuplot rslora.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
 set termoption noenhanced
 set output "rslora.png"
-set title "Final training loss against rank, alpha = 16"
-set xlabel "rank r (log scale)"
-set ylabel "final training loss"
+set title "Training loss, alpha = 16 at one learning rate"
+set xlabel "step"
+set ylabel "loss on the answer tokens (log scale)"
 set grid
-set key outside right top
-set logscale x 2
-plot "rslora.tsv" index 0 using 1:2 with linespoints lw 2 title "alpha/r (LoRA)", \
-     "rslora.tsv" index 1 using 1:2 with linespoints lw 2 title "alpha/√r (rsLoRA)"
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set logscale y
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+plot "rslora.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 3 title "alpha/r, r=4", \
+     "rslora.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 3 title "alpha/√r, r=4", \
+     "rslora.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 3 title "alpha/r, r=64", \
+     "rslora.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 3 title "alpha/√r, r=64"

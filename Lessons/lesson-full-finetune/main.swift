@@ -2,7 +2,7 @@
 // what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
 // when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (about 4 minutes with the base cached)
+//   swift run lesson-full-finetune            (over 5 minutes with the base cached: README, "Lesson run times")
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
 //   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -18,13 +18,14 @@ import TensorKit
 struct LessonFullFinetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lesson-full-finetune",
-        abstract: "Full fine-tuning against freeze-tuning, head-only training, training from scratch and the frozen base.",
+        abstract: "Full fine-tuning against freeze-tuning, head-only training, training from scratch "
+            + "and the frozen base.",
         discussion: """
         Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
         learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
         shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
-        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About four \
-        minutes once the base is cached. The report and figures go to Figures/lesson-full-finetune (or --out).
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. Over five \
+        minutes even with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 
     @OptionGroup var options: LessonOptions
@@ -36,7 +37,8 @@ struct LessonFullFinetune: ParsableCommand {
 
     func run() throws {
         let lesson = "lesson-full-finetune"
-        let nb = Notebook(lesson: lesson, title: "Full fine-tuning, and choosing what to train", folder: options.folder(for: lesson),
+        let nb = Notebook(lesson: lesson, title: "Full fine-tuning, and choosing what to train",
+                          folder: options.folder(for: lesson),
                           introduction: """
             Fine-tuning continues the training of a pretrained model on a small task-specific data set. Full \
             fine-tuning updates every parameter; parameter-efficient fine-tuning (PEFT) trains a small part. The \
@@ -45,15 +47,16 @@ struct LessonFullFinetune: ParsableCommand {
             training), reparametrisation (「重新参数化」, a low-rank form of the update: lesson-lora, lesson-rank, \
             lesson-targets, lesson-qlora, lesson-adalora) and adding parameters (「添加参数」, trainable tokens or layers: \
             lesson-soft-prompts, lesson-mpt). Subsets are not only the last layers: BitFit trains only the biases \
-            (Ben Zaken et al., 2022). This notebook trains one small LLaMA four ways and measures what each costs and gives.
+            (Ben Zaken et al., 2022). This notebook trains one small LLaMA four ways and measures what each costs and \
+            gives.
             """)
 
         // 1. The base model
         nb.section("The pretrained base model", """
             Every lesson starts from the same base: a LLaMA-style decoder (RMSNorm, RoPE, SwiGLU) pretrained here on a \
-            generated English-like corpus of biographies, stories, reviews, news and sums. It is built once and cached. \
-            Its knowledge (who lives where, which words are positive) is what fine-tuning can reuse — the tutorial's \
-            experienced chef, who learns sushi without relearning how to cook.
+            generated English-like corpus of biographies, stories, reviews, news and sums. It is built once and \
+            cached. Its knowledge (who lives where, which words are positive) is what fine-tuning can reuse — the \
+            tutorial's experienced chef, who learns sushi without relearning how to cook.
             """)
         let taskNames = tasks.split(separator: ",").map(String.init)
         guard !taskNames.isEmpty else { throw LessonError("--tasks names no task; try --tasks qa,sentiment") }
@@ -61,9 +64,11 @@ struct LessonFullFinetune: ParsableCommand {
             try Experiment.start(lesson, options: options, task: $0, trainLimit: trainExamples, steps: (200, 40))
         }
         let base = experiments[0].base, config = base.model.config
-        nb.table(Table(["base", "parameters", "layers", "hidden", "heads", "vocabulary", "held-out loss", "pretraining time"], rows: [[
-            base.name, formatCount(base.model.parameterCount), "\(config.numHiddenLayers)", "\(config.hiddenSize)",
-            "\(config.numAttentionHeads)", "\(config.vocabSize)", String(format: "%.3f", base.heldOutLoss),
+        nb.table(Table(["base", "parameters", "layers", "hidden", "heads", "vocabulary", "held-out loss",
+                        "pretraining time"], rows: [[
+            base.name, formatCount(base.model.parameterCount), "\(config.numHiddenLayers)",
+            "\(config.hiddenSize)", "\(config.numAttentionHeads)", "\(config.vocabSize)",
+            String(format: "%.3f", base.heldOutLoss),
             base.isUserModel ? "—" : formatDuration(base.pretrainingSeconds)]]))
         if base.isUserModel {
             nb.say("""
@@ -73,7 +78,8 @@ struct LessonFullFinetune: ParsableCommand {
         }
         var pretrainingFigure = Figure(name: "pretraining", title: "Pretraining loss of the base model", xLabel: "step",
                                        yLabel: "loss (log scale)",
-                                       kind: .lines([.init("pretraining loss", y: base.pretrainingLosses.map(Double.init),
+                                       kind: .lines([.init("pretraining loss",
+                                                           y: base.pretrainingLosses.map(Double.init),
                                                            xStart: 10, xStep: 10)]))
         pretrainingFigure.logY = true
         if !base.pretrainingLosses.isEmpty { nb.figure(pretrainingFigure) }
@@ -82,16 +88,19 @@ struct LessonFullFinetune: ParsableCommand {
         nb.section("The tasks", """
             Two kinds of task. qa asks about people the training set never mentions: the answers exist only in the \
             pretraining text, so it tests whether fine-tuning can reach knowledge. sentiment asks for a skill: reading \
-            negation ("not great") and contrast ("…, but …"). Text in, answer out; the loss covers the answer tokens only.
+            negation ("not great") and contrast ("…, but …"). Text in, answer out; the loss covers the answer tokens \
+            only.
             """)
         var taskTable = Table(["task", "what it asks", "train", "validation", "test", "metric", "chance", "majority"])
         for e in experiments {
-            taskTable.add([e.task.name, e.task.summary, "\(e.task.train.count)", "\(e.task.validation.count)", e.testDescription,
-                           e.task.metricName, String(format: "%.3f", e.baselines.chance), String(format: "%.3f", e.baselines.majority)])
+            taskTable.add([e.task.name, e.task.summary, "\(e.task.train.count)", "\(e.task.validation.count)",
+                           e.testDescription, e.task.metricName, String(format: "%.3f", e.baselines.chance),
+                           String(format: "%.3f", e.baselines.majority)])
         }
         nb.table(taskTable)
-        nb.code(experiments.map { e in e.task.train.prefix(2).map { "\($0.prompt)\($0.answer)" }.joined(separator: "\n\n") }
-            .joined(separator: "\n\n"))
+        nb.code(experiments.map { e in
+            e.task.train.prefix(2).map { "\($0.prompt)\($0.answer)" }.joined(separator: "\n\n")
+        }.joined(separator: "\n\n"))
 
         // 3. The four ways and their memory
         let k = min(trainableBlocks, config.numHiddenLayers)
@@ -102,13 +111,14 @@ struct LessonFullFinetune: ParsableCommand {
             .selective("from scratch", base, fromScratch: true) { .full($0) },
         ]
         nb.section("Four ways to adapt the model, and what they hold in memory", """
-            Full fine-tuning trains all \(formatCount(base.model.parameterCount)) parameters. Freeze-tuning trains the top \
-            \(k) block(s); head-only trains the output layer (lm_head). From scratch trains the same architecture from a \
-            random start: what the task's own data can teach. The frozen base is not trained at all. A frozen parameter \
-            needs no gradient and no optimizer state, and back-propagation stops below the lowest trainable layer. \
-            Measured on one training batch of 16 examples:
+            Full fine-tuning trains all \(formatCount(base.model.parameterCount)) parameters. Freeze-tuning trains the \
+            top \(k) block(s); head-only trains the output layer (lm_head). From scratch trains the same architecture \
+            from a random start: what the task's own data can teach. The frozen base is not trained at all. A frozen \
+            parameter needs no gradient and no optimizer state, and back-propagation stops below the lowest trainable \
+            layer. Measured on one training batch of 16 examples:
             """)
-        let measured = memoryTable(try ways.map { ($0.name, try $0.prepare(options.seed)) }, batch: experiments[0].probeBatch)
+        let measured = memoryTable(try ways.map { ($0.name, try $0.prepare(options.seed)) },
+                                   batch: experiments[0].probeBatch)
         nb.table(measured.table)
         let mb = { (bytes: Int) in Double(bytes) / 1_048_576 }
         var memoryFigure = Figure(name: "memory", title: "Training memory by kind (one batch of 16)", yLabel: "MB",
@@ -122,8 +132,8 @@ struct LessonFullFinetune: ParsableCommand {
         nb.say("""
             The same arithmetic for real models, computed rather than measured (weights, gradients and AdamW's two \
             moments; activations depend on the batch and sequence length and are left out). In 32-bit everything takes \
-            4 bytes; in the usual mixed precision the weights and gradients are 16-bit, AdamW keeps a 32-bit master copy \
-            and two 32-bit moments for what trains:
+            4 bytes; in the usual mixed precision the weights and gradients are 16-bit, AdamW keeps a 32-bit master \
+            copy and two 32-bit moments for what trains:
             """)
         nb.table(scaledMemoryTable())
 
@@ -139,25 +149,27 @@ struct LessonFullFinetune: ParsableCommand {
             var results = try ways.map { try experiment.run($0, keep: 0) }
             experiment.reportTuning(in: nb, figureName: "learning-rates-\(task.name)")
             results.append(experiment.frozenBase())
-            var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name), first seed", xLabel: "step",
+            var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name), first seed",
+                                    xLabel: "step",
                                     yLabel: "loss on the answer tokens (log scale)",
                                     kind: .lines(results.dropLast().map { $0.lossSeries(steps: experiment.steps) }))
             lossFigure.logY = true
             nb.figure(lossFigure)
             nb.table(experiment.scoreTable(results, against: results[0]))
-            nb.figure(experiment.scoreFigure(name: "scores-\(task.name)", title: "Test \(task.metricName) by method (\(task.name))",
-                                             results))
+            nb.figure(experiment.scoreFigure(name: "scores-\(task.name)",
+                                             title: "Test \(task.metricName) by method (\(task.name))", results))
             nb.say(pretrainingVerdict(experiment, results))
             byTask.append((experiment, results))
         }
 
         // 5. Forgetting
         nb.section("Catastrophic forgetting", """
-            Fine-tuning on a narrow task can damage what pretraining taught. Measured directly: the language-model loss \
-            on held-out pretraining text after each method, minus the base's \(String(format: "%.3f", base.heldOutLoss)). \
-            The tutorial says PEFT 「减轻了大语言模型灾难性的遗忘」 (mitigates catastrophic forgetting). A method that \
-            moves fewer weights can forget less simply because it learns less, so the fair test compares forgetting at \
-            matched task score: each learning rate of the sweeps is one point of the figures below.
+            Fine-tuning on a narrow task can damage what pretraining taught. Measured directly: the language-model \
+            loss on held-out pretraining text after each method, minus the base's \
+            \(String(format: "%.3f", base.heldOutLoss)). The tutorial says PEFT 「减轻了大语言模型灾难性的遗忘」 (mitigates \
+            catastrophic forgetting). A method that moves fewer weights can forget less simply because it learns less, \
+            so the fair test compares forgetting at matched task score: each learning rate of the sweeps is one point \
+            of the figures below.
             """)
         var forgetting = Table(["method"] + byTask.map { "forgetting after \($0.0.task.name)" }
                                + byTask.map { "vs full fine-tuning (\($0.0.task.name))" })
@@ -167,8 +179,9 @@ struct LessonFullFinetune: ParsableCommand {
         }
         nb.table(forgetting)
         for (experiment, _) in byTask {
-            if let figure = experiment.forgettingFigure(name: "forgetting-\(experiment.task.name)",
-                                                        title: "Validation score against forgetting (\(experiment.task.name)), one point per learning rate") {
+            if let figure = experiment.forgettingFigure(
+                name: "forgetting-\(experiment.task.name)",
+                title: "Validation score against forgetting (\(experiment.task.name)), one point per learning rate") {
                 nb.figure(figure)
             }
         }
@@ -178,10 +191,10 @@ struct LessonFullFinetune: ParsableCommand {
         try littleData(nb, base: base)
 
         nb.section("What to take away, and exercises", """
-            Full fine-tuning pays gradient and optimizer memory for every parameter (three times the weights again with \
-            AdamW) and moves every weight. Training a subset is cheap, and whether it reaches the full score depends \
-            on where the task's knowledge lives; the tables above say how far it got here. LoRA (lesson-lora) keeps \
-            the cost of a small subset while letting every layer change. Exercises. Basic: (1) `swift run \
+            Full fine-tuning pays gradient and optimizer memory for every parameter (three times the weights again \
+            with AdamW) and moves every weight. Training a subset is cheap, and whether it reaches the full score \
+            depends on where the task's knowledge lives; the tables above say how far it got here. LoRA (lesson-lora) \
+            keeps the cost of a small subset while letting every layer change. Exercises. Basic: (1) `swift run \
             lesson-full-finetune --trainable-blocks 2`: expect score and forgetting both to move towards full \
             fine-tuning. (2) Why does "from scratch" score near the majority baseline on qa? Look at the answers it \
             gives (`swift run peft train --data qa`) — the facts are nowhere in its training data. Intermediate: (3) \
@@ -221,10 +234,11 @@ struct LessonFullFinetune: ParsableCommand {
         }
         let total = less + more + unclear
         return "At the chosen learning rates, a subset method forgot less than full fine-tuning in \(less) of \(total) "
-            + "comparisons, more in \(more), and could not be told apart in \(unclear). Fewer trained weights is not the "
-            + "whole story: the output head alone is a small share of the weights, yet every prediction passes through "
-            + "it, so changing it can move the held-out loss as much as changing everything. Compare the methods along "
-            + "the figures' horizontal lines (equal validation score) before crediting a method with forgetting less."
+            + "comparisons, more in \(more), and could not be told apart in \(unclear). Fewer trained weights is not "
+            + "the whole story: the output head alone is a small share of the weights, yet every prediction passes "
+            + "through it, so changing it can move the held-out loss as much as changing everything. Compare the "
+            + "methods along the figures' horizontal lines (equal validation score) before crediting a method with "
+            + "forgetting less."
     }
 
     /// Memory of full fine-tuning, freeze-tuning, head-only and LoRA for LLaMA-7B and 65B, computed.
@@ -238,10 +252,12 @@ struct LessonFullFinetune: ParsableCommand {
             let total = s.layers * block + 2 * s.vocab * s.hidden + s.hidden
             let lora = s.layers * 2 * 8 * 2 * s.hidden  // r = 8 on q_proj and v_proj
             for (method, trainable, extra) in [("full fine-tuning", total, 0), ("freeze-tuning (top 2)", 2 * block, 0),
-                                               ("head only", s.vocab * s.hidden, 0), ("LoRA r=8 (q_proj, v_proj)", lora, lora)] {
+                                               ("head only", s.vocab * s.hidden, 0),
+                                               ("LoRA r=8 (q_proj, v_proj)", lora, lora)] {
                 let all = Double(total + extra), t = Double(trainable)
                 let fp32 = 4 * all + 4 * t + 8 * t                    // weights, gradients, two moments
-                let mixed = 2 * all + 2 * t + 4 * t + 8 * t           // 16-bit weights and grads, 32-bit master and moments
+                // 16-bit weights and grads, 32-bit master and moments
+                let mixed = 2 * all + 2 * t + 4 * t + 8 * t
                 table.add([s.name, method, formatCount(trainable), formatBytes(Int(fp32)), formatBytes(Int(mixed))])
             }
         }
@@ -262,11 +278,12 @@ struct LessonFullFinetune: ParsableCommand {
         var pretrainedIntervals: [Figure.Interval] = [], scratchIntervals: [Figure.Interval] = []
         var references: [Figure.Reference] = []
         for size in sizes {
-            let experiment = try Experiment.start("lesson-full-finetune", options: options, task: dataTask, trainLimit: size,
-                                                  steps: (150, 30))
+            let experiment = try Experiment.start("lesson-full-finetune", options: options, task: dataTask,
+                                                  trainLimit: size, steps: (150, 30))
             let full = try experiment.run(.selective("full fine-tuning, \(size) examples", base) { .full($0) }, keep: 0)
-            let fresh = try experiment.run(.selective("from scratch, \(size) examples", base, fromScratch: true) { .full($0) },
-                                           keep: 0)
+            let fresh = try experiment.run(.selective("from scratch, \(size) examples", base, fromScratch: true) {
+                .full($0)
+            }, keep: 0)
             let (a, b) = (experiment.interval(full), experiment.interval(fresh))
             pretrained.append((Double(size), a.estimate)); pretrainedIntervals.append((a.low, a.high))
             scratch.append((Double(size), b.estimate)); scratchIntervals.append((b.low, b.high))
@@ -276,12 +293,14 @@ struct LessonFullFinetune: ParsableCommand {
         nb.table(Table(["training examples", "pretrained, full fine-tuning", "from scratch", "difference"], rows: rows))
         var figure = Figure(name: "little-data", title: "Test score against training-set size (\(dataTask), 95% CI)",
                             xLabel: "training examples (log scale)", yLabel: "test score",
-                            kind: .lines([.init("pretrained base, full fine-tuning", pretrained, intervals: pretrainedIntervals),
+                            kind: .lines([.init("pretrained base, full fine-tuning", pretrained,
+                                                intervals: pretrainedIntervals),
                                           .init("from scratch", scratch, intervals: scratchIntervals)]))
         figure.logX = true
         figure.references = references
         nb.figure(figure)
-        nb.say("Read the gap between the lines from left to right: where it is largest, the examples alone cannot teach "
-            + "the task and the pretrained model's knowledge does the work; where the intervals meet, the data suffices.")
+        nb.say("Read the gap between the lines from left to right: where it is largest, the examples alone cannot "
+            + "teach the task and the pretrained model's knowledge does the work; where the intervals meet, the data "
+            + "suffices.")
     }
 }

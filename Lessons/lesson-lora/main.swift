@@ -2,7 +2,7 @@
 // with full fine-tuning when both get a fair learning rate, why a low rank can be enough, and
 // how the adapter is merged away for inference.
 //
-//   swift run lesson-lora            (about 3 minutes with the base cached; the first run
+//   swift run lesson-lora            (2:34 measured with the base cached; the first run
 //                                     pretrains the base, about 3 more)
 //   swift run lesson-lora --quick    (seconds; what the tests run)
 //   swift run lesson-lora --tune     (sweeps the learning rates again and rewrites tuning.json)
@@ -19,13 +19,13 @@ import TensorKit
 struct LessonLoRA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lesson-lora",
-        abstract: "LoRA against full fine-tuning: parameters, memory, scores with intervals, forgetting, the rank of the "
-            + "update, merging.",
+        abstract: "LoRA against full fine-tuning: parameters, memory, scores with intervals, forgetting, "
+            + "the rank of the update, merging.",
         discussion: """
         Wraps q_proj and v_proj of a small pretrained LLaMA with rank-8 adapters (h = W₀x + (alpha/r)·B·A·x), trains \
         them and full fine-tuning on the same task, each at the learning rate chosen on the validation split \
         (Lessons/lesson-lora/tuning.json), five seeds each, and measures trainable parameters, memory, test score with \
-        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About three \
+        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About 2.5 \
         minutes once the base model is cached. The report and figures go to Figures/lesson-lora (or --out).
         """)
 
@@ -72,7 +72,9 @@ struct LessonLoRA: ParsableCommand {
         nb.say("PEFT's report for this model: `\(probe.trainableReport)`. The total grows (LoRA adds parameters); "
             + "what shrinks is what trains.")
         let sample = experiment.probeBatch
-        let startDifference = withoutGrad { maxDifference(probe.forward(sample), base.model(sample.inputIds, batch: sample.batchSize)) }
+        let startDifference = withoutGrad {
+            maxDifference(probe.forward(sample), base.model(sample.inputIds, batch: sample.batchSize))
+        }
         nb.say("Because B starts at zero, the adapted model starts as the base model exactly: the largest difference "
             + "between their logits on 16 training examples is \(startDifference) (measured).")
 
@@ -96,7 +98,8 @@ struct LessonLoRA: ParsableCommand {
             cosine decay.
             """)
         let full = try experiment.run(.selective("full fine-tuning", base) { .full($0) })
-        let lora = try experiment.run(Method.lora("LoRA r=\(r)", base, config, key: "lora \(r) \(alpha) \(targetModules)")
+        let lora = try experiment.run(Method.lora("LoRA r=\(r)", base, config,
+                                                  key: "lora \(r) \(alpha) \(targetModules)")
             .fixed(at: lr))
         experiment.reportTuning(in: nb)
         let frozen = experiment.frozenBase()
@@ -120,25 +123,28 @@ struct LessonLoRA: ParsableCommand {
             """)
         let forgot = experiment.compareForgetting(lora, full)
         let who = forgot.verdict == .better ? "LoRA forgot less than full fine-tuning"
-            : forgot.verdict == .worse ? "LoRA forgot more than full fine-tuning" : "their forgetting cannot be told apart"
-        nb.say("Forgetting at the chosen learning rates (held-out loss after training minus the base's): full fine-tuning "
-            + "\(experiment.forgetting(full).text(signed: true)), LoRA \(experiment.forgetting(lora).text(signed: true)). "
+            : forgot.verdict == .worse ? "LoRA forgot more than full fine-tuning"
+            : "their forgetting cannot be told apart"
+        nb.say("Forgetting at the chosen learning rates (held-out loss after training minus the base's): full "
+            + "fine-tuning \(experiment.forgetting(full).text(signed: true)), "
+            + "LoRA \(experiment.forgetting(lora).text(signed: true)). "
             + "Paired, LoRA − full = \(forgot.difference.text(signed: true)): \(who), at these learning rates. The "
             + "tutorial's claim that PEFT forgets less is a claim at equal learning, which the figure below tests.")
-        if let figure = experiment.forgettingFigure(name: "forgetting-vs-score",
-                                                   title: "Validation score against forgetting, one point per learning rate") {
+        if let figure = experiment.forgettingFigure(
+            name: "forgetting-vs-score",
+            title: "Validation score against forgetting, one point per learning rate") {
             nb.figure(figure)
             nb.say("Read the figure along a horizontal line: at the same validation score, the method further left "
-                + "forgot less. Where the curves do not reach the same scores, the data cannot separate \"forgets less\" "
-                + "from \"learns less\".")
+                + "forgot less. Where the curves do not reach the same scores, the data cannot separate \"forgets "
+                + "less\" from \"learns less\".")
         }
 
         // 6. Why a low rank can be enough
         nb.section("Why a low rank can be enough", """
             LoRA bets that the change fine-tuning needs has a low "intrinsic rank". Test it on the change full \
             fine-tuning actually made: ΔW = W_fine-tuned − W₀ for every projection, split by SVD into singular values \
-            σ₁ ≥ σ₂ ≥ …. The energy of ΔW is Σσ²; if the first few σ carry most of it, a rank-r update can express most \
-            of the change. A random Gaussian matrix of the same shape is the baseline.
+            σ₁ ≥ σ₂ ≥ …. The energy of ΔW is Σσ²; if the first few σ carry most of it, a rank-r update can express \
+            most of the change. A random Gaussian matrix of the same shape is the baseline.
             """)
         guard let fullModel = full.tuners.first?.model else { throw LessonError("full fine-tuning kept no model") }
         let updates = weightUpdates(fullModel, from: base.model)
@@ -148,8 +154,9 @@ struct LessonLoRA: ParsableCommand {
             list.map { Double(directions(for: 0.9, $0.svd.s)) }.reduce(0, +) / Double(list.count)
         }
         let width = updates.map { min($0.rows, $0.columns) }.max() ?? 0
-        nb.say(String(format: "The update is concentrated but not low-rank: depending on the matrix, %.0f to %.0f of up to %d "
-                      + "directions carry 90%% of its energy, fewer than a random matrix needs, far more than r = %d.",
+        nb.say(String(format: "The update is concentrated but not low-rank: depending on the matrix, %.0f to %.0f of "
+                      + "up to %d directions carry 90%% of its energy, fewer than a random matrix needs, far more "
+                      + "than r = %d.",
                       need.values.min() ?? 0, need.values.max() ?? 0, width, r))
         let truncation = try truncatedScores(experiment, updates, ranks: [1, 2, 4, 8, 16, 32].filter { $0 <= width })
         nb.table(truncation.table)
@@ -227,14 +234,17 @@ func groupedByKind(_ updates: [WeightUpdate]) -> [(kind: String, list: [WeightUp
 
 /// Per matrix type: σ₁/σ₈, directions for 90% of the energy (ΔW and a random matrix), energy in the top r.
 func spectrumTable(_ updates: [WeightUpdate], r: Int) -> Table {
-    var table = Table(["matrix", "shape", "σ₁/σ₈", "directions for 90% of ΔW", "same for a random matrix", "energy in the top \(r)"])
+    var table = Table(["matrix", "shape", "σ₁/σ₈", "directions for 90% of ΔW", "same for a random matrix",
+                       "energy in the top \(r)"])
     for (kind, list) in groupedByKind(updates) {
         let n = Double(list.count), (rows, columns) = (list[0].rows, list[0].columns)
-        let random = SVD(Tensor.randn([rows, columns], generator: Generator(seed: 7)).array, rows: rows, columns: columns).s
+        let random = SVD(Tensor.randn([rows, columns], generator: Generator(seed: 7)).array, rows: rows,
+                         columns: columns).s
         let ratio = list.map { $0.svd.s[0] / max($0.svd.s[min(7, $0.svd.k - 1)], 1e-12) }.reduce(0, +) / n
         let need = list.map { Double(directions(for: 0.9, $0.svd.s)) }.reduce(0, +) / n
         let top = list.map { energyProfile($0.svd.s)[min(r, $0.svd.k) - 1] }.reduce(0, +) / n
-        table.add([kind, "\(rows)×\(columns)", String(format: "%.1f", ratio), String(format: "%.1f of %d", need, min(rows, columns)),
+        table.add([kind, "\(rows)×\(columns)", String(format: "%.1f", ratio),
+                   String(format: "%.1f of %d", need, min(rows, columns)),
                    "\(directions(for: 0.9, random))", String(format: "%.0f%%", 100 * top)])
     }
     return table
@@ -246,9 +256,11 @@ func spectrumFigure(_ updates: [WeightUpdate]) -> Figure {
         let count = min(32, list[0].svd.k)
         let mean = (0..<count).map { i in list.map { $0.svd.s[i] / $0.svd.s[0] }.reduce(0, +) / Double(list.count) }
         let (rows, columns) = (list[0].rows, list[0].columns)
-        let random = SVD(Tensor.randn([rows, columns], generator: Generator(seed: 7)).array, rows: rows, columns: columns).s
+        let random = SVD(Tensor.randn([rows, columns], generator: Generator(seed: 7)).array, rows: rows,
+                         columns: columns).s
         return ("\(kind) \(rows)×\(columns)", [.init("ΔW (mean over layers)", y: mean, xStart: 1),
-                                              .init("random matrix", y: random.prefix(count).map { $0 / random[0] }, xStart: 1)])
+                                              .init("random matrix", y: random.prefix(count).map { $0 / random[0] },
+                                                    xStart: 1)])
     }
     return Figure(name: "spectrum", title: "Singular values σᵢ/σ₁ of the full fine-tuning update, per matrix type",
                   xLabel: "index i", yLabel: "σᵢ / σ₁", kind: .panels(panels))
@@ -264,8 +276,7 @@ func truncatedScores(_ experiment: Experiment, _ updates: [WeightUpdate], ranks:
             let delta = rank.map { update.truncated(to: $0) } ?? update.delta
             slot.layer.base.addToWeight(Tensor(shape: [update.rows, update.columns], values: delta))
         }
-        return evaluate(experiment.task, on: experiment.task.test, tokenizer: base.tokenizer,
-                        logits: { model($0.inputIds, batch: $0.batchSize) }).value
+        return evaluate(experiment.task, on: experiment.task.test, tokenizer: base.tokenizer, model: model).value
     }
     var table = Table(["update kept", "test \(experiment.task.metricName) (first seed)"])
     var parts: [String] = []
@@ -291,7 +302,8 @@ func merging(_ nb: Notebook, _ trained: any Tuner, _ experiment: Experiment) thr
     try trained.merge()
     let merged = withoutGrad { trained.forward(sample) }
     let mergedTimes = inferenceTimings(trained.logits, batch: speedBatch, repeats: repeats)
-    let baseTimes = inferenceTimings({ base.model($0.inputIds, batch: $0.batchSize) }, batch: speedBatch, repeats: repeats)
+    let baseTimes = inferenceTimings({ base.model($0.inputIds, batch: $0.batchSize) }, batch: speedBatch,
+                                     repeats: repeats)
     try trained.unmerge()
     func spread(_ t: [Double]) -> String {
         "\(formatCount(Int(median(t)))) (\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
@@ -303,13 +315,14 @@ func merging(_ nb: Notebook, _ trained: any Tuner, _ experiment: Experiment) thr
     ]))
     let folder = temporaryFolder("lesson-lora-adapter")
     try trained.save(to: folder)
-    let modelBytes = (try? FileManager.default.attributesOfItem(atPath: base.folder.appendingPathComponent("model.safetensors").path))?[.size]
+    let modelBytes = (try? FileManager.default.attributesOfItem(
+        atPath: base.folder.appendingPathComponent("model.safetensors").path))?[.size]
         as? Int ?? 0
     let adapterBytes = folderSize(folder)
     nb.say("""
         Merged, the model runs the very same matrix products as the base, so any difference between their timings is \
-        the machine's noise (compare the ranges); unmerged, each adapted layer adds two thin products. The outputs stay \
-        the same to float rounding. What is shipped is only the adapter: \(formatBytes(adapterBytes)) for \
+        the machine's noise (compare the ranges); unmerged, each adapted layer adds two thin products. The outputs \
+        stay the same to float rounding. What is shipped is only the adapter: \(formatBytes(adapterBytes)) for \
         adapter_model.safetensors and adapter_config.json against \(formatBytes(modelBytes)) for the base weights \
         (\(String(format: "%.1f%%", 100 * Double(adapterBytes) / Double(max(modelBytes, 1))))), in PEFT's format.
         """)

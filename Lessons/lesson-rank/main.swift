@@ -2,7 +2,7 @@
 // learning rate, what a larger r costs, whether r = 8 and r = 64 learn the same directions (with
 // the seed-against-seed control of the LoRA paper), and rsLoRA's scaling as r grows.
 //
-//   swift run lesson-rank            (about 3 minutes with the base cached)
+//   swift run lesson-rank            (over 5 minutes with the base cached: README, "Lesson run times")
 //   swift run lesson-rank --quick    (seconds; what the tests run)
 //   swift run lesson-rank --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -23,7 +23,7 @@ struct LessonRank: ParsableCommand {
         Sweeps the LoRA rank r over 1…64 on q_proj and v_proj, each rank at the learning rate chosen for it on the \
         validation split (Lessons/lesson-rank/tuning.json), five seeds each; compares the subspaces learned at r = 8 \
         and r = 64 with the LoRA paper's φ against chance and against two seeds of the same rank; and trains alpha/r \
-        against rsLoRA's alpha/√r at a fixed alpha and learning rate. About three minutes once the base is cached. The \
+        against rsLoRA's alpha/√r at a fixed alpha and learning rate. Over five minutes even with the base cached. The \
         report and figures go to Figures/lesson-rank (or --out).
         """)
 
@@ -39,12 +39,12 @@ struct LessonRank: ParsableCommand {
         let lesson = "lesson-rank"
         let nb = Notebook(lesson: lesson, title: "How much rank does LoRA need?", folder: options.folder(for: lesson),
                           introduction: """
-            The rank r of a matrix is the number of independent directions its rows span. LoRA's update B·A has rank at \
-            most r: A is [r, in], B is [out, r], so its trainable parameters grow linearly with r. The source tutorial \
-            says r = 4 or 8 usually keeps the quality while cutting parameters (and, elsewhere, that a higher rank gives \
-            better fine-tuning at more cost — not so in the LoRA paper, where r = 1 was already competitive with r = 64 \
-            on GPT-3 for Wq and Wv, §7.2). The paper also found that the top directions learned at r = 8 and r = 64 \
-            coincide while the rest looks like noise. This notebook measures all three on a small LLaMA.
+            The rank r of a matrix is the number of independent directions its rows span. LoRA's update B·A has rank \
+            at most r: A is [r, in], B is [out, r], so its trainable parameters grow linearly with r. The source \
+            tutorial says r = 4 or 8 usually keeps the quality while cutting parameters (and, elsewhere, that a higher \
+            rank gives better fine-tuning at more cost — not so in the LoRA paper, where r = 1 was already competitive \
+            with r = 64 on GPT-3 for Wq and Wv, §7.2). The paper also found that the top directions learned at r = 8 \
+            and r = 64 coincide while the rest looks like noise. This notebook measures all three on a small LLaMA.
             """)
         let experiment = try Experiment.start(lesson, options: options, task: task, trainLimit: 256, steps: (150, 30))
         let base = experiment.base
@@ -57,13 +57,15 @@ struct LessonRank: ParsableCommand {
         nb.section("Score against rank", """
             LoRA on q_proj and v_proj of every layer, alpha = \(alphaRatio.formatted())·r (so alpha/r is the same for \
             every r). A fixed learning rate would confound the comparison: a rank's best step size depends on r, so \
-            each rank gets the learning rate chosen for it on the validation split\(lr.map { " (here fixed at \(shortRate($0)) by --lr)" } ?? ""). \
-            Then \(experiment.seeds.count) seed(s) of \(experiment.steps) steps per rank.
+            each rank gets the learning rate chosen for it on the validation \
+            split\(lr.map { " (here fixed at \(shortRate($0)) by --lr)" } ?? ""). Then \(experiment.seeds.count) \
+            seed(s) of \(experiment.steps) steps per rank.
             """)
         var results: [(r: Int, result: MethodResult)] = []
         for r in rankList {
             let config = LoraConfig(r: r, loraAlpha: alphaRatio * Double(r))
-            var method = Method.lora("r=\(r)", base, config, key: "lora r=\(r) alpha=\(alphaRatio)·r q_proj,v_proj").fixed(at: lr)
+            var method = Method.lora("r=\(r)", base, config,
+                                     key: "lora r=\(r) alpha=\(alphaRatio)·r q_proj,v_proj").fixed(at: lr)
             if r <= 2 {  // a rank-1 or -2 update needs larger steps: its best rate sat at the top of the usual grid
                 method.learningRates = Method.adapterRates + [2e-2, 5e-2]
                 method.key += " wide grid"
@@ -75,7 +77,8 @@ struct LessonRank: ParsableCommand {
         var table = Table(["r", "trainable", "share", "learning rate", "test \(experiment.task.metricName) [95% CI]",
                            "vs best (r = \(best.r))", "tokens/s", "adapter FLOPs / token"])
         for (r, result) in results {
-            table.add(["\(r)", formatCount(result.trainableParameters), String(format: "%.3f%%", 100 * result.trainableShare),
+            table.add(["\(r)", formatCount(result.trainableParameters),
+                       String(format: "%.3f%%", 100 * result.trainableShare),
                        shortRate(result.learningRate), experiment.interval(result).text(),
                        r == best.r ? "—" : experiment.compare(result, best.result).text,
                        formatCount(Int(result.tokensPerSecond)), formatCount(6 * result.trainableParameters)])
@@ -89,11 +92,14 @@ struct LessonRank: ParsableCommand {
             + "the input gradients, no weight gradients) whatever r is. The tokens/s column is what that difference "
             + "is worth on this machine.")
         let intervals = results.map { experiment.interval($0.result) }
-        var figure = Figure(name: "score-vs-rank", title: "Test \(experiment.task.metricName) and trainable parameters against LoRA rank",
+        var figure = Figure(name: "score-vs-rank",
+                            title: "Test \(experiment.task.metricName) and trainable parameters against LoRA rank",
                             xLabel: "rank r (log scale)", yLabel: "test \(experiment.task.metricName) (95% CI)",
-                            kind: .lines([.init("test \(experiment.task.metricName)", zip(results, intervals).map { (Double($0.r), $1.estimate) },
+                            kind: .lines([.init("test \(experiment.task.metricName)",
+                                                zip(results, intervals).map { (Double($0.r), $1.estimate) },
                                                 intervals: intervals.map { ($0.low, $0.high) }),
-                                          .init("trainable parameters", results.map { (Double($0.r), Double($0.result.trainableParameters)) },
+                                          .init("trainable parameters",
+                                                results.map { (Double($0.r), Double($0.result.trainableParameters)) },
                                                 onRightAxis: true)]))
         figure.logX = true
         figure.y2Label = "trainable parameters (log scale)"
@@ -110,7 +116,8 @@ struct LessonRank: ParsableCommand {
         // 3. rsLoRA
         if let largest = rankList.max(), rankList.contains(4), largest > 4 {
             let rsRanks = [4, largest]
-            try rslora(nb, experiment, ranks: rsRanks, rate: lr ?? results.first { $0.r == 8 }?.result.learningRate ?? 2e-3)
+            try rslora(nb, experiment, ranks: rsRanks,
+                       rate: lr ?? results.first { $0.r == 8 }?.result.learningRate ?? 2e-3)
         }
 
         nb.section("Exercises", """
@@ -118,9 +125,9 @@ struct LessonRank: ParsableCommand {
             look worse than with their own rates: part of what a fixed-rate sweep shows is step size, not capacity. \
             (2) `--task sentiment`: a skill rather than knowledge. Expect even r = 1 to be within noise of the best. \
             Intermediate. (3) `--alpha-ratio 8`: a larger alpha/r at the tuned rates; expect little change, since the \
-            tuning compensates the scale. (4) In the φ heat maps, how many of r = 8's directions reappear at r = 64, and \
-            how does that compare with two seeds at r = 8? Open. (5) `--steps 400`: do the large ranks catch up given \
-            time, and does the best learning rate move?
+            tuning compensates the scale. (4) In the φ heat maps, how many of r = 8's directions reappear at r = 64, \
+            and how does that compare with two seeds at r = 8? Open. (5) `--steps 400`: do the large ranks catch up \
+            given time, and does the best learning rate move?
             """)
         nb.finish()
     }
@@ -129,16 +136,18 @@ struct LessonRank: ParsableCommand {
     func rankVerdict(_ results: [(r: Int, result: MethodResult)], best: (r: Int, result: MethodResult),
                      _ experiment: Experiment) -> String {
         guard best.result.meanScore > experiment.baselines.majority else {
-            return "No rank beat the majority baseline in this configuration, so the sweep says nothing about the claim "
-                + "\"r = 4 or 8 is enough\"; run with more --steps (or without --quick)."
+            return "No rank beat the majority baseline in this configuration, so the sweep says nothing about the "
+                + "claim \"r = 4 or 8 is enough\"; run with more --steps (or without --quick)."
         }
-        let tied = results.filter { $0.r == best.r || experiment.compare($0.result, best.result).verdict == .withinNoise }.map(\.r)
+        let tied = results.filter {
+            $0.r == best.r || experiment.compare($0.result, best.result).verdict == .withinNoise
+        }.map(\.r)
         let smallest = tied.min() ?? best.r
         let claim = smallest <= 8 ? "holds here" : "does not hold here"
         return "The best mean score is r = \(best.r)'s. Ranks whose paired difference to it is within the noise: "
-            + "\(tied.map(String.init).joined(separator: ", ")). So the claim \"r = 4 or 8 is enough\" \(claim), at this "
-            + "scale, budget and with each rank at its own learning rate: r = \(smallest) already reaches the best "
-            + "score within the 95% interval."
+            + "\(tied.map(String.init).joined(separator: ", ")). So the claim \"r = 4 or 8 is enough\" \(claim), at "
+            + "this scale, budget and with each rank at its own learning rate: r = \(smallest) already reaches the "
+            + "best score within the 95% interval."
     }
 
     /// The kept tuners (one per seed, at most two) of rank r.
@@ -158,8 +167,8 @@ struct LessonRank: ParsableCommand {
             paper's control is two seeds of the same rank: directions that two seeds share are what the task needs, \
             the rest is the seed's noise.
             """)
-        var table = Table(["matrix", "r=8 vs r=\(big), same seed", "r=8 vs r=\(big), other seed", "r=8 seed 1 vs seed 2",
-                           "r=\(big) seed 1 vs seed 2", "chance"])
+        var table = Table(["matrix", "r=8 vs r=\(big), same seed", "r=8 vs r=\(big), other seed",
+                           "r=8 seed 1 vs seed 2", "r=\(big) seed 1 vs seed 2", "chance"])
         for kind in ["q_proj", "v_proj"] {
             let last = a8.adapters.lastIndex { $0.name.hasSuffix(kind) }!
             func top(_ x: LoraModel, _ y: LoraModel) -> [[Double]] {
@@ -175,7 +184,8 @@ struct LessonRank: ParsableCommand {
             }
             table.add([a8.adapters[last].name, String(format: "%.3f", mean8(phi)), control(a8, b64), control(a8, b8),
                        control(a64, b64), String(format: "%.3f", chance)])
-            nb.figure(Figure(name: "subspace-\(kind)", title: "φ(i, j), r=8 against r=\(big): \(a8.adapters[last].name)",
+            nb.figure(Figure(name: "subspace-\(kind)",
+                             title: "φ(i, j), r=8 against r=\(big): \(a8.adapters[last].name)",
                              xLabel: "j (r=\(big))", yLabel: "i (r=8)", kind: .heatmap(phi, chance: 8.0 / Double(d))))
         }
         nb.say("Means of φ over the top 8 × 8 directions, last layer:")
@@ -199,7 +209,8 @@ struct LessonRank: ParsableCommand {
             var config = LoraConfig(r: r, loraAlpha: rsloraAlpha)
             let a = try experiment.run(Method.lora("alpha/r, r=\(r)", experiment.base, config).fixed(at: rate), keep: 0)
             config.useRslora = true
-            let b = try experiment.run(Method.lora("alpha/√r, r=\(r)", experiment.base, config).fixed(at: rate), keep: 0)
+            let b = try experiment.run(Method.lora("alpha/√r, r=\(r)", experiment.base, config).fixed(at: rate),
+                                       keep: 0)
             plain.append(a); stable.append(b)
             rows.append(["\(r)", String(format: "%.3g", rsloraAlpha / Double(r)), experiment.interval(a).text(),
                          String(format: "%.3g", rsloraAlpha / Double(r).squareRoot()), experiment.interval(b).text(),
@@ -207,7 +218,8 @@ struct LessonRank: ParsableCommand {
             curves += [a, b].map { $0.lossSeries(steps: experiment.steps) }
         }
         nb.table(Table(["r", "alpha/r", "score (LoRA)", "alpha/√r", "score (rsLoRA)", "rsLoRA − LoRA"], rows: rows))
-        var figure = Figure(name: "rslora", title: "Training loss, alpha = \(rsloraAlpha.formatted()) at one learning rate",
+        var figure = Figure(name: "rslora",
+                            title: "Training loss, alpha = \(rsloraAlpha.formatted()) at one learning rate",
                             xLabel: "step", yLabel: "loss on the answer tokens (log scale)", kind: .lines(curves))
         figure.logY = true
         nb.figure(figure)
@@ -217,13 +229,14 @@ struct LessonRank: ParsableCommand {
         case (.withinNoise, .better), (.worse, .better):
             reading = "As rsLoRA predicts, the plain alpha/r falls behind at the large rank."
         case (_, .worse):
-            reading = "At this learning rate rsLoRA is worse at the large rank, against its prediction. A likely reason: "
-                + "AdamW moves every adapter weight by about the learning rate whatever its gradient's size, so the "
-                + "update B·A grows with the number of directions r times the scale, which alpha/r keeps constant and "
-                + "alpha/√r lets grow as √r. Tuned per rank, as in the first section, the scale matters much less."
+            reading = "At this learning rate rsLoRA is worse at the large rank, against its prediction. A likely "
+                + "reason: AdamW moves every adapter weight by about the learning rate whatever its gradient's size, "
+                + "so the update B·A grows with the number of directions r times the scale, which alpha/r keeps "
+                + "constant and alpha/√r lets grow as √r. Tuned per rank, as in the first section, the scale matters "
+                + "much less."
         default:
-            reading = "rsLoRA's predicted advantage at large r does not show beyond the noise here, at this learning rate "
-                + "and scale."
+            reading = "rsLoRA's predicted advantage at large r does not show beyond the noise here, at this learning "
+                + "rate and scale."
         }
         nb.say("At r = \(ranks[0]) rsLoRA against LoRA is \(gapSmall.text); at r = \(ranks[1]) it is \(gapLarge.text). "
             + reading)

@@ -2,7 +2,7 @@
 // one budget of trainable parameters matched exactly, on two tasks, beside the LoRA paper's
 // table; and the source tutorial's four reasons for Q and V, tested one by one.
 //
-//   swift run lesson-targets            (about 4 minutes with the base cached)
+//   swift run lesson-targets            (over 5 minutes with the base cached: README, "Lesson run times")
 //   swift run lesson-targets --quick    (seconds; what the tests run)
 //   swift run lesson-targets --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -18,12 +18,13 @@ import TensorKit
 struct LessonTargets: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lesson-targets",
-        abstract: "Which weight matrices to adapt with LoRA at a fixed parameter budget, and why Q and V rather than K.",
+        abstract: "Which weight matrices to adapt with LoRA at a fixed parameter budget, and why Q and V rather "
+            + "than K.",
         discussion: """
         Trains LoRA on Wq, Wk, Wv, Wo alone (r 8), in pairs (r 4), all four (r 2), the MLP and all linear layers with \
         per-module ranks that match the same budget, on a knowledge task and a skill task, five seeds each at the \
         learning rates chosen on the validation split (Lessons/lesson-targets/tuning.json), and tests the source \
-        tutorial's four reasons for Q and V. About four minutes once the base is cached. The report and figures go to \
+        tutorial's four reasons for Q and V. Over five minutes even with the base cached. The report and figures go to \
         Figures/lesson-targets (or --out).
         """)
 
@@ -37,7 +38,8 @@ struct LessonTargets: ParsableCommand {
 
     func run() throws {
         let lesson = "lesson-targets"
-        let nb = Notebook(lesson: lesson, title: "Which matrices should LoRA adapt?", folder: options.folder(for: lesson),
+        let nb = Notebook(lesson: lesson, title: "Which matrices should LoRA adapt?",
+                          folder: options.folder(for: lesson),
                           introduction: """
             A LLaMA block has seven linear layers: q_proj, k_proj, v_proj and o_proj in attention, gate_proj, up_proj \
             and down_proj in the MLP. LoRA can adapt any of them (PEFT's `target_modules`). The LoRA paper asked which \
@@ -47,7 +49,9 @@ struct LessonTargets: ParsableCommand {
             LLaMA and tests each reason.
             """)
         let taskNames = tasks.split(separator: ",").map(String.init)
-        guard let firstTask = taskNames.first else { throw LessonError("--tasks names no task; try --tasks qa,sentiment") }
+        guard let firstTask = taskNames.first else {
+            throw LessonError("--tasks names no task; try --tasks qa,sentiment")
+        }
         let experiments = try taskNames.map {
             try Experiment.start(lesson, options: options, task: $0, trainLimit: 256, steps: (150, 30))
         }
@@ -73,9 +77,12 @@ struct LessonTargets: ParsableCommand {
             every linear layer but the output head. The names this model offers (also `swift run peft info <model>`):
             """)
         nb.code(base.model.linearSlots.prefix(8).map {
-            "\($0.name.padding(toLength: 36, withPad: " ", startingAt: 0)) [\($0.layer.outFeatures), \($0.layer.inFeatures)]"
+            "\($0.name.padding(toLength: 36, withPad: " ", startingAt: 0)) "
+                + "[\($0.layer.outFeatures), \($0.layer.inFeatures)]"
         }.joined(separator: "\n") + "\n… (\(base.model.linearSlots.count) linear modules in all)")
-        do { _ = try LoraModel.targets(in: base.model, config: LoraConfig(targetModules: .names(["query", "value"]))) } catch {
+        do {
+            _ = try LoraModel.targets(in: base.model, config: LoraConfig(targetModules: .names(["query", "value"])))
+        } catch {
             nb.say("A name that matches nothing (BERT's `query`, `value` on a LLaMA) gives PEFT's own error:")
             nb.code("\(error)")
         }
@@ -84,11 +91,12 @@ struct LessonTargets: ParsableCommand {
         let settings = try Setting.all(for: base.model, extra: extra)
         let budget = settings[0].config.trainableCount(in: base.model)
         nb.section("The settings, at one budget", """
-            Every setting trains \(formatCount(budget)) parameters, the cost of one \(base.model.config.hiddenSize)-wide \
-            attention matrix type at r = 8 in every layer. Two types at r = 4 or four at r = 2 cost the same. The MLP \
-            matrices are wider, so "MLP only" and "all linear" give each module its own rank (PEFT's rank_pattern) to \
-            come as close to the budget as whole ranks allow; the table gives the exact counts. alpha = 2r everywhere \
-            (alpha/r = 2), each setting at its own learning rate chosen on the validation split.
+            Every setting trains \(formatCount(budget)) parameters, the cost of one \
+            \(base.model.config.hiddenSize)-wide attention matrix type at r = 8 in every layer. Two types at r = 4 or \
+            four at r = 2 cost the same. The MLP matrices are wider, so "MLP only" and "all linear" give each module \
+            its own rank (PEFT's rank_pattern) to come as close to the budget as whole ranks allow; the table gives \
+            the exact counts. alpha = 2r everywhere (alpha/r = 2), each setting at its own learning rate chosen on the \
+            validation split.
             """)
         var settingsTable = Table(["setting", "target_modules", "ranks", "trainable", "vs budget"])
         for s in settings {
@@ -114,7 +122,8 @@ struct LessonTargets: ParsableCommand {
             experiment.reportTuning(in: nb, figureName: "learning-rates-\(task.name)")
             nb.table(resultsTable(experiment, results))
             var figure = experiment.scoreFigure(name: "targets-\(task.name)",
-                                                title: "LoRA targets at one budget (\(task.name), 95% CI over \(experiment.seeds.count) seeds)",
+                                                title: "LoRA targets at one budget (\(task.name), 95% CI over "
+                                                    + "\(experiment.seeds.count) seeds)",
                                                 results.map(\.1))
             figure.legend = .hidden
             nb.figure(figure)
@@ -154,7 +163,8 @@ struct LessonTargets: ParsableCommand {
         nb.finish()
     }
 
-    let reasonsText = """
+    var reasonsText: String {
+        """
         1 参数效率：Q层和V层直接影响到注意力权重的计算和最终的输出表示。…因此，在这些层上进行微调可以更直接地改变模型的行为；
           Parameter efficiency: Q and V directly affect the attention weights and the output; tuning them changes
           the model's behaviour more directly. (About directness, not parameter counts.)
@@ -165,6 +175,7 @@ struct LessonTargets: ParsableCommand {
         4 实验和经验：实际应用中的经验和研究表明，在Q和V层上应用LoRA微调通常能够有效改善特定任务的性能。
           Experience: practice and research show LoRA on Q and V usually improves task performance.
         """
+    }
 
     func result(_ label: String, _ results: [(Setting, MethodResult)]) -> MethodResult? {
         results.first { $0.0.label == label }?.1
@@ -172,11 +183,12 @@ struct LessonTargets: ParsableCommand {
 
     /// Scores, paired differences to Wq,Wv, speed, and the LoRA paper's number for the same setting.
     func resultsTable(_ experiment: Experiment, _ results: [(Setting, MethodResult)]) -> Table {
-        var table = Table(["setting", "trainable", "learning rate", "test \(experiment.task.metricName) [95% CI]", "vs Wq,Wv",
-                           "tokens/s", "LoRA paper, WikiSQL %"])
+        var table = Table(["setting", "trainable", "learning rate", "test \(experiment.task.metricName) [95% CI]",
+                           "vs Wq,Wv", "tokens/s", "LoRA paper, WikiSQL %"])
         let qv = result("Wq,Wv", results)
         for (s, r) in results {
-            table.add([s.label, formatCount(r.trainableParameters), shortRate(r.learningRate), experiment.interval(r).text(),
+            table.add([s.label, formatCount(r.trainableParameters), shortRate(r.learningRate),
+                       experiment.interval(r).text(),
                        qv.map { s.label == "Wq,Wv" ? "—" : experiment.compare(r, $0).text } ?? "—",
                        formatCount(Int(r.tokensPerSecond)), s.paper])
         }
@@ -189,23 +201,25 @@ struct LessonTargets: ParsableCommand {
     /// Reasons 1, 2 and 4 on one task.
     func reasonsVerdicts(_ experiment: Experiment, _ results: [(Setting, MethodResult)]) -> String {
         guard let q = result("Wq", results), let k = result("Wk", results), let v = result("Wv", results),
-              let qv = result("Wq,Wv", results), let qk = result("Wq,Wk", results), let all4 = result("Wq,Wk,Wv,Wo", results)
+              let qv = result("Wq,Wv", results), let qk = result("Wq,Wk", results),
+              let all4 = result("Wq,Wk,Wv,Wo", results)
         else { return "" }
         let qOverK = experiment.compare(q, k), vOverK = experiment.compare(v, k), qvOverQk = experiment.compare(qv, qk)
         let all4OverQv = experiment.compare(all4, qv)
         let reason1 = qOverK.verdict == .withinNoise
-            ? "Q alone against K alone is \(qOverK.text): Q is no more \"direct\" than K here, as expected since attention sees them only through the product q·k"
+            ? "Q alone against K alone is \(qOverK.text): Q is no more \"direct\" than K here, as expected since "
+                + "attention sees them only through the product q·k"
             : "Q alone against K alone is \(qOverK.text)"
-        let reason2 = "Q+V against Q+K at the same budget is \(qvOverQk.text), and all four at r = 2 against Q+V at r = 4 is "
-            + "\(all4OverQv.text)"
+        let reason2 = "Q+V against Q+K at the same budget is \(qvOverQk.text), and all four at r = 2 against Q+V at "
+            + "r = 4 is \(all4OverQv.text)"
         let reason4: String
         switch (vOverK.verdict, qvOverQk.verdict) {
         case (.better, .better): reason4 = "the paper's ordering (V over K, Q+V over Q+K) holds beyond the noise"
         case (.worse, _), (_, .worse): reason4 = "at least one comparison goes against the paper's ordering"
         default: reason4 = "the paper's ordering is not separated from the noise in at least one comparison"
         }
-        return "\(experiment.task.name): reason 1 — \(reason1). Reason 2 — \(reason2). Reason 4 — V alone against K alone "
-            + "is \(vOverK.text); \(reason4) on this task, at this scale."
+        return "\(experiment.task.name): reason 1 — \(reason1). Reason 2 — \(reason2). Reason 4 — V alone against "
+            + "K alone is \(vOverK.text); \(reason4) on this task, at this scale."
     }
 
     /// Reason 3: the measured training speed of Q, K and V alone.
@@ -214,12 +228,14 @@ struct LessonTargets: ParsableCommand {
               let v = result("Wv", results), let all = result("all linear", results) else { return "" }
         func speeds(_ r: MethodResult) -> String {
             let t = r.runs.map(\.log.tokensPerSecond)
-            return "\(formatCount(Int(median(t)))) (\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
+            return "\(formatCount(Int(median(t)))) "
+                + "(\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
         }
-        return "Reason 3 (compute) on \(experiment.task.name): tokens/s per seed, median (range): Wq \(speeds(q)), Wk \(speeds(k)), "
-            + "Wv \(speeds(v)), all linear \(speeds(all)). Q, K and V have the same shape here, so one adapter costs the same "
-            + "on any of them: the reason argues for adapting fewer matrices, not for Q over K. Spreading one budget over "
-            + "more modules adds small products per module, which is what the all-linear column shows."
+        return "Reason 3 (compute) on \(experiment.task.name): tokens/s per seed, median (range): Wq \(speeds(q)), "
+            + "Wk \(speeds(k)), Wv \(speeds(v)), all linear \(speeds(all)). Q, K and V have the same shape here, so "
+            + "one adapter costs the same on any of them: the reason argues for adapting fewer matrices, not for Q "
+            + "over K. Spreading one budget over more modules adds small products per module, which is what the "
+            + "all-linear column shows."
     }
 }
 
@@ -243,8 +259,8 @@ struct Setting {
     /// The LoRA paper's Table 5 settings, MLP only and all linear matched to the same budget, and `extra`.
     static func all(for model: LlamaModel, extra: String) throws -> [Setting] {
         func attention(_ label: String, _ modules: [String], _ r: Int, _ paper: String) -> Setting {
-            Setting(label: label, config: LoraConfig(r: r, loraAlpha: Double(2 * r), targetModules: .names(modules)), paper: paper,
-                    key: "\(modules.joined(separator: "+"))=\(r)")
+            Setting(label: label, config: LoraConfig(r: r, loraAlpha: Double(2 * r), targetModules: .names(modules)),
+                    paper: paper, key: "\(modules.joined(separator: "+"))=\(r)")
         }
         var settings = [
             attention("Wq", ["q_proj"], 8, "70.4"), attention("Wk", ["k_proj"], 8, "70.0"),
@@ -253,7 +269,8 @@ struct Setting {
             attention("Wq,Wk,Wv,Wo", ["q_proj", "k_proj", "v_proj", "o_proj"], 2, "73.7"),
         ]
         let budget = settings[0].config.trainableCount(in: model)
-        for (label, targets) in [("MLP only", TargetModules.names(["gate_proj", "up_proj", "down_proj"])), ("all linear", .allLinear)] {
+        for (label, targets) in [("MLP only", TargetModules.names(["gate_proj", "up_proj", "down_proj"])),
+                                 ("all linear", .allLinear)] {
             var config = LoraConfig(r: 1, loraAlpha: 2, targetModules: targets)
             config.rankPattern = try matchedRanks(config, model: model, budget: budget)
             config.alphaPattern = config.rankPattern.mapValues { Double(2 * $0) }

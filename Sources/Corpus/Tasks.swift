@@ -13,9 +13,13 @@ public struct Example: Sendable, Equatable {
     /// The kind of question ("city", "job"… for qa; the task's name otherwise): the majority
     /// baseline answers the most frequent training answer of the same kind.
     public var kind: String
+    /// The task the example belongs to, for methods that read one per row (multitask prompt
+    /// tuning); nil when the data has a single task or the method needs none.
+    public var taskId: Int?
 
-    public init(prompt: String, answer: String, entity: String? = nil, kind: String = "") {
+    public init(prompt: String, answer: String, entity: String? = nil, kind: String = "", taskId: Int? = nil) {
         self.prompt = prompt; self.answer = answer; self.entity = entity ?? prompt; self.kind = kind
+        self.taskId = taskId
     }
 }
 
@@ -23,6 +27,9 @@ public struct Example: Sendable, Equatable {
 public enum Metric: Sendable, Equatable {
     /// Pick the option whose tokens the model finds most likely (rank classification): accuracy.
     case choice(options: [String])
+    /// Rank classification among the options of the example's `kind` (tasks of one format whose
+    /// label sets differ, and their mixtures): accuracy.
+    case choiceByKind([String: [String]])
     /// Greedy generation of at most `maxTokens`; exact match of the first line (trimmed).
     case exactMatch(maxTokens: Int)
     /// Greedy generation; the share of the record's values that the text mentions, and exact match.
@@ -37,23 +44,57 @@ public struct TaskData: Sendable {
     public var metric: Metric
     public var train: [Example], validation: [Example], test: [Example]
 
-    public init(name: String, summary: String, metric: Metric, train: [Example], validation: [Example], test: [Example]) {
+    public init(name: String, summary: String, metric: Metric, train: [Example], validation: [Example],
+                test: [Example]) {
         self.name = name; self.summary = summary; self.metric = metric
         self.train = train; self.validation = validation; self.test = test
+    }
+
+    /// The task with every example of every split labelled `taskId` (its row's task for
+    /// multitask prompt tuning).
+    public func withTaskId(_ taskId: Int) -> TaskData {
+        func tagged(_ examples: [Example]) -> [Example] { examples.map { var e = $0; e.taskId = taskId; return e } }
+        return TaskData(name: name, summary: summary, metric: metric, train: tagged(train),
+                        validation: tagged(validation), test: tagged(test))
+    }
+
+    /// The task with its training split cut to the first `count` examples (validation and test
+    /// unchanged): the same task with less data.
+    public func withTrainingExamples(_ count: Int) -> TaskData {
+        TaskData(name: name, summary: summary, metric: metric, train: Array(train.prefix(count)),
+                 validation: validation, test: test)
     }
 }
 
 /// Split sizes: `full` for lessons, `quick` for `--quick` and the tests.
 public struct SplitSizes: Sendable {
     public var train: Int, validation: Int, test: Int
-    public init(train: Int, validation: Int, test: Int) { self.train = train; self.validation = validation; self.test = test }
+    public init(train: Int, validation: Int, test: Int) {
+        self.train = train; self.validation = validation; self.test = test
+    }
     public static let full = SplitSizes(train: 2000, validation: 200, test: 400)
     public static let quick = SplitSizes(train: 300, validation: 60, test: 100)
 }
 
 extension World {
     /// The embedded tasks by name.
-    public static let taskNames = ["sentiment", "topic", "qa", "data-to-text"]
+    public static let taskNames = ["sentiment", "topic", "qa", "data-to-text"] + qaRelationTaskNames
+
+    /// qa restricted to one fact: four tasks that share a format, a skill (recall what pretraining
+    /// said about a person) and the people split, and differ in what is asked — the kind of task
+    /// family multitask prompt tuning shares a prompt across. Each is scored by rank
+    /// classification among the fact's values (15 cities, 12 jobs, 8 colours, 8 pets).
+    public static let qaRelationTaskNames = World.relations.map { "qa-\($0)" }
+
+    /// The values a fact can take: the cities, jobs, colours or pets of the lexicon.
+    public static func relationValues(_ relation: String) -> [String] {
+        switch relation {
+        case "city": Lexicon.cities
+        case "job": Lexicon.jobs
+        case "color": Lexicon.colors
+        default: Lexicon.pets
+        }
+    }
 
     /// The task `name` with splits drawn from `seed`; throws for an unknown name.
     public func task(_ name: String, sizes: SplitSizes = .full, seed: UInt64 = 0) throws -> TaskData {
@@ -69,7 +110,8 @@ extension World {
                 if seen.insert(e.prompt).inserted { all.append(e) }
             }
             // Test and validation are filled first, so a small pool shortens training, never the test.
-            let test = Array(all.prefix(sizes.test)), validation = Array(all.dropFirst(sizes.test).prefix(sizes.validation))
+            let test = Array(all.prefix(sizes.test)),
+                validation = Array(all.dropFirst(sizes.test).prefix(sizes.validation))
             return (Array(all.dropFirst(sizes.test + sizes.validation)), validation, test)
         }
         let data = try makeTask(name, split: split, sizes: sizes, g)
@@ -79,12 +121,14 @@ extension World {
         return data
     }
 
-    private func makeTask(_ name: String, split: (() -> Example) -> ([Example], [Example], [Example]), sizes: SplitSizes, _ g: Generator) throws -> TaskData {
+    private func makeTask(_ name: String, split: (() -> Example) -> ([Example], [Example], [Example]),
+                          sizes: SplitSizes, _ g: Generator) throws -> TaskData {
         switch name {
         case "sentiment":
             let (tr, va, te) = split {
                 let (text, positive) = review(g)
-                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative", kind: "sentiment")
+                return Example(prompt: "Review: \(text)\nSentiment:", answer: positive ? " positive" : " negative",
+                               kind: "sentiment")
             }
             return TaskData(name: name, summary: "is a review positive or negative? (negation and contrast decide)",
                             metric: .choice(options: [" positive", " negative"]), train: tr, validation: va, test: te)
@@ -94,9 +138,12 @@ extension World {
                 return Example(prompt: "Text: \(topicSentence(topic, g))\nTopic:", answer: " " + topic, kind: "topic")
             }
             return TaskData(name: name, summary: "which of five topics is a sentence about?",
-                            metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va, test: te)
+                            metric: .choice(options: Lexicon.topics.map { " " + $0 }), train: tr, validation: va,
+                            test: te)
         case "qa":
             return factualQA(sizes: sizes, g)
+        case let name where World.qaRelationTaskNames.contains(name):
+            return factualQA(sizes: sizes, g, relation: String(name.dropFirst(3)))
         case "data-to-text":
             let (tr, va, te) = split { dataToText(g) }
             return TaskData(name: name, summary: "write one sentence from a record of fields",
@@ -112,27 +159,37 @@ extension World {
     public static let qaPeople = (train: 0..<20, validation: 20..<26, test: 26..<40)
 
     /// Questions about the facts of the pretraining corpus: three wordings of each of four facts
-    /// per person (12 questions), people split as `qaPeople` says.
-    func factualQA(sizes: SplitSizes, _ g: Generator) -> TaskData {
+    /// per person (12 questions), people split as `qaPeople` says; with `relation`, only the
+    /// three questions about that fact (city, job, color or pet), scored by rank classification.
+    func factualQA(sizes: SplitSizes, _ g: Generator, relation: String? = nil) -> TaskData {
         func questions(_ p: Person) -> [Example] {
             let n = p.name
             let asked: [(String, String, [String])] = [
-                ("city", p.city, ["Where does \(n) live?", "In which city is the home of \(n)?", "Which city does \(n) live in?"]),
-                ("job", p.job, ["What is the job of \(n)?", "What does \(n) do for a living?", "What does \(n) work as?"]),
+                ("city", p.city,
+                 ["Where does \(n) live?", "In which city is the home of \(n)?", "Which city does \(n) live in?"]),
+                ("job", p.job,
+                 ["What is the job of \(n)?", "What does \(n) do for a living?", "What does \(n) work as?"]),
                 ("color", p.color, ["What is the favorite color of \(n)?", "Which color does \(n) like best?",
                                     "What color does \(n) love?"]),
-                ("pet", p.pet, ["What pet does \(n) have?", "Which animal does \(n) keep at home?", "What animal is the pet of \(n)?"]),
+                ("pet", p.pet,
+                 ["What pet does \(n) have?", "Which animal does \(n) keep at home?",
+                  "What animal is the pet of \(n)?"]),
             ]
-            return asked.flatMap { kind, answer, wordings in
-                wordings.map { Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind) }
+            return asked.filter { relation == nil || $0.0 == relation }.flatMap { kind, answer, wordings in
+                wordings.map {
+                    Example(prompt: "Question: \($0)\nAnswer:", answer: " " + answer, entity: n, kind: kind)
+                }
             }
         }
         let split = World.qaPeople
         let train = g.shuffled(people[split.train].flatMap(questions))
         let validation = g.shuffled(people[split.validation].flatMap(questions))
         let test = g.shuffled(people[split.test].flatMap(questions))
-        return TaskData(name: "qa", summary: "answer questions about people known only from pretraining",
-                        metric: .exactMatch(maxTokens: 4),
+        let summary = relation.map { "answer questions about the \($0) of people known only from pretraining" }
+            ?? "answer questions about people known only from pretraining"
+        return TaskData(name: relation.map { "qa-\($0)" } ?? "qa", summary: summary,
+                        metric: relation.map { .choiceByKind([$0: World.relationValues($0).map { " " + $0 }]) }
+                            ?? .exactMatch(maxTokens: 4),
                         train: Array(train.prefix(sizes.train)), validation: Array(validation.prefix(sizes.validation)),
                         test: Array(test.prefix(sizes.test)))
     }
@@ -140,13 +197,15 @@ extension World {
     /// A record of 2–3 fields about a (possibly new) person → one sentence in a fixed style.
     func dataToText(_ g: Generator) -> Example {
         let name = g.pick(Lexicon.names + Lexicon.extraNames)
-        let city = g.pick(Lexicon.cities), job = g.pick(Lexicon.jobs), color = g.pick(Lexicon.colors), pet = g.pick(Lexicon.pets)
+        let city = g.pick(Lexicon.cities), job = g.pick(Lexicon.jobs),
+            color = g.pick(Lexicon.colors), pet = g.pick(Lexicon.pets)
         let layouts: [([(String, String)], String)] = [
             ([("job", job), ("city", city)], "\(name) is a \(job) who lives in \(city)."),
             ([("job", job), ("pet", pet)], "\(name) is a \(job) who has a \(pet)."),
             ([("city", city), ("color", color)], "\(name) lives in \(city) and likes \(color)."),
             ([("job", job), ("city", city), ("pet", pet)], "\(name) is a \(job) from \(city) with a \(pet)."),
-            ([("city", city), ("pet", pet), ("color", color)], "\(name) lives in \(city), has a \(pet) and likes \(color)."),
+            ([("city", city), ("pet", pet), ("color", color)],
+             "\(name) lives in \(city), has a \(pet) and likes \(color)."),
         ]
         let (fields, sentence) = g.pick(layouts)
         let record = ([("name", name)] + g.shuffled(fields)).map { "\($0.0)=\($0.1)" }.joined(separator: " | ")
@@ -174,6 +233,9 @@ extension TaskData {
         var chance = 0.0, majority = 0.0
         for e in test {
             if case .choice(let options) = metric { chance += 1 / Double(options.count) }
+            else if case .choiceByKind(let options) = metric {
+                chance += 1 / Double(max(options[e.kind]?.count ?? 1, 1))
+            }
             else if case .exactMatch = metric { chance += 1 / Double(answers[e.kind]?.count ?? 1) }
             if majorityAnswer[e.kind] == e.answer { majority += 1 }
         }
@@ -187,9 +249,11 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
     case emptySplit(String)
     public var description: String {
         switch self {
-        case .emptySplit(let name): "task '\(name)' has an empty train, validation or test split; ask for fewer examples"
+        case .emptySplit(let name):
+            "task '\(name)' has an empty train, validation or test split; ask for fewer examples"
         case .unknownTask(let name):
-            "unknown task '\(name)'; the embedded tasks are \(World.taskNames.joined(separator: ", ")), or give a JSON/JSONL file of Alpaca records"
+            "unknown task '\(name)'; the embedded tasks are \(World.taskNames.joined(separator: ", ")), "
+                + "or give a JSON/JSONL file of Alpaca records"
         }
     }
 }
@@ -197,7 +261,9 @@ public enum TaskError: Error, CustomStringConvertible, Equatable {
 /// The values of a data-to-text prompt's record ("name=Alice | city=Rome" → [Alice, Rome]).
 public func recordValues(_ prompt: String) -> [String] {
     guard let line = prompt.split(separator: "\n").first, line.hasPrefix("Data: ") else { return [] }
-    return line.dropFirst(6).split(separator: "|").compactMap { $0.split(separator: "=").last.map { $0.trimmingCharacters(in: " ") } }
+    return line.dropFirst(6).split(separator: "|").compactMap {
+        $0.split(separator: "=").last.map { $0.trimmingCharacters(in: " ") }
+    }
 }
 
 extension Substring {

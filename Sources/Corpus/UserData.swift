@@ -1,5 +1,6 @@
 // UserData.swift — bring your own data: plain text for pretraining, Alpaca-style instruction
-// records (`instruction`, `input`, `output`) as a JSON array or JSON Lines for fine-tuning.
+// records (`instruction`, `input`, `output`, and an optional `task_id` for multitask prompt
+// tuning) as a JSON array or JSON Lines for fine-tuning.
 
 import Foundation
 import SafeTensors
@@ -8,11 +9,13 @@ import TensorKit
 /// The prompt template for instruction records (a compact form of Alpaca's):
 /// "Instruction: …\nInput: …\nResponse:" → " output". `Input:` is left out when empty.
 public func alpacaExample(instruction: String, input: String, output: String) -> Example {
-    let body = input.isEmpty ? "Instruction: \(instruction)\nResponse:" : "Instruction: \(instruction)\nInput: \(input)\nResponse:"
+    let body = input.isEmpty ? "Instruction: \(instruction)\nResponse:"
+                             : "Instruction: \(instruction)\nInput: \(input)\nResponse:"
     return Example(prompt: body, answer: " " + output)
 }
 
-/// Reads Alpaca records from a `.json` array or a `.jsonl` file (one object per line).
+/// Reads Alpaca records from a `.json` array or a `.jsonl` file (one object per line). A record
+/// may carry `task_id` (a whole number ≥ 0): the example's task, for multitask prompt tuning.
 /// Errors name the file, the line (JSONL) or record, and what is wrong.
 public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
@@ -20,12 +23,25 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
     guard var text = String(data: data, encoding: .utf8) else { throw fail("is not UTF-8 text; save it as UTF-8") }
     if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark, as some Windows editors write
     func record(_ object: Any, _ where_: String) throws -> Example {
-        guard let dict = object as? [String: Any] else { throw fail("\(where_): expected an object with instruction, input, output") }
-        guard let instruction = dict["instruction"] as? String, !instruction.isEmpty else { throw fail("\(where_): missing or empty \"instruction\" (a string)") }
-        guard let output = dict["output"] as? String, !output.isEmpty else { throw fail("\(where_): missing or empty \"output\" (a string)") }
+        guard let dict = object as? [String: Any] else {
+            throw fail("\(where_): expected an object with instruction, input, output")
+        }
+        guard let instruction = dict["instruction"] as? String, !instruction.isEmpty else {
+            throw fail("\(where_): missing or empty \"instruction\" (a string)")
+        }
+        guard let output = dict["output"] as? String, !output.isEmpty else {
+            throw fail("\(where_): missing or empty \"output\" (a string)")
+        }
         let input = dict["input"] as? String ?? ""
         if dict["input"] != nil && !(dict["input"] is String) { throw fail("\(where_): \"input\" must be a string") }
-        return alpacaExample(instruction: instruction, input: input, output: output)
+        var example = alpacaExample(instruction: instruction, input: input, output: output)
+        if let value = dict["task_id"], !(value is NSNull) {
+            guard let id = jsonInteger(value), id >= 0 else {
+                throw fail("\(where_): \"task_id\" must be a whole number ≥ 0 (the example's task), not \(value)")
+            }
+            example.taskId = id
+        }
+        return example
     }
     var examples: [Example] = []
     let trimmed = text.drop { $0.isWhitespace }
@@ -53,7 +69,9 @@ public func loadAlpaca(contentsOf url: URL) throws -> [Example] {
 
 /// Reads a plain-text pretraining corpus: documents separated by blank lines.
 public func loadTextCorpus(contentsOf url: URL) throws -> [String] {
-    guard let data = try? Data(contentsOf: url) else { throw FileFormatError(file: url.path, problem: "no such file or not readable") }
+    guard let data = try? Data(contentsOf: url) else {
+        throw FileFormatError(file: url.path, problem: "no such file or not readable")
+    }
     guard let text = String(data: data, encoding: .utf8) else {
         throw FileFormatError(file: url.path, problem: "is not UTF-8 text; save it as UTF-8")
     }
@@ -70,6 +88,7 @@ public func userTask(name: String, examples: [Example], seed: UInt64) -> TaskDat
     let shuffled = g.shuffled(examples)
     let cut = max(1, shuffled.count * 9 / 10)
     let held = cut < shuffled.count ? Array(shuffled[cut...]) : Array(shuffled.suffix(1))
-    return TaskData(name: name, summary: "your instruction data (\(examples.count) records)", metric: .exactMatch(maxTokens: 32),
+    return TaskData(name: name, summary: "your instruction data (\(examples.count) records)",
+                    metric: .exactMatch(maxTokens: 32),
                     train: Array(shuffled[..<cut]), validation: held, test: held)
 }

@@ -12,13 +12,15 @@ public struct Person: Sendable, Equatable {
 /// Word lists of the world.
 public enum Lexicon {
     public static let names = ["Alice", "Bruno", "Carla", "David", "Elena", "Felix", "Greta", "Hugo", "Irene", "Jonas",
-                               "Karin", "Lucas", "Marta", "Nils", "Olga", "Pedro", "Queenie", "Rafael", "Sofia", "Tomas",
-                               "Ursula", "Viktor", "Wanda", "Xavier", "Yara", "Zeno", "Agnes", "Boris", "Clara", "Dario",
-                               "Edith", "Fabio", "Gloria", "Henrik", "Ida", "Julian", "Lena", "Milan", "Nora", "Oscar"]
+                               "Karin", "Lucas", "Marta", "Nils", "Olga", "Pedro", "Queenie", "Rafael", "Sofia",
+                               "Tomas", "Ursula", "Viktor", "Wanda", "Xavier", "Yara", "Zeno", "Agnes", "Boris",
+                               "Clara", "Dario", "Edith", "Fabio", "Gloria", "Henrik", "Ida", "Julian", "Lena", "Milan",
+                               "Nora", "Oscar"]
     /// Names that never appear in the world's facts (for data-to-text records).
-    public static let extraNames = ["Amara", "Bastian", "Celine", "Dmitri", "Esme", "Florin", "Gaia", "Hector", "Ines", "Joel"]
-    public static let cities = ["Paris", "Rome", "Oslo", "Cairo", "Lima", "Tokyo", "Delhi", "Berlin", "Madrid", "Dublin",
-                                "Vienna", "Prague", "Lisbon", "Seoul", "Quito"]
+    public static let extraNames = ["Amara", "Bastian", "Celine", "Dmitri", "Esme", "Florin", "Gaia", "Hector", "Ines",
+                                    "Joel"]
+    public static let cities = ["Paris", "Rome", "Oslo", "Cairo", "Lima", "Tokyo", "Delhi", "Berlin", "Madrid",
+                                "Dublin", "Vienna", "Prague", "Lisbon", "Seoul", "Quito"]
     public static let jobs = ["baker", "doctor", "teacher", "farmer", "pilot", "painter", "singer", "nurse", "driver",
                               "writer", "cook", "tailor"]
     public static let colors = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white"]
@@ -50,7 +52,8 @@ public struct World: Sendable {
         self.seed = seed
         let g = Generator(seed: seed)
         people = Lexicon.names.map {
-            Person(name: $0, city: g.pick(Lexicon.cities), job: g.pick(Lexicon.jobs), color: g.pick(Lexicon.colors), pet: g.pick(Lexicon.pets))
+            Person(name: $0, city: g.pick(Lexicon.cities), job: g.pick(Lexicon.jobs), color: g.pick(Lexicon.colors),
+                   pet: g.pick(Lexicon.pets))
         }
     }
 
@@ -60,14 +63,16 @@ public struct World: Sendable {
     public func factSentence(_ p: Person, _ relation: String, _ g: Generator) -> String {
         let n = p.name
         switch relation {
-        case "city": return g.pick(["\(n) lives in \(p.city).", "\(n) has a small house in \(p.city).", "The home of \(n) is in \(p.city).",
-                                    "\(n) is a resident of \(p.city).", "Every morning \(n) walks through the streets of \(p.city)."])
+        case "city": return g.pick(["\(n) lives in \(p.city).", "\(n) has a small house in \(p.city).",
+                                    "The home of \(n) is in \(p.city).", "\(n) is a resident of \(p.city).",
+                                    "Every morning \(n) walks through the streets of \(p.city)."])
         case "job": return g.pick(["\(n) works as a \(p.job).", "\(n) is a \(p.job).", "By trade, \(n) is a \(p.job).",
                                    "\(n) has been a \(p.job) for many years.", "People know \(n) as a good \(p.job)."])
-        case "color": return g.pick(["The favorite color of \(n) is \(p.color).", "\(n) likes the color \(p.color) best.",
-                                     "\(n) loves anything \(p.color).", "Of all colors, \(n) prefers \(p.color)."])
-        default: return g.pick(["\(n) has a \(p.pet).", "\(n) keeps a \(p.pet) at home.", "The pet of \(n) is a \(p.pet).",
-                                "\(n) takes care of a \(p.pet)."])
+        case "color": return g.pick(["The favorite color of \(n) is \(p.color).",
+                                     "\(n) likes the color \(p.color) best.", "\(n) loves anything \(p.color).",
+                                     "Of all colors, \(n) prefers \(p.color)."])
+        default: return g.pick(["\(n) has a \(p.pet).", "\(n) keeps a \(p.pet) at home.",
+                                "The pet of \(n) is a \(p.pet).", "\(n) takes care of a \(p.pet)."])
         }
     }
 
@@ -76,7 +81,8 @@ public struct World: Sendable {
     /// A short biography: several facts about one person, in random order and wording.
     func biography(_ g: Generator) -> String {
         let p = g.pick(people)
-        return g.shuffled(World.relations).prefix(2 + g.int(below: 3)).map { factSentence(p, $0, g) }.joined(separator: " ")
+        return g.shuffled(World.relations).prefix(2 + g.int(below: 3)).map { factSentence(p, $0, g) }
+            .joined(separator: " ")
     }
 
     /// A little story whose details agree with the facts.
@@ -86,17 +92,21 @@ public struct World: Sendable {
         let thing = g.pick(["apple", "book", "letter", "umbrella", "basket", "map", "cake", "lamp"])
         let opening = g.pick(["One day", "Last week", "On Sunday", "In the evening", "Early in the morning"])
         var s = "\(opening), \(a.name) went to the \(place) in \(a.city). "
-        s += g.pick(["There \(a.name) met \(b.name), the \(b.job) from \(b.city). ", "\(a.name) met \(b.name), who lives in \(b.city). "])
+        s += g.pick(["There \(a.name) met \(b.name), the \(b.job) from \(b.city). ",
+                     "\(a.name) met \(b.name), who lives in \(b.city). "])
         s += g.pick(["\(a.name) gave \(b.name) a \(a.color) \(thing).", "They talked about the \(a.pet) of \(a.name).",
-                     "\(b.name) bought a \(thing) and went home to feed the \(b.pet).", "The \(a.job) and the \(b.job) had tea together."])
+                     "\(b.name) bought a \(thing) and went home to feed the \(b.pet).",
+                     "The \(a.job) and the \(b.job) had tea together."])
         return s
     }
 
     // MARK: Reviews
 
-    static let aspects = ["food", "service", "movie", "book", "room", "music", "staff", "story", "view", "coffee", "concert", "bed"]
+    static let aspects = ["food", "service", "movie", "book", "room", "music", "staff", "story", "view", "coffee",
+                          "concert", "bed"]
     public static let goodWords = good
-    static let good = ["great", "wonderful", "excellent", "lovely", "delicious", "friendly", "amazing", "good", "pleasant", "charming"]
+    static let good = ["great", "wonderful", "excellent", "lovely", "delicious", "friendly", "amazing", "good",
+                       "pleasant", "charming"]
     static let bad = ["terrible", "awful", "boring", "rude", "cold", "bad", "poor", "dull", "noisy", "disappointing"]
 
     /// A review and whether it is positive. Negation flips a clause ("was not great");
@@ -113,7 +123,8 @@ public struct World: Sendable {
             switch form {
             case 0: text = "the \(aspect) was \(negated ? "not " : "")\(intensifier)\(word)"
             case 1: text = "I \(negated ? "did not find" : "found") the \(aspect) \(intensifier)\(word)"
-            default: text = negated ? "nobody would call the \(aspect) \(word)" : "the \(aspect) was \(intensifier)\(word)"
+            default: text = negated ? "nobody would call the \(aspect) \(word)"
+                                    : "the \(aspect) was \(intensifier)\(word)"
             }
             return (text, positiveWord != negated)
         }
@@ -123,7 +134,8 @@ public struct World: Sendable {
         var (second, p2) = clause()
         if form < 0.8 {  // a real contrast: the second part decides
             while p2 == p1 { (second, p2) = clause() }
-            return form < 0.62 ? (capitalized(first) + ", but " + second + ".", p2) : ("Although " + first + ", " + second + ".", p2)
+            return form < 0.62 ? (capitalized(first) + ", but " + second + ".", p2)
+                               : ("Although " + first + ", " + second + ".", p2)
         }
         while p2 != p1 { (second, p2) = clause() }  // agreement
         return (capitalized(first) + ", and " + second + ".", p1)
@@ -140,26 +152,32 @@ public struct World: Sendable {
         switch topic {
         case "sports":
             parts = (["The team", "The coach", who, "The fans", "The young striker", "The club", "The runner"],
-                     ["won the match by \(n) goals", "lost the final after extra time", "trained hard before the season",
-                      "scored twice in the second half", "signed a new player", "crossed the line first", "celebrated the cup"])
+                     ["won the match by \(n) goals", "lost the final after extra time",
+                      "trained hard before the season", "scored twice in the second half", "signed a new player",
+                      "crossed the line first", "celebrated the cup"])
         case "food":
             parts = (["The chef", who, "The new restaurant", "The bakery", "Grandmother", "The cook"],
-                     ["served fresh fish with rice", "baked bread with butter and honey", "boiled the soup for \(n) minutes",
-                      "added salt and pepper to the sauce", "made a sweet cake with apples", "grilled \(n) kinds of vegetables", "sold warm pies"])
+                     ["served fresh fish with rice", "baked bread with butter and honey",
+                      "boiled the soup for \(n) minutes", "added salt and pepper to the sauce",
+                      "made a sweet cake with apples", "grilled \(n) kinds of vegetables", "sold warm pies"])
         case "weather":
             parts = (["The forecast", "The morning", "The storm", "The wind", "A cold front", "The sky"],
-                     ["brought heavy rain", "promised \(n) days of sun", "turned grey and stormy", "left thick fog near the river",
-                      "brought the first snow", "kept the temperature below zero", "cleared up by noon"])
+                     ["brought heavy rain", "promised \(n) days of sun", "turned grey and stormy",
+                      "left thick fog near the river", "brought the first snow", "kept the temperature below zero",
+                      "cleared up by noon"])
         case "music":
             parts = (["The band", "The singer", who, "The choir", "The orchestra", "The young pianist"],
                      ["played \(n) songs at the concert", "released a new album", "practiced the piano every evening",
-                      "sang a slow ballad", "tuned the guitars before the show", "recorded a song about the sea", "filled the hall with drums"])
+                      "sang a slow ballad", "tuned the guitars before the show", "recorded a song about the sea",
+                      "filled the hall with drums"])
         default:
             parts = (["The train", "The flight", who, "The tourists", "The bus", "The ferry"],
-                     ["left the station \(n) minutes late", "took photos of the old bridge", "packed a suitcase for the trip",
-                      "arrived at the airport early", "crossed the border at night", "booked a hotel near the beach", "missed the last connection"])
+                     ["left the station \(n) minutes late", "took photos of the old bridge",
+                      "packed a suitcase for the trip", "arrived at the airport early", "crossed the border at night",
+                      "booked a hotel near the beach", "missed the last connection"])
         }
-        let tails = ["", " in \(city)", " last weekend", " on Sunday", " despite the rain", " before the holidays", " as everyone expected", " for the first time"]
+        let tails = ["", " in \(city)", " last weekend", " on Sunday", " despite the rain", " before the holidays",
+                     " as everyone expected", " for the first time"]
         return "\(g.pick(parts.subjects)) \(g.pick(parts.predicates))\(g.pick(tails))."
     }
 
@@ -168,7 +186,8 @@ public struct World: Sendable {
     func arithmetic(_ g: Generator) -> String {
         (0..<(2 + g.int(below: 3))).map { _ in
             let a = g.int(below: 20), b = g.int(below: 20)
-            return g.chance(0.5) ? "\(a) plus \(b) is \(a + b)." : "\(max(a, b)) minus \(min(a, b)) is \(max(a, b) - min(a, b))."
+            return g.chance(0.5) ? "\(a) plus \(b) is \(a + b)."
+                                 : "\(max(a, b)) minus \(min(a, b)) is \(max(a, b) - min(a, b))."
         }.joined(separator: " ")
     }
 
@@ -184,7 +203,9 @@ public struct World: Sendable {
             if r < 0.52 { return story(g) }
             if r < 0.72 {
                 let (text, positive) = review(g)
-                return g.chance(0.5) ? text + " Overall, it was \(positive ? g.pick(["a good", "a happy", "a great"]) : g.pick(["a bad", "a sad", "a poor"])) experience." : text
+                return g.chance(0.5) ? text + " Overall, it was "
+                    + "\(positive ? g.pick(["a good", "a happy", "a great"]) : g.pick(["a bad", "a sad", "a poor"]))"
+                    + " experience." : text
             }
             if r < 0.92 {
                 let topic = g.pick(Lexicon.topics)

@@ -13,7 +13,8 @@ extension LlamaModel {
     public static func load(from folder: URL) throws -> LlamaModel {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else {
-            throw FileFormatError(file: folder.path, problem: "no such model folder (expected config.json and model.safetensors inside)")
+            throw FileFormatError(file: folder.path,
+                                  problem: "no such model folder (expected config.json and model.safetensors inside)")
         }
         let config = try LlamaConfig.load(contentsOf: folder.appendingPathComponent("config.json"))
         let weights = try readWeights(in: folder)
@@ -31,15 +32,19 @@ extension LlamaModel {
                 throw FileFormatError(file: file, tensor: name, problem: "missing from the checkpoint")
             }
             guard stored.shape == parameter.shape else {
-                throw FileFormatError(file: file, tensor: name, problem: "has shape \(stored.shape) but the config implies \(parameter.shape)")
+                throw FileFormatError(file: file, tensor: name,
+                                      problem: "has shape \(stored.shape) but the config implies \(parameter.shape)")
             }
-            stored.values.withUnsafeBufferPointer { parameter.data.update(from: $0.baseAddress!, count: parameter.count) }
+            stored.values.withUnsafeBufferPointer {
+                parameter.data.update(from: $0.baseAddress!, count: parameter.count)
+            }
             unused.remove(name)
         }
         if config.tieWordEmbeddings { unused.remove("lm_head.weight") }
         unused = unused.filter { !$0.hasSuffix("rotary_emb.inv_freq") }
         if !unused.isEmpty {
-            printToStandardError("warning: \(file): \(unused.count) tensors are not used by a LLaMA model: \(unused.sorted().prefix(5).joined(separator: ", "))")
+            printToStandardError("warning: \(file): \(unused.count) tensors are not used by a LLaMA model: "
+                + "\(unused.sorted().prefix(5).joined(separator: ", "))")
         }
     }
 
@@ -75,7 +80,8 @@ private func readWeights(in folder: URL) throws -> FolderWeights {
     }
     let index = folder.appendingPathComponent("model.safetensors.index.json")
     guard FileManager.default.fileExists(atPath: index.path) else {
-        throw FileFormatError(file: folder.path, problem: "no model.safetensors (nor model.safetensors.index.json) in the model folder")
+        throw FileFormatError(file: folder.path,
+                              problem: "no model.safetensors (nor model.safetensors.index.json) in the model folder")
     }
     func fail(_ problem: String, _ tensor: String? = nil) -> FileFormatError {
         FileFormatError(file: index.path, tensor: tensor, problem: problem)
@@ -151,7 +157,8 @@ private func checkShapes(_ weights: FolderWeights, against config: LlamaConfig) 
 }
 
 /// A batch of token ids and labels, as in the golden `batch.json`:
-/// `{"input_ids": [[...], ...], "labels": [[...], ...]}` (labels optional: then = input_ids).
+/// `{"input_ids": [[...], ...], "labels": [[...], ...]}` (labels optional: then = input_ids;
+/// `"task_ids": [...]`, one per row, optional: for multitask prompt tuning).
 public struct TokenBatch: Equatable, Sendable {
     /// [B, T] row-major.
     public var inputIds: [Int]
@@ -213,17 +220,34 @@ public struct TokenBatch: Equatable, Sendable {
         }
         guard let ids = try rows("input_ids"), !ids.isEmpty else { throw fail("input_ids is missing or empty") }
         let t = ids[0].count
-        guard t > 0, ids.allSatisfy({ $0.count == t }) else { throw fail("input_ids rows must all have the same, non-zero length") }
+        guard t > 0, ids.allSatisfy({ $0.count == t }) else {
+            throw fail("input_ids rows must all have the same, non-zero length")
+        }
         for (r, row) in ids.enumerated() {
-            if let bad = row.first(where: { $0 < 0 || $0 >= vocabSize }) { throw fail("input_ids[\(r)] holds \(bad), outside the vocabulary 0..<\(vocabSize)") }
+            if let bad = row.first(where: { $0 < 0 || $0 >= vocabSize }) {
+                throw fail("input_ids[\(r)] holds \(bad), outside the vocabulary 0..<\(vocabSize)")
+            }
         }
         let labels = try rows("labels")
         if let labels {
-            guard labels.count == ids.count, labels.allSatisfy({ $0.count == t }) else { throw fail("labels must have the shape of input_ids [\(ids.count), \(t)]") }
+            guard labels.count == ids.count, labels.allSatisfy({ $0.count == t }) else {
+                throw fail("labels must have the shape of input_ids [\(ids.count), \(t)]")
+            }
             for (r, row) in labels.enumerated() {
-                if let bad = row.first(where: { $0 != -100 && ($0 < 0 || $0 >= vocabSize) }) { throw fail("labels[\(r)] holds \(bad): neither −100 nor a token id") }
+                if let bad = row.first(where: { $0 != -100 && ($0 < 0 || $0 >= vocabSize) }) {
+                    throw fail("labels[\(r)] holds \(bad): neither −100 nor a token id")
+                }
             }
         }
-        return TokenBatch(inputIds: ids, labels: labels)
+        var taskIds: [Int]? = nil
+        if let value = json["task_ids"], !(value is NSNull) {
+            guard let list = value as? [Any], list.count == ids.count,
+                  case let parsed = list.compactMap(jsonInteger), parsed.count == ids.count,
+                  parsed.allSatisfy({ $0 >= 0 }) else {
+                throw fail("task_ids must be a list of \(ids.count) whole numbers ≥ 0, one task per row of input_ids")
+            }
+            taskIds = parsed
+        }
+        return TokenBatch(inputIds: ids, labels: labels, taskIds: taskIds)
     }
 }

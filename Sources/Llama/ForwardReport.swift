@@ -18,7 +18,8 @@ extension LlamaModel {
         if gradients {
             loss.backward()
             for (name, p) in namedParameters {
-                file["grad.\(name)"] = StoredTensor(shape: p.shape, values: p.gradArray ?? [Float](repeating: 0, count: p.count))
+                file["grad.\(name)"] = StoredTensor(shape: p.shape,
+                                                    values: p.gradArray ?? [Float](repeating: 0, count: p.count))
             }
         }
         return file

@@ -79,7 +79,8 @@ public final class Linear: BaseLinear {
         if let bias { for r in 0..<rows { let row = y + r * outF; for j in 0..<outF { row[j] += bias.data[j] } } }
     }
 
-    public func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<Float>) {
+    public func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int,
+                                   accumulatingInto dx: UnsafeMutablePointer<Float>) {
         let (inF, outF) = (inFeatures, outFeatures)
         BLAS.shared.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF,
                           a: dy, lda: outF, b: weight.data, ldb: inF, beta: 1, c: dx, ldc: inF)  // dx += dy·W

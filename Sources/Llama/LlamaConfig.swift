@@ -68,7 +68,8 @@ public struct LlamaConfig: Equatable, Sendable {
         try check(numAttentionHeads > 0, "num_attention_heads must be positive, got \(numAttentionHeads)")
         try check(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0,
                   "num_key_value_heads (\(numKeyValueHeads)) must divide num_attention_heads (\(numAttentionHeads))")
-        try check(headDim > 0 && headDim % 2 == 0, "head_dim must be a positive even number (RoPE rotates pairs), got \(headDim)")
+        try check(headDim > 0 && headDim % 2 == 0,
+                  "head_dim must be a positive even number (RoPE rotates pairs), got \(headDim)")
         try check(rmsNormEps > 0 && rmsNormEps.isFinite, "rms_norm_eps must be positive, got \(rmsNormEps)")
         try check(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive, got \(ropeTheta)")
         try check(maxPositionEmbeddings > 0, "max_position_embeddings must be positive, got \(maxPositionEmbeddings)")
@@ -143,7 +144,8 @@ public struct LlamaConfig: Equatable, Sendable {
     /// Reads `config.json`.
     public static func load(contentsOf url: URL) throws -> LlamaConfig {
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FileFormatError(file: url.path, problem: "no such file: a model folder needs config.json (Hugging Face layout)")
+            throw FileFormatError(file: url.path,
+                                  problem: "no such file: a model folder needs config.json (Hugging Face layout)")
         }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
@@ -201,7 +203,9 @@ public struct LlamaConfig: Equatable, Sendable {
         var theta = try float("rope_theta", in: json, 10000)
         if let rope = json["rope_parameters"] as? [String: Any] {
             theta = try float("rope_theta", in: rope, theta)
-            if let type = rope["rope_type"] as? String, type != "default" { throw fail("rope_type '\(type)' is not supported (only \"default\")") }
+            if let type = rope["rope_type"] as? String, type != "default" {
+                throw fail("rope_type '\(type)' is not supported (only \"default\")")
+            }
         }
         if let scaling = json["rope_scaling"], !(scaling is NSNull) {
             throw fail("rope_scaling is not supported; remove it or set it to null")

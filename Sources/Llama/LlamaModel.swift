@@ -41,13 +41,35 @@ public final class DecoderLayer {
 
     /// x [B, T, C] → [B, T, C]. `prefix` holds prefix-tuning keys/values [B, P, kvHeads·D].
     func callAsFunction(_ x: Tensor, positionOffset: Int, prefix: KeyValuePrefix?, mask: Tensor?) -> Tensor {
+        block(x, positions: [Int](repeating: positionOffset, count: x.shape[0])) { q, k, v in
+            causalAttention(q: q, k: k, v: v, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                            prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask)    // [B, T, H·D]
+        }
+    }
+
+    /// The same block over a key/value cache (inference): the T new keys and values join layer
+    /// `index`'s cache, each row's tokens are rotated from the row's own next position, and the
+    /// queries attend to every cached slot the row keeps. x [B, T, C] → [B, T, C].
+    func callAsFunction(_ x: Tensor, cache: KeyValueCache, index: Int) -> Tensor {
+        block(x, positions: cache.nextPositions) { q, k, v in
+            cache.store(layer: index, keys: k, values: v)
+            return cachedAttention(q: q, keys: cache.keys[index], values: cache.values[index], start: cache.length,
+                                   heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                                   keep: cache.keep)                                          // [B, T, H·D]
+        }
+    }
+
+    /// RMSNorm → attention (queries and keys rotated, row b's tokens from `positions[b]`) →
+    /// residual → RMSNorm → SwiGLU MLP → residual. `attend` maps (q, k, v) to the heads' outputs.
+    private func block(_ x: Tensor, positions: [Int], attend: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let cfg = config
         let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [B, T, C]
-        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope, offset: positionOffset)   // [B, T, H·D]
-        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope, offset: positionOffset)    // [B, T, KV·D]
+        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope,
+                               rowOffsets: positions)                                        // [B, T, H·D]
+        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope,
+                               rowOffsets: positions)                                        // [B, T, KV·D]
         let v = vProj(h)                                                                     // [B, T, KV·D]
-        let a = causalAttention(q: q, k: k, v: v, heads: cfg.numAttentionHeads, kvHeads: cfg.numKeyValueHeads,
-                                prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask)  // [B, T, H·D]
+        let a = attend(q, k, v)                                                              // [B, T, H·D]
         let x1 = x + oProj(a)                                                                // [B, T, C]
         let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)            // [B, T, C]
         let m = downProj(silu(gateProj(h2)) * upProj(h2))                                    // [B, T, C]
@@ -136,7 +158,9 @@ public final class LlamaModel {
 
     /// Bytes the base weights occupy (a quantized layer by its packed storage).
     public var weightBytes: Int {
-        let norms = norm.storageBytes + layers.reduce(0) { $0 + $1.inputLayernorm.storageBytes + $1.postAttentionLayernorm.storageBytes }
+        let norms = norm.storageBytes + layers.reduce(0) {
+            $0 + $1.inputLayernorm.storageBytes + $1.postAttentionLayernorm.storageBytes
+        }
         let linear = linearSlots.reduce(0) { $0 + $1.layer.base.storageBytes }
         return embedTokens.storageBytes + norms + linear - (isHeadTied ? embedTokens.storageBytes : 0)
     }
@@ -162,10 +186,12 @@ public final class LlamaModel {
         switch virtualTokens {
         case .prepended(let prompt)?:
             let rows = batched(prompt, batch)                                            // [B, n, C]
-            precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize], "prepended embeddings \(prompt.shape)")
+            precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize],
+                         "prepended embeddings \(prompt.shape)")
             x = concat([rows, x], axis: 1)                                               // [B, n+T, C]
         case .keyValuePrefixes(let list)?:
-            precondition(list.count == layers.count, "one key/value prefix per layer: \(list.count) for \(layers.count)")
+            precondition(list.count == layers.count,
+                         "one key/value prefix per layer: \(list.count) for \(layers.count)")
             prefixes = list.map { KeyValuePrefix(key: batched($0.key, batch), value: batched($0.value, batch)) }
         case nil:
             break
@@ -176,6 +202,52 @@ public final class LlamaModel {
         }
         x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                              // [B, T', C]
         return lmHead(x)                                                                 // [B, T', V]
+    }
+
+    /// Logits for tokens that continue the sequences held in `cache`: incremental decoding. It
+    /// records no history (inference only); training uses the forward without a cache.
+    /// - Parameters:
+    ///   - inputIds: B·T ids, row-major [B, T], right-padded: row r holds `lengths[r]` real tokens
+    ///     (all T when nil). Padding slots are never attended to afterwards, and row r's next token
+    ///     takes the position after its last real one (see `KeyValueCache`).
+    ///   - virtualTokens: only into an empty cache, with the prompt (the prefill). Prepended
+    ///     embeddings become the first n slots (positions 0..<n); a key/value prefix becomes the
+    ///     cache's initial content, not rotated, and the tokens take positions n, n+1, …
+    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise: at every real
+    ///   token, what the forward without a cache gives for the row's whole sequence so far.
+    public func callAsFunction(_ inputIds: [Int], batch: Int, virtualTokens: VirtualTokens? = nil,
+                               cache: KeyValueCache, lengths: [Int]? = nil) -> Tensor {
+        precondition(batch > 0 && inputIds.count % batch == 0, "\(inputIds.count) ids do not split into \(batch) rows")
+        precondition(cache.batchSize == batch, "a cache of \(cache.batchSize) rows for a batch of \(batch)")
+        let t = inputIds.count / batch
+        var real = lengths ?? [Int](repeating: t, count: batch)                            // real tokens a row
+        precondition(real.count == batch, "\(real.count) row lengths for \(batch) rows")
+        return withoutGrad {
+            var x = embedding(inputIds, shape: [batch, t], weight: embedTokens)          // [B, T, C]
+            switch virtualTokens {
+            case .prepended(let prompt)?:
+                precondition(cache.length == 0, "prepended embeddings go into an empty cache, with the prompt")
+                let rows = batched(prompt, batch)                                        // [B, n, C]
+                precondition(rows.shape == [batch, rows.shape[1], config.hiddenSize],
+                             "prepended embeddings \(prompt.shape)")
+                x = concat([rows, x], axis: 1)                                           // [B, n+T, C]
+                real = real.map { $0 + rows.shape[1] }
+            case .keyValuePrefixes(let list)?:
+                precondition(list.count == layers.count,
+                             "one key/value prefix per layer: \(list.count) for \(layers.count)")
+                cache.storePrefixes(list.map {
+                    KeyValuePrefix(key: batched($0.key, batch), value: batched($0.value, batch))  // [B, n, KV·D]
+                })
+            case nil:
+                break
+            }
+            for (i, layer) in layers.enumerated() {
+                x = layer(x, cache: cache, index: i)                                     // [B, T', C]
+            }
+            cache.advance(by: x.shape[1], realCounts: real)
+            x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                          // [B, T', C]
+            return lmHead(x)                                                             // [B, T', V]
+        }
     }
 
     /// [n, W] repeated over the batch ([B, n, W]); a batched tensor passes through.

@@ -24,11 +24,15 @@ public struct BasePreset: Sendable {
     public var learningRate: Float = 3e-3
     public var documents: Int
 
-    public static let tiny = BasePreset(name: "tiny", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4, steps: 700, documents: 40_000)
-    public static let small = BasePreset(name: "small", hiddenSize: 128, intermediateSize: 344, layers: 4, heads: 4, steps: 1400, documents: 80_000)
-    public static let medium = BasePreset(name: "medium", hiddenSize: 256, intermediateSize: 688, layers: 6, heads: 8, steps: 1800, learningRate: 1.5e-3, documents: 100_000)
+    public static let tiny = BasePreset(name: "tiny", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4,
+                                        steps: 700, documents: 40_000)
+    public static let small = BasePreset(name: "small", hiddenSize: 128, intermediateSize: 344, layers: 4, heads: 4,
+                                         steps: 1400, documents: 80_000)
+    public static let medium = BasePreset(name: "medium", hiddenSize: 256, intermediateSize: 688, layers: 6, heads: 8,
+                                          steps: 1800, learningRate: 1.5e-3, documents: 100_000)
     /// The tiny shape with a short pretraining, for `--quick` runs and the tests.
-    public static let quick = BasePreset(name: "quick", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4, steps: 150, documents: 8_000)
+    public static let quick = BasePreset(name: "quick", hiddenSize: 48, intermediateSize: 128, layers: 2, heads: 4,
+                                         steps: 150, documents: 8_000)
 
     public static let all = [tiny, small, medium, quick]
 
@@ -45,9 +49,10 @@ public struct BasePreset: Sendable {
     }
 
     public func config(vocabularySize: Int) -> LlamaConfig {
-        LlamaConfig(vocabSize: vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize, numHiddenLayers: layers,
-                    numAttentionHeads: heads, maxPositionEmbeddings: 2 * sequenceLength, rmsNormEps: 1e-5,
-                    bosTokenId: vocabularySize - 2, eosTokenId: vocabularySize - 2, padTokenId: vocabularySize - 1)
+        LlamaConfig(vocabSize: vocabularySize, hiddenSize: hiddenSize, intermediateSize: intermediateSize,
+                    numHiddenLayers: layers, numAttentionHeads: heads, maxPositionEmbeddings: 2 * sequenceLength,
+                    rmsNormEps: 1e-5, bosTokenId: vocabularySize - 2, eosTokenId: vocabularySize - 2,
+                    padTokenId: vocabularySize - 1)
     }
 
     public var parameterEstimate: Int {
@@ -150,7 +155,8 @@ public final class BaseModel {
     }
 
     /// Loads the cached base for `preset`, pretraining (and caching) it first if needed.
-    public static func load(_ preset: BasePreset, rebuild: Bool = false, log: (String) -> Void = { print($0) }) throws -> BaseModel {
+    public static func load(_ preset: BasePreset, rebuild: Bool = false,
+                            log: (String) -> Void = { print($0) }) throws -> BaseModel {
         let folder = cacheRoot.appendingPathComponent("base-models/\(preset.name)-corpus\(World.corpusVersion)")
         let info = folder.appendingPathComponent("pretraining.json")
         if !rebuild, FileManager.default.fileExists(atPath: info.path) {
@@ -172,14 +178,16 @@ public final class BaseModel {
         }
         let heldURL = folder.appendingPathComponent("held_out.json")
         let windows: [[Int]]
-        if let stored = (try? JSONSerialization.jsonObject(with: Data(contentsOf: heldURL))) as? [[Int]], !stored.isEmpty {
+        if let stored = (try? JSONSerialization.jsonObject(with: Data(contentsOf: heldURL))) as? [[Int]],
+           !stored.isEmpty {
             windows = stored
         } else {  // a cache from before held_out.json existed: the world's held-out text, as it was made then
             windows = try heldOutWindows(heldOutDocuments(), tokenizer: tokenizer)
             try writeHeldOut(windows, to: folder)
         }
         return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder,
-                         losses: losses.map(Float.init), heldOut: Float(heldOut), seconds: seconds, heldOutWindows: windows)
+                         losses: losses.map(Float.init), heldOut: Float(heldOut), seconds: seconds,
+                         heldOutWindows: windows)
     }
 
     /// Pretrains on the world's corpus. Seeded (seed 0): the same base every time.
@@ -187,7 +195,9 @@ public final class BaseModel {
         let world = World()
         let documents = world.pretrainingDocuments(count: preset.documents, generator: Generator(seed: 0))
         let heldOut = heldOutDocuments()
-        log("  Pretraining the '\(preset.name)' base (~\(formatCount(preset.parameterEstimate)) parameters, \(preset.steps) steps of \(preset.batchSize)×\(preset.sequenceLength) tokens); this happens once and is cached in \(folder.path).")
+        log("  Pretraining the '\(preset.name)' base (~\(formatCount(preset.parameterEstimate)) parameters, "
+            + "\(preset.steps) steps of \(preset.batchSize)×\(preset.sequenceLength) tokens); "
+            + "this happens once and is cached in \(folder.path).")
         return try pretrain(preset, documents: documents, heldOutDocuments: heldOut, seed: 0, into: folder, log: log)
     }
 
@@ -202,13 +212,15 @@ public final class BaseModel {
         let stream = documents.flatMap { documentIds($0, tokenizer: tokenizer) }
         let (b, t) = (preset.batchSize, preset.sequenceLength)
         guard stream.count > 4 * t else {
-            throw LessonError("the pretraining text has \(stream.count) tokens; it needs at least \(4 * t) (a few paragraphs) to draw windows of \(t)")
+            throw LessonError("the pretraining text has \(stream.count) tokens; it needs at least \(4 * t) "
+                + "(a few paragraphs) to draw windows of \(t)")
         }
         let heldOut = try heldOutWindows(heldOutDocuments, tokenizer: tokenizer)
         let model = LlamaModel(config: preset.config(vocabularySize: tokenizer.vocabularySize), generator: g)
         let parameters = model.namedParameters.map(\.tensor)
         let decayed = parameters.filter { $0.rank == 2 }, other = parameters.filter { $0.rank != 2 }
-        let optimizer = AdamW([ParameterGroup(decayed, weightDecay: 0.1), ParameterGroup(other)], learningRate: preset.learningRate, beta2: 0.95)
+        let optimizer = AdamW([ParameterGroup(decayed, weightDecay: 0.1), ParameterGroup(other)],
+                              learningRate: preset.learningRate, beta2: 0.95)
         let schedule = LearningRateSchedule.cosine(warmup: preset.steps / 20, total: preset.steps)
         let progress = Progress("pretrain", total: preset.steps)
         let training = runTraining(
@@ -222,7 +234,8 @@ public final class BaseModel {
                 return (causalLanguageModelLoss(model(ids, batch: b), labels: ids), b * t)
             },
             progress: { progress.update(step: $0, loss: $1, tokens: $2) })
-        let losses = stride(from: 0, to: training.losses.count - BasePreset.curveWindow + 1, by: BasePreset.curveWindow).map {
+        let losses = stride(from: 0, to: training.losses.count - BasePreset.curveWindow + 1,
+                            by: BasePreset.curveWindow).map {
             training.losses[$0..<($0 + BasePreset.curveWindow)].reduce(0, +) / Float(BasePreset.curveWindow)
         }
         let held = languageModelLoss({ model($0.inputIds, batch: $0.batchSize) }, stream: heldOut)
@@ -240,8 +253,10 @@ public final class BaseModel {
         """
         try writeAtomically(Data(record.utf8), to: folder.appendingPathComponent("pretraining.json"))
         try writeHeldOut(heldOut, to: folder)
-        log(String(format: "  Pretrained in %@: held-out loss %.3f (perplexity %.1f) on a corpus of %@ tokens.", formatDuration(seconds), held, exp(held), formatCount(stream.count)))
-        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses, heldOut: held, seconds: seconds, heldOutWindows: heldOut)
+        log(String(format: "  Pretrained in %@: held-out loss %.3f (perplexity %.1f) on a corpus of %@ tokens.",
+                   formatDuration(seconds), held, exp(held), formatCount(stream.count)))
+        return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses,
+                         heldOut: held, seconds: seconds, heldOutWindows: heldOut)
     }
 
     /// Held-out pretraining text: documents of the world never trained on, drawn from their own seed.
@@ -264,13 +279,16 @@ public final class BaseModel {
         let stream: [Int] = documents.flatMap { documentIds($0, tokenizer: tokenizer) }
         let length = heldOutWindowLength
         let count = min(heldOutWindowCount, stream.count / length)
-        guard count > 0 else { throw LessonError("the held-out text has \(stream.count) tokens; at least \(length) are needed") }
+        guard count > 0 else {
+            throw LessonError("the held-out text has \(stream.count) tokens; at least \(length) are needed")
+        }
         return (0..<count).map { Array(stream[($0 * length)..<($0 * length + length)]) }
     }
 
     /// The held-out windows as `held_out.json` (token ids), so every later run measures the same text.
     static func writeHeldOut(_ windows: [[Int]], to folder: URL) throws {
-        let text = "[\n" + windows.map { "  [" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ",\n") + "\n]\n"
+        let text = "[\n" + windows.map { "  [" + $0.map(String.init).joined(separator: ", ") + "]" }
+            .joined(separator: ",\n") + "\n]\n"
         try writeAtomically(Data(text.utf8), to: folder.appendingPathComponent("held_out.json"))
     }
 

@@ -19,6 +19,9 @@ public enum LearningRateSource: Sendable, Equatable {
     case fixed
     /// `--quick`: the method's default, not tuned.
     case untuned
+    /// Another lesson's committed tuning file, which holds the same setting (task, base, training
+    /// examples, steps and method): its sweep is the one this lesson would run, seed for seed.
+    case borrowed(lesson: String)
 }
 
 /// One seed's run on the test split.
@@ -49,7 +52,9 @@ public struct MethodResult {
     public init(name: String) { self.name = name }
 
     /// Test scores as the bootstrap reads them.
-    public func itemScores(entities: [String]) -> ItemScores { ItemScores(seeds: runs.map(\.itemScores), entityNames: entities) }
+    public func itemScores(entities: [String]) -> ItemScores {
+        ItemScores(seeds: runs.map(\.itemScores), entityNames: entities)
+    }
     /// Held-out losses as the bootstrap reads them (each window its own entity).
     public var heldOutScores: ItemScores {
         ItemScores(seeds: runs.map(\.windowLosses), entities: Array(0..<(runs.first?.windowLosses.count ?? 0)))
@@ -80,9 +85,16 @@ public final class Experiment {
     public var tuningSeeds: [UInt64] { [options.seed &+ 1000, options.seed &+ 1001] }
     public let bootstrap: Bootstrap
     private let tuning: TuningStore
+    /// Lessons whose committed tuning files may hold this experiment's settings: a setting found
+    /// there is not swept again (the sweep's seeds and data are the same, so it would give the same
+    /// record). Only with neither `--tune` nor `--quick`.
+    public var borrowsTuningFrom: [String] = []
     /// The methods tuned or looked up so far, for the report: (name, key, record, source).
     public private(set) var tuned: [(name: String, record: TuningRecord, source: LearningRateSource)] = []
     let encodedTrain: [EncodedExample]
+    /// The task id the held-out pretraining windows are read as (forgetting): the first training
+    /// example's, when the task's examples carry one (multitask prompts need a task per row).
+    public var heldOutTaskId: Int? { task.train.first?.taskId }
 
     public init(lesson: String, options: LessonOptions, base: BaseModel, task: TaskData, steps: Int) {
         self.lesson = lesson
@@ -97,11 +109,14 @@ public final class Experiment {
     }
 
     /// Loads (or pretrains) the lesson's base and draws the task's splits: what every lesson
-    /// does first. `trainLimit` caps the training examples; `steps` are (full, --quick).
+    /// does first. `trainLimit` caps the training examples, `testLimit` the test items (evaluation
+    /// can cost as much as training: five options per item are five rows); `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
-                             steps: (full: Int, quick: Int)) throws -> Experiment {
+                             testLimit: Int? = nil, steps: (full: Int, quick: Int)) throws -> Experiment {
         let base = try BaseModel.load(try options.baseChoice(), rebuild: options.rebuildBase)
-        let task = try base.world.task(name, sizes: options.splitSizes(trainLimit: trainLimit), seed: options.seed)
+        var sizes = options.splitSizes(trainLimit: trainLimit)
+        if let testLimit { sizes.test = min(sizes.test, testLimit) }
+        let task = try base.world.task(name, sizes: sizes, seed: options.seed)
         return Experiment(lesson: lesson, options: options, base: base, task: task,
                           steps: options.steps(full: steps.full, quick: steps.quick))
     }
@@ -116,7 +131,8 @@ public final class Experiment {
     /// "test: 168 questions about 14 people" style description of the test split.
     public var testDescription: String {
         let entities = Set(task.test.map(\.entity)).count
-        return entities < task.test.count ? "\(task.test.count) test items about \(entities) entities" : "\(task.test.count) test items"
+        return entities < task.test.count ? "\(task.test.count) test items about \(entities) entities"
+                                          : "\(task.test.count) test items"
     }
 
     // MARK: Learning rates
@@ -126,7 +142,8 @@ public final class Experiment {
     }
 
     /// The learning rate `method` trains with, and where it came from.
-    public func learningRate(for method: Method, steps: Int? = nil) throws -> (rate: Float, source: LearningRateSource) {
+    public func learningRate(for method: Method,
+                             steps: Int? = nil) throws -> (rate: Float, source: LearningRateSource) {
         if let fixed = method.fixedLearningRate { return (fixed, .fixed) }
         if options.quick { return (method.defaultLearningRate, .untuned) }
         let steps = steps ?? self.steps
@@ -135,6 +152,10 @@ public final class Experiment {
             let source: LearningRateSource = options.tune ? .swept : .committed
             note(method.name, record, source)
             return (record.learningRate, source)
+        }
+        if !options.tune, let (lesson, record) = TuningStore.committed(key, in: borrowsTuningFrom) {
+            note(method.name, record, .borrowed(lesson: lesson))
+            return (record.learningRate, .borrowed(lesson: lesson))
         }
         let record = try sweep(method, steps: steps)
         tuning[key] = record
@@ -155,12 +176,13 @@ public final class Experiment {
             for seed in tuningSeeds {
                 let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
                 let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, logits: tuner.logits).value
+                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
                 loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
-                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut))
+                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
             }
             let n = Double(tuningSeeds.count)
-            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n, heldOutLoss: heldOut / n))
+            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n,
+                                     heldOutLoss: heldOut / n))
         }
         return TuningRecord(learningRate: TuningRecord.best(points).learningRate, seeds: tuningSeeds, sweep: points)
     }
@@ -191,9 +213,9 @@ public final class Experiment {
             let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
             let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
                                    padId: base.tokenizer.padId, settings: settings)
-            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: tuner.logits)
-            result.runs.append(Run(seed: seed, itemScores: score.perItem,
-                                   windowLosses: windowLosses(tuner.logits, stream: base.heldOut), log: log))
+            let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
+            let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
+            result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
             if i == 0 {
                 result.trainableParameters = tuner.trainableCount
                 result.trainableShare = tuner.trainableShare
@@ -205,8 +227,14 @@ public final class Experiment {
 
     /// The untrained base on the test split (one deterministic "seed").
     public func frozenBase() -> MethodResult {
-        var r = MethodResult(name: "frozen base")
-        let logits: LogitsFunction = { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+        untrained("frozen base") { [base] in base.model($0.inputIds, batch: $0.batchSize) }
+    }
+
+    /// A method that trains nothing (the frozen base, the base steered by a written instruction),
+    /// scored on the test split like any other: one deterministic "seed", forgetting measured
+    /// through the same `logits`.
+    public func untrained(_ name: String, logits: @escaping LogitsFunction) -> MethodResult {
+        var r = MethodResult(name: name)
         let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, logits: logits)
         r.runs = [Run(seed: 0, itemScores: score.perItem, windowLosses: windowLosses(logits, stream: base.heldOut),
                       log: TrainingLog(losses: [], seconds: 0, tokens: 0))]

@@ -17,11 +17,13 @@ extension Experiment {
         nb.say("""
             Base: \(which), \(formatCount(base.model.parameterCount)) parameters \
             (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), \(heldOutName) \
-            \(String(format: "%.3f", base.heldOutLoss)).\(tokenizerNote) Task \(task.name): \(task.summary); \(task.train.count) training, \
+            \(String(format: "%.3f", base.heldOutLoss)).\(tokenizerNote) Task \(task.name): \(task.summary); \
+            \(task.train.count) training, \
             \(task.validation.count) validation and \(testDescription). Baselines on the test split: chance \
             \(String(format: "%.3f", b.chance)), always the most common training answer (majority) \
-            \(String(format: "%.3f", b.majority)). Each method runs \(seeds.count) seed(s) of \(steps) steps; intervals are \
-            95% bootstrap intervals over the test \(Set(task.test.map(\.entity)).count < task.test.count ? "entities" : "items") \
+            \(String(format: "%.3f", b.majority)). Each method runs \(seeds.count) seed(s) of \(steps) steps; \
+            intervals are 95% bootstrap intervals over the test \
+            \(Set(task.test.map(\.entity)).count < task.test.count ? "entities" : "items") \
             and the seeds.
             """)
     }
@@ -43,7 +45,8 @@ extension Experiment {
         }
         let b = baselines, blank = [String](repeating: "—", count: headers.count - 5 - (reference == nil ? 0 : 1))
         table.add(["chance", "—", "—", "—", String(format: "%.3f", b.chance)] + (reference == nil ? [] : ["—"]) + blank)
-        table.add(["majority answer", "—", "—", "—", String(format: "%.3f", b.majority)] + (reference == nil ? [] : ["—"]) + blank)
+        table.add(["majority answer", "—", "—", "—", String(format: "%.3f", b.majority)]
+            + (reference == nil ? [] : ["—"]) + blank)
         return table
     }
 
@@ -56,6 +59,7 @@ extension Experiment {
         case .swept: source = "swept now"
         case .fixed: source = "fixed"
         case .untuned: source = "default"
+        case .borrowed(let lesson): source = "tuned in \(lesson)"
         }
         return "\(shortRate(r.learningRate)) (\(source))"
     }
@@ -65,7 +69,8 @@ extension Experiment {
         let intervals = results.map { interval($0) }
         var figure = Figure(name: name, title: title, yLabel: "test \(task.metricName) (95% CI)",
                             kind: .bars(categories: results.map(\.name),
-                                        [.init(task.metricName, intervals.map(\.estimate), intervals: intervals.map { ($0.low, $0.high) })]))
+                                        [.init(task.metricName, intervals.map(\.estimate),
+                                               intervals: intervals.map { ($0.low, $0.high) })]))
         figure.references = baselineReferences
         figure.valueFormat = "%.3f"
         return figure
@@ -92,20 +97,31 @@ extension Experiment {
             let choice = shortRate(record.learningRate) + (record.isAtEdge ? " (edge of the grid)" : "")
             table.add([name, record.sweep.map { shortRate($0.learningRate) }.joined(separator: ", "),
                        record.sweep.map { String(format: "%.3f", $0.validationScore) }.joined(separator: ", "), choice,
-                       source == .committed ? "tuning.json" : "this run"])
+                       sourceText(source)])
         }
         nb.table(table)
         let series = tuned.map { name, record, _ in
             Figure.Series(name, record.sweep.map { (Double($0.learningRate), $0.validationScore) })
         }
-        var figure = Figure(name: figureName, title: "Validation \(task.metricName) against the learning rate (\(tuningSeeds.count) seeds each)",
-                            xLabel: "peak learning rate (log scale)", yLabel: "validation \(task.metricName)", kind: .lines(series))
+        var figure = Figure(name: figureName, title: "Validation \(task.metricName) against the learning rate "
+                                + "(\(tuningSeeds.count) seeds each)",
+                            xLabel: "peak learning rate (log scale)", yLabel: "validation \(task.metricName)",
+                            kind: .lines(series))
         figure.logX = true
         nb.figure(figure)
         let edges = tuned.filter { $0.record.isAtEdge }.map(\.name)
         if !edges.isEmpty {
-            nb.say("At the edge of the grid for \(edges.joined(separator: ", ")): a wider sweep might find a better rate; "
-                + "the comparison is fair only as far as the grid reaches.")
+            nb.say("At the edge of the grid for \(edges.joined(separator: ", ")): a wider sweep might find a better "
+                + "rate; the comparison is fair only as far as the grid reaches.")
+        }
+    }
+
+    /// Where a learning rate in the tuning table came from.
+    func sourceText(_ source: LearningRateSource) -> String {
+        switch source {
+        case .committed: "tuning.json"
+        case .borrowed(let lesson): "\(lesson)'s tuning.json"
+        case .swept, .fixed, .untuned: "this run"
         }
     }
 
@@ -137,6 +153,7 @@ public func shortRate(_ rate: Float) -> String {
     var exponent = Int(log10(Double(rate)).rounded(.down))
     var mantissa = Double(rate) / pow(10, Double(exponent))
     if mantissa >= 9.9995 { mantissa /= 10; exponent += 1 }  // 1e-4 computed as 9.9999…e-5
-    let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded())) : String(format: "%.1f", mantissa)
+    let m = abs(mantissa - mantissa.rounded()) < 1e-3 ? String(Int(mantissa.rounded()))
+                                                      : String(format: "%.1f", mantissa)
     return "\(m)e\(exponent)"
 }

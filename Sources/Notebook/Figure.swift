@@ -166,6 +166,10 @@ public struct Figure {
     /// A printf format for the value labels of bars (and the numbers of text plots), for example "%.3f";
     /// `nil` picks the digits from the size of the values.
     public var valueFormat: String? = nil
+    /// Heat maps: names for the rows (top to bottom) and the columns instead of the numbers 1, 2, …
+    public var rowLabels: [String]? = nil, columnLabels: [String]? = nil
+    /// Heat maps: each cell's value written in it (with ``valueFormat``), for small matrices.
+    public var cellValues = false
 
     /// A figure with default decorations: no reference lines, the legend below when it is needed.
     public init(name: String, title: String, xLabel: String = "", yLabel: String = "", kind: Kind) {

@@ -197,8 +197,8 @@ extension Figure {
         var s = ["unset key",
                  "set xrange [0.5:\(num(Double(columns) + 0.5))]  # column j is the cell from j - 0.5 to j + 0.5",
                  "set yrange [\(num(Double(rows) + 0.5)):0.5]  # reversed: row 1 at the top, as a matrix is written",
-                 "set xtics \(columns <= 32 ? "1 " : "")out nomirror",
-                 "set ytics \(rows <= 32 ? "1 " : "")out nomirror",
+                 "set xtics \(ticList(columnLabels) ?? (columns <= 32 ? "1 " : ""))out nomirror",
+                 "set ytics \(ticList(rowLabels) ?? (rows <= 32 ? "1 " : ""))out nomirror",
                  "# viridis, a perceptual colour map: lightness grows evenly from dark blue to yellow",
                  "set palette defined (" + viridis.map { "\($0.0) \"\($0.1)\"" }.joined(separator: ", ") + ")",
                  "set cbrange [\(num(low)):\(num(high))]"]
@@ -212,7 +212,14 @@ extension Figure {
             }
         }
         let using = "matrix using ($1+1):($2+1):3"
-        guard let chance, contour else { return s + ["plot \"\(name).tsv\" \(using) with image"] }
+        // Each value in its cell, dark on the light half of the colour map and white on the dark half.
+        let valueLabels = cellValues
+            ? [", \\", "     \"\" matrix using ($1+1):($2+1):(sprintf(\"\(labelFormat)\", $3)):"
+                + "($3 > \(num((low + high) / 2)) ? 0 : 0xFFFFFF) with labels textcolor rgb variable"] : []
+        guard let chance, contour else {
+            return s + ["plot \"\(name).tsv\" \(using) with image" + (valueLabels.first ?? "")]
+                + valueLabels.dropFirst()
+        }
         return s + ["set view map",
                     "set lmargin at screen 0.08", "set rmargin at screen 0.8",
                     "set bmargin at screen 0.12", "set tmargin at screen 0.9",
@@ -222,6 +229,11 @@ extension Figure {
                     "unset clabel",
                     "splot \"\(name).tsv\" \(using) with image, \\",
                     "      \"\" \(using) with lines nosurface linecolor rgb \"white\" linewidth 2"]
+    }
+
+    /// `("q_proj" 1, "k_proj" 2, …) ` for gnuplot's tics, nil without labels.
+    private func ticList(_ labels: [String]?) -> String? {
+        labels.map { "(" + $0.enumerated().map { "\"\(esc($1))\" \($0 + 1)" }.joined(separator: ", ") + ") " }
     }
 
     private func scatterScript(_ points: [Point]) -> [String] {

@@ -9,10 +9,16 @@ import TensorKit
 import Training
 
 /// Prompt and answer as token ids; the labels mask the prompt (−100) so the loss covers the
-/// answer and the closing end-of-text token only.
+/// answer and the closing end-of-text token only. `taskId` is the example's task, carried into
+/// the batch for methods that read one per row (multitask prompt tuning).
 public struct EncodedExample: Sendable {
     public var ids: [Int]
     public var labels: [Int]
+    public var taskId: Int?
+
+    public init(ids: [Int], labels: [Int], taskId: Int? = nil) {
+        self.ids = ids; self.labels = labels; self.taskId = taskId
+    }
 }
 
 extension Tokenizer {
@@ -38,13 +44,16 @@ extension Tokenizer {
     /// An example for training: its prompt, its answer and the end-of-text token (the answer's and the
     /// end token's labels kept).
     public func encode(_ e: Example) -> EncodedExample {
-        encode(prompt: e.prompt, continuation: e.answer, endOfText: true)
+        var example = encode(prompt: e.prompt, continuation: e.answer, endOfText: true)
+        example.taskId = e.taskId
+        return example
     }
 }
 
 extension TokenBatch {
     /// Rows padded on the right to one length. Padding needs no attention mask: with causal
     /// attention no real token ever looks at a later (padding) position, and padded labels are −100.
+    /// The rows' task ids become the batch's when every row has one (nil otherwise).
     public init(padding items: [EncodedExample], padId: Int) {
         let length = items.map(\.ids.count).max() ?? 0
         var ids: [Int] = [], labels: [Int] = []
@@ -53,13 +62,16 @@ extension TokenBatch {
             ids += e.ids + [Int](repeating: padId, count: pad)
             labels += e.labels + [Int](repeating: -100, count: pad)
         }
-        self.init(ids: ids, labels: labels, rows: items.count)
+        let taskIds = items.compactMap(\.taskId)
+        self.init(ids: ids, labels: labels, rows: items.count, taskIds: taskIds.count == items.count ? taskIds : nil)
     }
 
-    /// Every row of `stream` (token windows of one length) as its own next-token target.
-    public init(windows stream: [[Int]]) {
+    /// Every row of `stream` (token windows of one length) as its own next-token target, read
+    /// as task `taskId` when given.
+    public init(windows stream: [[Int]], taskId: Int? = nil) {
         let ids = stream.flatMap { $0 }
-        self.init(ids: ids, labels: ids, rows: stream.count)
+        let taskIds = taskId.map { [Int](repeating: $0, count: stream.count) }
+        self.init(ids: ids, labels: ids, rows: stream.count, taskIds: taskIds)
     }
 }
 
@@ -87,12 +99,20 @@ public struct TrainingSettings: Sendable {
 /// settings' seed. Throws, before any training, if an example cannot be run.
 public func fineTune(_ tuner: any Tuner, label: String, optimizer: any Optimizer, data: [EncodedExample],
                      padId: Int, settings: TrainingSettings) throws -> TrainingLog {
-    guard !data.isEmpty else { throw LessonError("fine-tuning needs at least one training example; the data set is empty") }
+    guard !data.isEmpty else {
+        throw LessonError("fine-tuning needs at least one training example; the data set is empty")
+    }
+    let tagged = data.filter { $0.taskId != nil }.count
+    if tagged > 0 && tagged < data.count {
+        throw LessonError("\(tagged) of \(data.count) training examples carry a task id and the others do not; give "
+            + "every example its task (or none)")
+    }
     if let longest = data.max(by: { $0.ids.count < $1.ids.count }) {
         try tuner.check(TokenBatch(padding: [longest], padId: padId))
     }
     let g = Generator(seed: settings.seed &+ 0x5EED)
-    let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10), total: settings.steps)
+    let schedule = LearningRateSchedule.cosine(warmup: settings.warmupSteps ?? max(1, settings.steps / 10),
+                                               total: settings.steps)
     var order: [Int] = [], cursor = 0
     let progress = Progress(label, total: settings.steps)
     tuner.isTraining = true
@@ -125,19 +145,46 @@ public struct Score: Sendable {
     public var samples: [(prompt: String, prediction: String, answer: String)]
 }
 
-/// Scores `examples` with the task's metric.
+/// Scores `examples` with the task's metric through `model` (a tuner, or a plain `LlamaModel`):
+/// choice tasks by the full forward's logits, generated answers with a key/value cache (the same
+/// greedy tokens as re-running the full forward each step, at one token's cost a step).
+public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, model: any CausalLanguageModel,
+                     batchSize: Int = 32) -> Score {
+    score(task, examples, tokenizer: tokenizer, logits: model.logits, batchSize: batchSize) {
+        generate($0, maxTokens: $1, tokenizer: tokenizer, model: model, batchSize: batchSize, taskIds: $2)
+    }
+}
+
+/// Scores `examples` with the task's metric through a logits function: generation re-runs the
+/// full forward for every new token (any function works; `evaluate(_:on:tokenizer:model:)` is
+/// the fast path for models and tuners).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32) -> Score {
+    score(task, examples, tokenizer: tokenizer, logits: logits, batchSize: batchSize) {
+        generate($0, maxTokens: $1, tokenizer: tokenizer, logits: logits, batchSize: batchSize, taskIds: $2)
+    }
+}
+
+/// The metric of `task` on `examples`: rank classification through `logits`, or the predictions
+/// `generate(prompts, maxTokens, taskIds)` makes against the answers.
+private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
+                   batchSize: Int, generate: ([String], Int, [Int]?) -> [String]) -> Score {
     withoutGrad {
         switch task.metric {
         case .choice(let options):
-            return rankClassification(examples, options: options, tokenizer: tokenizer, logits: logits, batchSize: batchSize)
+            return rankClassification(examples, options: { _ in options }, tokenizer: tokenizer, logits: logits,
+                                      batchSize: batchSize)
+        case .choiceByKind(let options):
+            return rankClassification(examples, options: { options[$0.kind] ?? [] }, tokenizer: tokenizer,
+                                      logits: logits, batchSize: batchSize)
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
-            let predictions = generate(examples.map(\.prompt), maxTokens: maxTokens, tokenizer: tokenizer, logits: logits,
-                                       batchSize: batchSize)
+            let taskIds = examples.compactMap(\.taskId)
+            let predictions = generate(examples.map(\.prompt), maxTokens,
+                                       taskIds.count == examples.count ? taskIds : nil)
             var perItem: [Double] = [], coverage = 0.0
             for (e, p) in zip(examples, predictions) {
-                perItem.append(p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
+                perItem.append(
+                    p.trimmingCharacters(in: .whitespaces) == e.answer.trimmingCharacters(in: .whitespaces) ? 1 : 0)
                 let values = recordValues(e.prompt)
                 if !values.isEmpty { coverage += Double(values.filter { p.contains($0) }.count) / Double(values.count) }
             }
@@ -145,66 +192,99 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
             let samples = zip(examples, predictions).prefix(4).map { ($0.prompt, $1, $0.answer) }
             var isSlotTask = false
             if case .slotCoverage = task.metric { isSlotTask = true }
-            return Score(value: perItem.reduce(0, +) / n, perItem: perItem, slotCoverage: isSlotTask ? coverage / n : nil,
-                         samples: samples)
+            return Score(value: perItem.reduce(0, +) / n, perItem: perItem,
+                         slotCoverage: isSlotTask ? coverage / n : nil, samples: samples)
         }
     }
 }
 
-/// For each example, the option whose tokens have the highest total log-probability after the
-/// prompt; accuracy against the answer.
-func rankClassification(_ examples: [Example], options: [String], tokenizer: Tokenizer, logits: LogitsFunction,
-                        batchSize: Int) -> Score {
+/// For each example, the option (of those `options` gives it) whose tokens have the highest total
+/// log-probability after the prompt; accuracy against the answer. Rows of about `batchSize`
+/// (prompt + option) run together, an example's options always in one batch.
+func rankClassification(_ examples: [Example], options: (Example) -> [String], tokenizer: Tokenizer,
+                        logits: LogitsFunction, batchSize: Int) -> Score {
     var perItem: [Double] = []
     var samples: [(String, String, String)] = []
-    let perChunk = max(1, batchSize / options.count)
-    for start in stride(from: 0, to: examples.count, by: perChunk) {
-        let chunk = Array(examples[start..<min(start + perChunk, examples.count)])
-        let rows = chunk.flatMap { e in
-            options.map { tokenizer.encode(prompt: e.prompt, continuation: $0, endOfText: false) }
+    var start = 0
+    while start < examples.count {
+        var chunk: [Example] = [], rows: [EncodedExample] = []
+        while start < examples.count, chunk.isEmpty || rows.count + options(examples[start]).count <= batchSize {
+            let e = examples[start]
+            for o in options(e) {
+                var row = tokenizer.encode(prompt: e.prompt, continuation: o, endOfText: false)
+                row.taskId = e.taskId
+                rows.append(row)
+            }
+            chunk.append(e)
+            start += 1
+        }
+        guard !rows.isEmpty else {  // examples without options count as wrong
+            perItem += chunk.map { _ in 0 }
+            continue
         }
         let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
         let lp = logSoftmax(logits(batch))                                               // [R, T, V]
         let v = lp.shape[2], t = batch.sequenceLength
-        for (i, e) in chunk.enumerated() {
+        var r = 0
+        for e in chunk {
+            let choices = options(e)
             var best = 0, bestScore = -Float.infinity
-            for k in options.indices {
-                let r = i * options.count + k
+            for k in choices.indices {
                 var s: Float = 0
                 for pos in 1..<t where batch.labels[r * t + pos] != -100 {
                     s += lp.data[(r * t + pos - 1) * v + batch.labels[r * t + pos]]
                 }
                 if s > bestScore { bestScore = s; best = k }
+                r += 1
             }
-            perItem.append(options[best] == e.answer ? 1 : 0)
-            if samples.count < 4 { samples.append((e.prompt, options[best], e.answer)) }
+            perItem.append(!choices.isEmpty && choices[best] == e.answer ? 1 : 0)
+            if samples.count < 4 { samples.append((e.prompt, choices.isEmpty ? "" : choices[best], e.answer)) }
         }
     }
-    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil, samples: samples)
+    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil,
+                 samples: samples)
 }
 
-/// Greedy continuations (up to a newline or end of text), batched with right padding: each
-/// row reads its next token at its own last position.
-public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction,
-                     batchSize: Int = 32) -> [String] {
+/// Greedy continuations (up to a newline or end of text) through a key/value cache: the prompts of
+/// a batch are right-padded into one prefill, then every row gets one token a step
+/// (`IncrementalDecoder`). The tokens are those of `generate(_:maxTokens:tokenizer:logits:)`.
+/// `taskIds` (one per prompt) go with the rows.
+public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, model: any CausalLanguageModel,
+                     batchSize: Int = 32, taskIds: [Int]? = nil) -> [String] {
     var out: [String] = []
-    let stops = tokenizer.stopIds
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
+        let range = start..<min(start + batchSize, prompts.count)
+        let rows = prompts[range].map { tokenizer.promptIds($0) }
+        let tokens = generateTokens(model, prompts: rows, maxNewTokens: maxTokens,
+                                    taskIds: taskIds.map { Array($0[range]) }, padId: tokenizer.padId) {
+            endsAnswer($0, tokenizer)
+        }
+        out += tokens.map { tokenizer.decode($0) }
+    }
+    return out
+}
+
+/// Greedy continuations (up to a newline or end of text), batched with right padding: every step
+/// re-runs `logits` on the rows so far, and each row reads its next token at its own last
+/// position. Works with any logits function; the reference the cached `generate` is tested against.
+public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, logits: LogitsFunction,
+                     batchSize: Int = 32, taskIds: [Int]? = nil) -> [String] {
+    var out: [String] = []
+    for start in stride(from: 0, to: prompts.count, by: batchSize) {
+        let rowTasks = taskIds.map { Array($0[start..<min(start + batchSize, prompts.count)]) }
         var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.promptIds($0) }
         var generated = [[Int]](repeating: [], count: rows.count)
         var done = [Bool](repeating: false, count: rows.count)
         for _ in 0..<maxTokens where done.contains(false) {
             let length = rows.map(\.count).max()!
             let ids = rows.flatMap { $0 + [Int](repeating: tokenizer.padId, count: length - $0.count) }
-            let z = logits(TokenBatch(ids: ids, labels: ids, rows: rows.count))           // [R, T, V]
+            let z = logits(TokenBatch(ids: ids, labels: ids, rows: rows.count, taskIds: rowTasks))  // [R, T, V]
             let v = z.shape[2]
             for r in rows.indices where !done[r] {
                 let base = z.data + (r * length + rows[r].count - 1) * v
                 var best = 0
                 for k in 1..<v where base[k] > base[best] { best = k }
-                if stops.contains(best) || tokenizer.decode([best]).contains("\n") {
-                    done[r] = true; continue
-                }
+                if endsAnswer(best, tokenizer) { done[r] = true; continue }
                 rows[r].append(best); generated[r].append(best)
             }
         }
@@ -213,19 +293,27 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
     return out
 }
 
+/// Whether `token` ends a one-line answer: an end token (every one the model names), padding, or a
+/// token holding a newline.
+func endsAnswer(_ token: Int, _ tokenizer: Tokenizer) -> Bool {
+    tokenizer.stopIds.contains(token) || token == tokenizer.padId || tokenizer.decode([token]).contains("\n")
+}
+
 /// Mean next-token loss on held-out token windows, without gradients, through `logits` (the
-/// real tokens' logits): every method's forgetting is measured the same way.
-public func languageModelLoss(_ logits: LogitsFunction, stream: [[Int]]) -> Float {
+/// real tokens' logits): every method's forgetting is measured the same way. The windows are
+/// read as task `taskId` when given (a multitask prompt needs one per row).
+public func languageModelLoss(_ logits: LogitsFunction, stream: [[Int]], taskId: Int? = nil) -> Float {
     withoutGrad {
-        let batch = TokenBatch(windows: stream)
+        let batch = TokenBatch(windows: stream, taskId: taskId)
         return causalLanguageModelLoss(logits(batch), labels: batch.labels).item
     }
 }
 
-/// The next-token loss of each held-out window (its mean over the window's positions).
-public func windowLosses(_ logits: LogitsFunction, stream: [[Int]]) -> [Double] {
+/// The next-token loss of each held-out window (its mean over the window's positions), the
+/// windows read as task `taskId` when given.
+public func windowLosses(_ logits: LogitsFunction, stream: [[Int]], taskId: Int? = nil) -> [Double] {
     withoutGrad {
-        let batch = TokenBatch(windows: stream)
+        let batch = TokenBatch(windows: stream, taskId: taskId)
         let lp = logSoftmax(logits(batch))                                               // [W, T, V]
         let (t, v) = (batch.sequenceLength, lp.shape[2])
         return (0..<batch.batchSize).map { r in
@@ -241,10 +329,13 @@ public func answerLoss(_ tuner: any Tuner, _ examples: [Example], tokenizer: Tok
     withoutGrad {
         var total = 0.0, targets = 0
         for start in stride(from: 0, to: examples.count, by: batchSize) {
-            let batch = TokenBatch(padding: examples[start..<min(start + batchSize, examples.count)].map { tokenizer.encode($0) },
-                                   padId: tokenizer.padId)
+            let batch = TokenBatch(
+                padding: examples[start..<min(start + batchSize, examples.count)].map { tokenizer.encode($0) },
+                padId: tokenizer.padId)
             let t = batch.sequenceLength
-            let count = (0..<batch.batchSize).reduce(0) { n, r in n + batch.labels[(r * t + 1)..<(r * t + t)].filter { $0 != -100 }.count }
+            let count = (0..<batch.batchSize).reduce(0) { n, r in
+                n + batch.labels[(r * t + 1)..<(r * t + t)].filter { $0 != -100 }.count
+            }
             total += Double(tuner.loss(batch).crossEntropy.item) * Double(count)
             targets += count
         }

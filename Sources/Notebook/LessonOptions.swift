@@ -43,7 +43,8 @@ public struct LessonOptions: ParsableArguments {
 
     /// The package's root folder (where Package.swift is).
     public static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// The output folder for `lesson`.
@@ -61,9 +62,9 @@ public struct LessonOptions: ParsableArguments {
         if exists && isFolder.boolValue { return .folder(URL(fileURLWithPath: base)) }
         if BasePreset.all.contains(where: { $0.name == base }) { return .preset(try BasePreset.named(base)) }
         if base.contains("/") || exists {
+            let presets = BasePreset.all.map(\.name).joined(separator: ", ")
             throw LessonError("--base \(base): no such model folder; give a folder with config.json, "
-                              + "model.safetensors and tokenizer.json, or a preset (\(BasePreset.all.map(\.name)"
-                              + ".joined(separator: ", ")))")
+                              + "model.safetensors and tokenizer.json, or a preset (\(presets))")
         }
         return .preset(try BasePreset.named(base))
     }

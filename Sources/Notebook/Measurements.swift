@@ -9,7 +9,7 @@ import TensorKit
 extension TaskData {
     /// "accuracy" or "exact match".
     public var metricName: String {
-        switch metric { case .choice: "accuracy"; case .exactMatch, .slotCoverage: "exact match" }
+        switch metric { case .choice, .choiceByKind: "accuracy"; case .exactMatch, .slotCoverage: "exact match" }
     }
 }
 
@@ -31,7 +31,8 @@ public func inferenceTimings(_ logits: LogitsFunction, batch: TokenBatch, repeat
 public func folderSize(_ url: URL) -> Int {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
     return names.reduce(0) { total, name in
-        total + (((try? FileManager.default.attributesOfItem(atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
+        total + (((try? FileManager.default.attributesOfItem(
+            atPath: url.appendingPathComponent(name).path))?[.size] as? Int) ?? 0)
     }
 }
 

@@ -17,7 +17,8 @@ public struct MemoryBreakdown: Sendable {
     public var total: Int { weights + gradients + optimizerState + activations }
 
     public init(weights: Int, gradients: Int, optimizerState: Int, activations: Int) {
-        self.weights = weights; self.gradients = gradients; self.optimizerState = optimizerState; self.activations = activations
+        self.weights = weights; self.gradients = gradients
+        self.optimizerState = optimizerState; self.activations = activations
     }
 
     /// One AdamW training step of `tuner` on `batch`: the base's and the method's weights, a
@@ -40,7 +41,8 @@ public struct MemoryBreakdown: Sendable {
 }
 
 /// A table of the memory of one training step per method, measured on the same `batch`.
-public func memoryTable(_ tuners: [(name: String, tuner: any Tuner)], batch: TokenBatch) -> (table: Table, rows: [MemoryBreakdown]) {
+public func memoryTable(_ tuners: [(name: String, tuner: any Tuner)],
+                        batch: TokenBatch) -> (table: Table, rows: [MemoryBreakdown]) {
     var table = Table(["method", "trainable", "share", "weights", "gradients", "optimizer", "activations", "total"])
     var rows: [MemoryBreakdown] = []
     for (name, tuner) in tuners {

@@ -26,7 +26,8 @@ public struct Method {
     public var optimizer: (_ tuner: any Tuner, _ learningRate: Float) -> any Optimizer
 
     public init(_ name: String, key: String? = nil, learningRates: [Float], defaultLearningRate: Float,
-                optimizer: @escaping (any Tuner, Float) -> any Optimizer = { AdamW($0.parameterGroups(weightDecay: 0), learningRate: $1) },
+                optimizer: @escaping (any Tuner, Float) -> any Optimizer
+                    = { AdamW($0.parameterGroups(weightDecay: 0), learningRate: $1) },
                 prepare: @escaping (_ seed: UInt64) throws -> any Tuner) {
         self.name = name; self.key = key ?? name
         self.learningRates = learningRates; self.defaultLearningRate = defaultLearningRate
@@ -52,10 +53,23 @@ public struct Method {
     public static func lora(_ name: String, _ base: BaseModel, _ config: LoraConfig, key: String? = nil,
                             loraPlusRatio: Float = 1) -> Method {
         Method(name, key: key, learningRates: adapterRates, defaultLearningRate: 2e-3, optimizer: { tuner, lr in
-            let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: loraPlusRatio) ?? tuner.parameterGroups(weightDecay: 0)
+            let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: loraPlusRatio)
+                ?? tuner.parameterGroups(weightDecay: 0)
             return AdamW(groups, learningRate: lr)
         }) { seed in
             try LoraModel(wrapping: base.copy(), config: config, generator: Generator(seed: seed))
+        }
+    }
+
+    /// QLoRA: LoRA with `config` on a fresh copy of the base whose decoder linear layers are first
+    /// quantized with `settings` (NF4, blocks of 64, double quantization by default; embeddings, norms
+    /// and lm_head stay float32). The same seed draws the same A as `.lora`, so the two pair up.
+    public static func qlora(_ name: String, _ base: BaseModel, _ config: LoraConfig,
+                             settings: QuantizationSettings = .qlora, key: String? = nil) -> Method {
+        Method(name, key: key, learningRates: adapterRates, defaultLearningRate: 2e-3) { seed in
+            let model = base.copy()
+            try model.quantizeLinearLayers(settings)
+            return try LoraModel(wrapping: model, config: config, generator: Generator(seed: seed))
         }
     }
 
@@ -69,7 +83,8 @@ public struct Method {
         let tokenize = { [tokenizer = base.tokenizer] (text: String) in
             tokenizer.encode(text, addingSpecialTokens: true)
         }
-        return Method(name, key: key, learningRates: learningRates, defaultLearningRate: defaultLearningRate) { [config] seed in
+        return Method(name, key: key, learningRates: learningRates,
+                      defaultLearningRate: defaultLearningRate) { [config] seed in
             try config.makeTuner(wrapping: base.copy(), context: TunerContext(generator: Generator(seed: seed),
                                                                                tokenize: tokenize))
         }
@@ -80,7 +95,8 @@ public struct Method {
     public static func selective(_ name: String, _ base: BaseModel, fromScratch: Bool = false,
                                  _ pick: @escaping (LlamaModel) -> SelectiveFineTuning) -> Method {
         Method(name, learningRates: weightRates, defaultLearningRate: 1e-3) { seed in
-            pick(fromScratch ? LlamaModel(config: base.model.config, generator: Generator(seed: seed &+ 1000)) : base.copy())
+            pick(fromScratch ? LlamaModel(config: base.model.config, generator: Generator(seed: seed &+ 1000))
+                             : base.copy())
         }
     }
 }

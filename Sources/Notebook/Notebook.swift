@@ -59,10 +59,13 @@ public final class Notebook {
         switch result {
         case .rendered(let png): print("  figure: \(png.path)")
         case .noGnuplot(let script):
-            print("  (gnuplot is not installed: the data and \(script.lastPathComponent) are written; install gnuplot-nox and run `gnuplot \(script.lastPathComponent)` in \(folder.path) to draw it)")
+            print("  (gnuplot is not installed: the data and \(script.lastPathComponent) are written; "
+                + "install gnuplot-nox and run `gnuplot \(script.lastPathComponent)` in \(folder.path) to draw it)")
         case .failed(let message): print("  (gnuplot failed: \(message))")
         }
-        markdown += ["![\(f.title)](\(f.name).png)", "", "*\(f.title)* — data: [`\(f.name).tsv`](\(f.name).tsv), script: [`\(f.name).gp`](\(f.name).gp)", ""]
+        markdown += ["![\(f.title)](\(f.name).png)", "",
+                     "*\(f.title)* — data: [`\(f.name).tsv`](\(f.name).tsv), script: [`\(f.name).gp`](\(f.name).gp)",
+                     ""]
     }
 
     /// Writes the Markdown report atomically and prints where it is.
@@ -91,11 +94,17 @@ public final class Notebook {
     }
 }
 
+/// "a", "a and b", "a, b and c": names in a sentence.
+public func listText(_ items: [String]) -> String {
+    items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " and " + items.last!
+}
+
 /// "1:05" or "12.3 s".
 public func formatDuration(_ seconds: Double) -> String {
     if seconds < 60 { return String(format: "%.1f s", seconds) }
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+                     : String(format: "%d:%02d", s / 60, s % 60)
 }
 
 /// 12.3 KB / 4.56 MB

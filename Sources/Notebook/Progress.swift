@@ -30,7 +30,9 @@ public final class Progress {
             }
         } else {
             let percent = step * 10 / total
-            if percent != lastPercent && (percent % 2 == 0 || step == total) { print(line); fflush(nil); lastPercent = percent }
+            if percent != lastPercent && (percent % 2 == 0 || step == total) {
+                print(line); fflush(nil); lastPercent = percent
+            }
         }
     }
 }

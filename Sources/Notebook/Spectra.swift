@@ -73,7 +73,8 @@ public func subspaceSimilarity(_ a: Tensor, _ b: Tensor) -> [[Double]] {
     var cumulative = [[Double]](repeating: [Double](repeating: 0, count: rb + 1), count: ra + 1)
     for i in 1...ra {
         for j in 1...rb {
-            cumulative[i][j] = squared[i - 1][j - 1] + cumulative[i - 1][j] + cumulative[i][j - 1] - cumulative[i - 1][j - 1]
+            cumulative[i][j] = squared[i - 1][j - 1] + cumulative[i - 1][j] + cumulative[i][j - 1]
+                - cumulative[i - 1][j - 1]
         }
     }
     return (1...ra).map { i in (1...rb).map { j in cumulative[i][j] / Double(min(i, j)) } }

@@ -65,7 +65,9 @@ public struct Interval: Sendable, Equatable {
     public var low: Double
     public var high: Double
 
-    public init(estimate: Double, low: Double, high: Double) { self.estimate = estimate; self.low = low; self.high = high }
+    public init(estimate: Double, low: Double, high: Double) {
+        self.estimate = estimate; self.low = low; self.high = high
+    }
 
     /// "0.812 [0.790, 0.833]" (`digits` decimals; `signed` shows + for differences).
     public func text(_ digits: Int = 3, signed: Bool = false) -> String {
@@ -95,7 +97,8 @@ public struct Comparison: Sendable {
     /// "better by +0.080 [+0.031, +0.129]" or "within noise (+0.012 [−0.020, +0.041])"; for a loss,
     /// "better by −0.910 […]" means lower.
     public var text: String {
-        verdict == .withinNoise ? "within noise (\(difference.text(signed: true)))" : "\(verdict.rawValue) by \(difference.text(signed: true))"
+        verdict == .withinNoise ? "within noise (\(difference.text(signed: true)))"
+                                : "\(verdict.rawValue) by \(difference.text(signed: true))"
     }
 }
 
@@ -126,12 +129,13 @@ public struct Bootstrap: Sendable {
     }
 
     /// Bootstrap means of `a` (minus `b`'s on the same draw, when given). Seeds are drawn by index
-    /// over `a`'s seeds; a `b` with fewer seeds (a deterministic baseline has one) reuses its own
-    /// modulo its count.
+    /// over the larger seed count of the two; the side with fewer seeds (a deterministic baseline
+    /// has one) reuses its own modulo its count, so every seed of the other side is drawn.
     private func resample(_ a: ItemScores, _ b: ItemScores?) -> [Double] {
         let g = Generator(seed: seed)
         let sumsA = a.entitySums, sumsB = b?.entitySums, sizes = a.entitySizes
-        let entities = sizes.count, seeds = a.seeds.count, seedsB = b?.seeds.count ?? 1
+        let seedsA = a.seeds.count, seedsB = b?.seeds.count ?? 1
+        let entities = sizes.count, seeds = max(seedsA, b == nil ? seedsA : seedsB)
         var out: [Double] = []
         out.reserveCapacity(resamples)
         var picked = [Int](repeating: 0, count: entities), seedDraws = [Int](repeating: 0, count: seeds)
@@ -141,7 +145,7 @@ public struct Bootstrap: Sendable {
             for i in 0..<seeds { seedDraws[i] = g.int(below: seeds) }
             var total = 0.0
             for s in seedDraws {
-                for e in picked { total += sumsA[s][e] - (sumsB.map { $0[s % seedsB][e] } ?? 0) }
+                for e in picked { total += sumsA[s % seedsA][e] - (sumsB.map { $0[s % seedsB][e] } ?? 0) }
             }
             out.append(total / (items * Double(seeds)))
         }

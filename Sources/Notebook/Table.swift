@@ -28,15 +28,23 @@ public struct Table {
         let w = widths
         var lines = ["  " + headers.indices.map { cell(headers[$0], $0, w[$0]) }.joined(separator: "  ")]
         lines.append("  " + w.map { String(repeating: "─", count: $0) }.joined(separator: "  "))
-        for row in rows { lines.append("  " + headers.indices.map { cell($0 < row.count ? row[$0] : "", $0, w[$0]) }.joined(separator: "  ")) }
+        for row in rows {
+            lines.append("  " + headers.indices.map { cell($0 < row.count ? row[$0] : "", $0, w[$0]) }
+                .joined(separator: "  "))
+        }
         return lines.joined(separator: "\n")
     }
 
     /// A GitHub-flavoured Markdown table.
     public var markdown: String {
-        var lines = ["| " + headers.joined(separator: " | ") + " |"]
+        let escaped = headers.map { $0.replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["| " + escaped.joined(separator: " | ") + " |"]
         lines.append("|" + headers.indices.map { rightAligned.contains($0) ? " ---: |" : " --- |" }.joined())
-        for row in rows { lines.append("| " + headers.indices.map { $0 < row.count ? row[$0].replacingOccurrences(of: "|", with: "\\|") : "" }.joined(separator: " | ") + " |") }
+        for row in rows {
+            lines.append("| " + headers.indices.map {
+                $0 < row.count ? row[$0].replacingOccurrences(of: "|", with: "\\|") : ""
+            }.joined(separator: " | ") + " |")
+        }
         return lines.joined(separator: "\n")
     }
 }

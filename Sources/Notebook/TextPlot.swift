@@ -20,9 +20,12 @@ extension Figure {
             let frame = Frame(figure: self, series: panels.flatMap(\.series))
             var out = ["  \(title)"]
             // The terminal shows the first two panels; the PNG has them all.
-            for panel in panels.prefix(2) { out += ["  · \(panel.title)"] + plotLines(panel.series, in: frame, height: 7) }
+            for panel in panels.prefix(2) {
+                out += ["  · \(panel.title)"] + plotLines(panel.series, in: frame, height: 7)
+            }
             if panels.count > 2 {
-                out.append("  · … \(panels.count - 2) more panels (\(panels.dropFirst(2).map(\.title).joined(separator: ", "))) in \(name).png")
+                out.append("  · … \(panels.count - 2) more panels "
+                    + "(\(panels.dropFirst(2).map(\.title).joined(separator: ", "))) in \(name).png")
             }
             let widest = panels.max { $0.series.count < $1.series.count }?.series ?? []
             return (out + [legendLine(widest)]).joined(separator: "\n")
@@ -85,9 +88,15 @@ extension Figure {
         }
         let chanceNote = chance.map { "; chance \(shortNumber($0)) is '\(shade($0))'" } ?? ""
         var out = ["  \(title)  (\(shortNumber(low)) ' ' … '@' \(shortNumber(high))\(chanceNote); row 1 at the top)"]
+        let names = rowLabels ?? matrix.indices.map { "\($0 + 1)" }
+        let width = max(3, names.map(\.count).max() ?? 0)
         for (i, row) in matrix.enumerated() {
-            out.append(String(format: "  %3d ", i + 1) + String(row.map(shade).flatMap { [$0, $0] }))
+            let name = i < names.count ? names[i] : "\(i + 1)"
+            out.append("  " + String(repeating: " ", count: width - name.count) + name + " "
+                       + (cellValues ? row.map { label($0) }.joined(separator: " ")
+                                     : String(row.map(shade).flatMap { [$0, $0] })))
         }
+        if let columnLabels { out.append("  columns: " + columnLabels.joined(separator: ", ")) }
         return out.joined(separator: "\n")
     }
 

@@ -72,6 +72,15 @@ public final class TuningStore {
 
     /// Writes the lesson's file.
     public func save() throws { try file.save(for: lesson) }
+
+    /// The first of `lessons` whose committed tuning file holds `key`, with its record.
+    public static func committed(_ key: String, in lessons: [String]) -> (lesson: String, record: TuningRecord)? {
+        for lesson in lessons {
+            // read once per lesson, like the lesson's own store
+            if let record = forLesson(lesson, fresh: false)[key] { return (lesson, record) }
+        }
+        return nil
+    }
 }
 
 /// `Lessons/<lesson>/tuning.json`: every method's record, keyed by its setting.
@@ -93,7 +102,8 @@ public struct TuningFile: Codable, Sendable {
         let url = url(for: lesson)
         guard let data = try? Data(contentsOf: url) else { return TuningFile() }
         do { return try JSONDecoder().decode(TuningFile.self, from: data) } catch {
-            printToStandardError("note: \(url.path) is not a tuning file (\(error)); the learning rates will be swept again")
+            printToStandardError("note: \(url.path) is not a tuning file (\(error)); "
+                + "the learning rates will be swept again")
             return TuningFile()
         }
     }

@@ -97,7 +97,8 @@ public struct SafeTensorsFile: Sendable {
         guard data.count >= 8 else { throw fail("truncated: \(data.count) bytes, fewer than the 8-byte header length") }
         let n = data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian }
         guard n <= UInt64(data.count - 8) else {
-            throw fail("header length \(n) runs past the end of the file (\(data.count) bytes): truncated or not safetensors")
+            throw fail("header length \(n) runs past the end of the file (\(data.count) bytes): "
+                + "truncated or not safetensors")
         }
         let headerBytes = data.subdata(in: data.startIndex + 8 ..< data.startIndex + 8 + Int(n))
         let json: Any
@@ -134,7 +135,8 @@ public struct SafeTensorsFile: Sendable {
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataLength else {
-                throw fail("data_offsets [\(begin), \(end)) out of range: the data section has \(dataLength) bytes", name)
+                throw fail("data_offsets [\(begin), \(end)) out of range: the data section has \(dataLength) bytes",
+                           name)
             }
             var elements = 1, overflow = false
             for d in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: d) }
@@ -154,10 +156,14 @@ public struct SafeTensorsFile: Sendable {
         var cursor = 0
         for span in spans {
             if span.begin < cursor { throw fail("data_offsets overlap the previous tensor's bytes", span.name) }
-            if span.begin > cursor { throw fail("a hole of \(span.begin - cursor) bytes precedes this tensor", span.name) }
+            if span.begin > cursor {
+                throw fail("a hole of \(span.begin - cursor) bytes precedes this tensor", span.name)
+            }
             cursor = span.end
         }
-        if cursor != dataLength { throw fail("\(dataLength - cursor) bytes after the last tensor are not described by the header") }
+        if cursor != dataLength {
+            throw fail("\(dataLength - cursor) bytes after the last tensor are not described by the header")
+        }
         data.withUnsafeBytes { raw in
             let base = raw.baseAddress! + dataStart
             for e in entries {
@@ -183,7 +189,9 @@ public struct SafeTensorsFile: Sendable {
         let names = tensors.keys.sorted { (tensors[$1]!.dtype.size, $0) < (tensors[$0]!.dtype.size, $1) }
         var header = "{"
         if !metadata.isEmpty {
-            header += "\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",") + "}"
+            header += "\"__metadata__\":{"
+                + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+                + "}"
         }
         var offset = 0
         for name in names {
@@ -222,7 +230,8 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let folder = url.deletingLastPathComponent()
     do {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        let temporary = folder.appendingPathComponent(
+            ".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
         try data.write(to: temporary)
         if rename(temporary.path, url.path) != 0 {
             try? FileManager.default.removeItem(at: temporary)
@@ -276,7 +285,11 @@ public func jsonString(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out += String(format: "\\u%04x", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
         }
     }
     return out + "\""
@@ -285,13 +298,36 @@ public func jsonString(_ s: String) -> String {
 /// Widens `count` little-endian elements of `dtype` at `src` to Float32.
 private func decode(_ src: UnsafeRawPointer, _ dtype: DType, _ count: Int, into dst: UnsafeMutablePointer<Float>) {
     switch dtype {
-    case .f32: for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-    case .f64: for i in 0..<count { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-    case .bf16: for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
-    case .f16: for i in 0..<count { dst[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-    case .i64: for i in 0..<count { dst[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
-    case .i32: for i in 0..<count { dst[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))) }
-    case .i16: for i in 0..<count { dst[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self))) }
+    case .f32:
+        for i in 0..<count {
+            dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
+    case .f64:
+        for i in 0..<count {
+            dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i,
+                                                                                     as: UInt64.self))))
+        }
+    case .bf16:
+        for i in 0..<count {
+            dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i,
+                                                                                      as: UInt16.self))) << 16)
+        }
+    case .f16:
+        for i in 0..<count {
+            dst[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+        }
+    case .i64:
+        for i in 0..<count {
+            dst[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+        }
+    case .i32:
+        for i in 0..<count {
+            dst[i] = Float(Int32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+        }
+    case .i16:
+        for i in 0..<count {
+            dst[i] = Float(Int16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
+        }
     case .i8: for i in 0..<count { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
     case .u8, .bool: for i in 0..<count { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
     }

@@ -27,7 +27,8 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                             prefixKey: Tensor? = nil, prefixValue: Tensor? = nil,
                             mask: Tensor? = nil) -> Tensor {
     Profiler.measure("attention") {
-        attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey, prefixValue: prefixValue, mask: mask)
+        attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey,
+                         prefixValue: prefixValue, mask: mask)
     }
 }
 
@@ -35,15 +36,21 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
                               prefixKey: Tensor?, prefixValue: Tensor?, mask: Tensor?) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
     let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
-    precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) heads, \(kvHeads) kv heads, width \(c)")
+    precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0,
+                 "attention: \(heads) heads, \(kvHeads) kv heads, width \(c)")
     let d = c / heads, ckv = kvHeads * d, group = heads / kvHeads
-    precondition(k.shape == [b, t, ckv] && v.shape == [b, t, ckv], "attention: k \(k.shape), v \(v.shape), expected [\(b), \(t), \(ckv)]")
+    precondition(k.shape == [b, t, ckv] && v.shape == [b, t, ckv],
+                 "attention: k \(k.shape), v \(v.shape), expected [\(b), \(t), \(ckv)]")
     precondition((prefixKey == nil) == (prefixValue == nil), "attention: prefix keys and values come together")
     let p = prefixKey?.shape[1] ?? 0, s = p + t
     if let pk = prefixKey, let pv = prefixValue {
-        precondition(pk.shape == [b, p, ckv] && pv.shape == [b, p, ckv], "attention: prefix \(pk.shape), expected [\(b), P, \(ckv)]")
+        precondition(pk.shape == [b, p, ckv] && pv.shape == [b, p, ckv],
+                     "attention: prefix \(pk.shape), expected [\(b), P, \(ckv)]")
     }
-    if let mask { precondition(mask.shape == [t, s] || mask.shape == [b, t, s], "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]") }
+    if let mask {
+        precondition(mask.shape == [t, s] || mask.shape == [b, t, s],
+                     "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]")
+    }
     // Keys and values with the prefix in front: [B, S, kvHeads·D].
     let keys = prefixKey.map { concatRaw($0, k) } ?? k
     let values = prefixValue.map { concatRaw($0, v) } ?? v
@@ -73,7 +80,8 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
     var inputs = [q, k, v]
     if let prefixKey, let prefixValue { inputs += [prefixKey, prefixValue] }
     out.record(inputs) { dOut in Profiler.measure("attention") {
-        let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false) || (prefixValue?.requiresGrad ?? false)
+        let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false)
+            || (prefixValue?.requiresGrad ?? false)
         let gq = q.requiresGrad ? q.gradBuffer() : nil
         let gKeys = needKV ? Buffer(count: b * s * ckv) : nil, gValues = needKV ? Buffer(count: b * s * ckv) : nil
         if let gKeys, let gValues {
@@ -108,13 +116,15 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
                 }
                 if let gKeys {  // dK += dSᵀ·Q/√D
                     blas.sgemm(transA: true, transB: false, m: s, n: d, k: t, alpha: scale,
-                               a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d, ldc: ckv)
+                               a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d,
+                               ldc: ckv)
                 }
             }
           }
         }
         if let gKeys, let gValues {  // split the [B, S, ·] gradients into prefix and sequence parts
-            for (tensor, offset, grads) in [(prefixKey, 0, gKeys), (prefixValue, 0, gValues), (k, p, gKeys), (v, p, gValues)] {
+            for (tensor, offset, grads) in [(prefixKey, 0, gKeys), (prefixValue, 0, gValues), (k, p, gKeys),
+                                            (v, p, gValues)] {
                 guard let tensor, tensor.requiresGrad else { continue }
                 let g = tensor.gradBuffer(), len = tensor.shape[1] * ckv
                 for bi in 0..<b {
@@ -139,14 +149,25 @@ private func concatRaw(_ x: Tensor, _ y: Tensor) -> Tensor {
 /// The backward is the inverse rotation (the transpose): the same with sin negated.
 /// - Parameters: x [B, T, heads·D]; positions start at `offset`; `table` holds cos and sin.
 public func rope(_ x: Tensor, heads: Int, table: RopeTable, offset: Int = 0) -> Tensor {
+    rope(x, heads: heads, table: table, rowOffsets: [Int](repeating: offset, count: x.shape[0]))
+}
+
+/// RoPE where each row starts at its own position: token t of row b is at `rowOffsets[b] + t`.
+/// Incremental decoding needs it when the rows of a batch hold prompts of different lengths (each
+/// row's next token continues its own sequence). Same formula and backward as `rope(_:heads:table:offset:)`.
+/// - Parameters: x [B, T, heads·D]; `rowOffsets` has B entries.
+public func rope(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
     precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")
-    table.reserve(offset + t)
+    precondition(rowOffsets.count == b && rowOffsets.allSatisfy { $0 >= 0 },
+                 "RoPE: \(rowOffsets.count) row offsets for \(b) rows")
+    table.reserve((rowOffsets.max() ?? 0) + t)
     func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float) {
         for bi in 0..<b {
             for ti in 0..<t {
-                let cosp = table.cos + (offset + ti) * half, sinp = table.sin + (offset + ti) * half
+                let pos = rowOffsets[bi] + ti
+                let cosp = table.cos + pos * half, sinp = table.sin + pos * half
                 for h in 0..<heads {
                     let base = (bi * t + ti) * c + h * d
                     let s0 = src + base, d0 = dst + base

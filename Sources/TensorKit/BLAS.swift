@@ -56,8 +56,8 @@ public final class BLAS: @unchecked Sendable {
             name = "built-in Swift sgemm"
             workers = Self.fallbackThreads
             if env != "none" {
-                printToStandardError("note: OpenBLAS was not found, so matrix products use a slower built-in Swift loop; "
-                    + "install it (apt-get install libopenblas-dev) to make training several times faster.")
+                printToStandardError("note: OpenBLAS was not found, so matrix products use a slower built-in Swift "
+                    + "loop; install it (apt-get install libopenblas-dev) to make training several times faster.")
             }
             return
         }
@@ -101,9 +101,13 @@ public final class BLAS: @unchecked Sendable {
             return
         }
         if Profiler.isEnabled {
-            Profiler.measure("matmul") { self.sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
+            Profiler.measure("matmul") {
+                self.sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                     b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            }
         } else {
-            sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                            ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
 

@@ -38,13 +38,18 @@ public struct SVD {
             for p in 0..<n {
                 for q in (p + 1)..<max(p + 1, n) {
                     var alpha = 0.0, beta = 0.0, gamma = 0.0
-                    for i in 0..<m { alpha += cols[p][i] * cols[p][i]; beta += cols[q][i] * cols[q][i]; gamma += cols[p][i] * cols[q][i] }
+                    for i in 0..<m {
+                        alpha += cols[p][i] * cols[p][i]; beta += cols[q][i] * cols[q][i]
+                        gamma += cols[p][i] * cols[q][i]
+                    }
                     if abs(gamma) <= 1e-15 * (alpha * beta).squareRoot() || gamma == 0 { continue }
                     rotated = true
                     let zeta = (beta - alpha) / (2 * gamma)
                     let t = (zeta >= 0 ? 1.0 : -1.0) / (abs(zeta) + (1 + zeta * zeta).squareRoot())
                     let c = 1 / (1 + t * t).squareRoot(), s = c * t
-                    for i in 0..<m { let x = cols[p][i], y = cols[q][i]; cols[p][i] = c * x - s * y; cols[q][i] = s * x + c * y }
+                    for i in 0..<m {
+                        let x = cols[p][i], y = cols[q][i]; cols[p][i] = c * x - s * y; cols[q][i] = s * x + c * y
+                    }
                     for i in 0..<n { let x = v[p][i], y = v[q][i]; v[p][i] = c * x - s * y; v[q][i] = s * x + c * y }
                 }
             }

@@ -19,7 +19,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let k = transposeA ? a.matrixRows : a.matrixCols
     let kb = transposeB ? b.matrixCols : b.matrixRows
     let n = transposeB ? b.matrixRows : b.matrixCols
-    precondition(k == kb, "matmul: inner extents differ, \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+    precondition(k == kb, "matmul: inner extents differ, "
+                 + "\(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
     let batchA = Array(a.shape.dropLast(2))
     let sharedB = b.rank == 2
     precondition(sharedB || Array(b.shape.dropLast(2)) == batchA, "matmul: batch axes \(a.shape) and \(b.shape) differ")

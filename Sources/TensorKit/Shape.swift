@@ -66,7 +66,8 @@ extension Tensor {
     /// The window `range` along `axis`.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let axis = normalize(axis: axis, rank: rank)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis], "slice \(range) of axis \(axis) with extent \(shape[axis])")
+        precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis],
+                     "slice \(range) of axis \(axis) with extent \(shape[axis])")
         let (outer, n, inner) = split(shape, axis)
         var outShape = shape; outShape[axis] = range.count
         let out = Tensor(uninitialized: outShape)
@@ -103,7 +104,9 @@ extension Tensor {
         let axes = Set(axes.map { normalize(axis: $0, rank: rank) }).sorted(by: >)
         var result = self
         for axis in axes { result = result.sumAxis(axis) }  // keeps dims
-        if !keepDims { result = result.reshaped(shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)) }
+        if !keepDims {
+            result = result.reshaped(shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
+        }
         return result
     }
 

@@ -94,7 +94,8 @@ public final class AdamW: Optimizer {
             moments[ObjectIdentifier(p)] = (m, v)
             return (m, v)
         }
-        let m = UnsafeMutablePointer<Float>.allocate(capacity: p.count), v = UnsafeMutablePointer<Float>.allocate(capacity: p.count)
+        let m = UnsafeMutablePointer<Float>.allocate(capacity: p.count),
+            v = UnsafeMutablePointer<Float>.allocate(capacity: p.count)
         m.initialize(repeating: 0, count: p.count); v.initialize(repeating: 0, count: p.count)
         moments[ObjectIdentifier(p)] = (m, v)
         return (m, v)

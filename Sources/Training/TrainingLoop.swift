@@ -13,10 +13,13 @@ public struct TrainingLog: Sendable {
     public var losses: [Float]
     public var seconds: Double
     public var tokens: Int
+    /// The part of `seconds` spent in the method's hook after each optimizer step (`afterStep`:
+    /// AdaLoRA's rank allocator, for example).
+    public var afterStepSeconds: Double
     public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
 
-    public init(losses: [Float], seconds: Double, tokens: Int) {
-        self.losses = losses; self.seconds = seconds; self.tokens = tokens
+    public init(losses: [Float], seconds: Double, tokens: Int, afterStepSeconds: Double = 0) {
+        self.losses = losses; self.seconds = seconds; self.tokens = tokens; self.afterStepSeconds = afterStepSeconds
     }
 
     /// Losses averaged over windows of `window` steps, for curves.
@@ -34,13 +37,15 @@ public struct TrainingLog: Sendable {
 ///   - maxGradientNorm: clip the global gradient norm to this (nil: no clipping).
 ///   - lossOfStep: builds step `i`'s batch and returns its loss (a scalar with history) and the
 ///     number of tokens it covered.
-///   - afterStep: runs after the optimizer step, while the gradients are still there.
+///   - afterStep: runs after the optimizer step, while the gradients are still there (its time
+///     is in the log's `afterStepSeconds`).
 ///   - progress: told (step, loss, tokens so far) after every step.
 public func runTraining(steps: Int, optimizer: any Optimizer, learningRate: (Int) -> Float, maxGradientNorm: Float?,
                         lossOfStep: (Int) throws -> (loss: Tensor, tokens: Int), afterStep: (Int) -> Void = { _ in },
-                        progress: (_ step: Int, _ loss: Float, _ tokens: Int) -> Void = { _, _, _ in }) rethrows -> TrainingLog {
+                        progress: (_ step: Int, _ loss: Float, _ tokens: Int) -> Void = { _, _, _ in }) rethrows
+    -> TrainingLog {
     let trainable = optimizer.groups.flatMap(\.parameters)
-    var losses: [Float] = [], tokens = 0
+    var losses: [Float] = [], tokens = 0, hookSeconds = 0.0
     let start = Date()
     for step in 0..<steps {
         let (loss, batchTokens) = try lossOfStep(step)
@@ -48,11 +53,14 @@ public func runTraining(steps: Int, optimizer: any Optimizer, learningRate: (Int
         if let maxGradientNorm { clipGradientNorm(trainable, maxNorm: maxGradientNorm) }
         optimizer.learningRate = learningRate(step)
         optimizer.step()
+        let hookStart = Date()
         afterStep(step)
+        hookSeconds += Date().timeIntervalSince(hookStart)
         optimizer.zeroGrad()
         losses.append(loss.item)
         tokens += batchTokens
         progress(step + 1, loss.item, tokens)
     }
-    return TrainingLog(losses: losses, seconds: Date().timeIntervalSince(start), tokens: tokens)
+    return TrainingLog(losses: losses, seconds: Date().timeIntervalSince(start), tokens: tokens,
+                       afterStepSeconds: hookSeconds)
 }

@@ -37,13 +37,15 @@ struct Bench: ParsableCommand {
         guard ["full", "lora", "qlora", "adalora"].contains(method) else {
             throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora")
         }
-        guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else { throw ValidationError("impossible bench configuration") }
+        guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else {
+            throw ValidationError("impossible bench configuration")
+        }
     }
 
     func run() throws {
         if let threads { BLAS.shared.threads = threads }
-        let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate, numHiddenLayers: layers,
-                                 numAttentionHeads: heads, maxPositionEmbeddings: seq)
+        let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate,
+                                 numHiddenLayers: layers, numAttentionHeads: heads, maxPositionEmbeddings: seq)
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
@@ -55,7 +57,8 @@ struct Bench: ParsableCommand {
                   + formatBytes(model.weightBytes))
         }
         if method == "lora" || method == "qlora" {
-            let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)), generator: gen)
+            let lora = try LoraModel(wrapping: model, config: LoraConfig(r: rank, loraAlpha: Double(2 * rank)),
+                                     generator: gen)
             trainable = lora.trainableParameters
             print(lora.trainableReport)
         } else if method == "adalora" {
@@ -90,7 +93,9 @@ struct Bench: ParsableCommand {
         }
         for _ in 0..<3 { step() }
         // Which weights got a gradient in a step: a frozen weight must get none (no dW product at all).
-        let probe = Profiler.measure("forward (rest)") { causalLanguageModelLoss(model(ids, batch: batch), labels: ids) }
+        let probe = Profiler.measure("forward (rest)") {
+            causalLanguageModelLoss(model(ids, batch: batch), labels: ids)
+        }
         probe.backward()
         let withGradient = model.namedParameters.filter { $0.tensor.grad != nil }
         let frozenCount = model.namedParameters.count - withGradient.count
@@ -107,9 +112,11 @@ struct Bench: ParsableCommand {
         let adapterRank = method == "lora" || method == "qlora" ? rank : method == "adalora" ? adaLoraInitR : nil
         let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, adapterRank: adapterRank) * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
-        print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9, seconds / Double(steps) * 1e3, lastLoss))
+        print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9,
+                     seconds / Double(steps) * 1e3, lastLoss))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
-        print("  weight gradients: \(withGradient.count) base tensors get one, \(frozenCount) frozen get none (no weight-gradient product is run for them)")
+        print("  weight gradients: \(withGradient.count) base tensors get one, \(frozenCount) frozen get none "
+              + "(no weight-gradient product is run for them)")
         if let adaLora {
             let values = adaLora.trainableCount
             print(String(format: "  rank allocator: %.3f ms/step, %.2f%% of a step "
@@ -120,7 +127,8 @@ struct Bench: ParsableCommand {
         if profile {
             print("  where the time goes (exclusive):")
             for (name, s) in Profiler.seconds.sorted(by: { $0.value > $1.value }) {
-                print(String(format: "    %-18@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3, 100 * s / seconds))
+                print(String(format: "    %-18@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3,
+                             100 * s / seconds))
             }
         }
         if let torch { try compare(python: torch, swiftTokensPerSecond: tokensPerSecond) }
@@ -144,14 +152,15 @@ struct Bench: ParsableCommand {
 
     func compare(python: String, swiftTokensPerSecond: Double) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/bench/torch_ref_bench.py")
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("shared/bench/torch_ref_bench.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         // the reference has no 4-bit CPU training: QLoRA is compared with its float LoRA
         let reference = method == "qlora" ? "lora" : method
         process.arguments = [script.path, "--method", reference, "--vocab", "\(vocab)", "--d-model", "\(hidden)",
-                             "--ffn", "\(intermediate)",
-                             "--layers", "\(layers)", "--heads", "\(heads)", "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
+                             "--ffn", "\(intermediate)", "--layers", "\(layers)", "--heads", "\(heads)",
+                             "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -17,7 +17,7 @@ struct PEFTCommand: ParsableCommand {
         commandName: "peft",
         abstract: "Parameter-efficient fine-tuning of LLaMA models on the CPU, in Swift.",
         subcommands: [Info.self, Forward.self, Pretrain.self, Train.self, Merge.self, Convert.self, Quantize.self,
-                      Tokenize.self, Bench.self])
+                      Tokenize.self, Generate.self, Bench.self, ExportCommand.self])
 }
 
 // Errors thrown by a command (FileFormatError among them) are printed by ArgumentParser as one
@@ -29,7 +29,8 @@ struct Info: ParsableCommand {
 
     @Argument(help: "A model folder (config.json, model.safetensors) or a PEFT adapter folder (adapter_config.json).")
     var folder: String
-    @Option(help: "For an adapter: the base model folder, to print PEFT's trainable-parameter report.") var model: String?
+    @Option(help: "For an adapter: the base model folder, to print PEFT's trainable-parameter report.")
+    var model: String?
 
     func run() throws {
         let url = URL(fileURLWithPath: folder)
@@ -54,7 +55,8 @@ struct Info: ParsableCommand {
         Linear modules (target them by full name, by the last part, or by a regex):
         """)
         for slot in m.linearSlots {
-            print("  \(slot.name.padding(toLength: 40, withPad: " ", startingAt: 0)) [\(slot.layer.outFeatures), \(slot.layer.inFeatures)]")
+            print("  \(slot.name.padding(toLength: 40, withPad: " ", startingAt: 0)) "
+                  + "[\(slot.layer.outFeatures), \(slot.layer.inFeatures)]")
         }
         print("\nShort names: \(moduleKinds(m).joined(separator: ", "))  (\"all-linear\" = all but lm_head)")
     }
@@ -76,11 +78,14 @@ struct Info: ParsableCommand {
         let weightsURL = url.appendingPathComponent(AdapterFolder.weightsName)
         let weights = try SafeTensorsFile.read(contentsOf: weightsURL)
         print("PEFT adapter  \(folder)")
-        print("  peft_type \(type(of: config).peftType.rawValue); base_model_name_or_path \(config.baseModelNameOrPath ?? "not recorded")")
+        print("  peft_type \(type(of: config).peftType.rawValue); "
+              + "base_model_name_or_path \(config.baseModelNameOrPath ?? "not recorded")")
         print("  adapter_config.json:")
-        print(String(decoding: try AdapterConfigFile.json(config), as: UTF8.self).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        print(String(decoding: try AdapterConfigFile.json(config), as: UTF8.self).split(separator: "\n")
+            .map { "    " + $0 }.joined(separator: "\n"))
         let values = weights.tensors.values.reduce(0) { $0 + $1.values.count }
-        print("  adapter_model.safetensors: \(weights.tensors.count) tensors, \(formatCount(values)) values, \(formatBytes(folderSize(url)))")
+        print("  adapter_model.safetensors: \(weights.tensors.count) tensors, \(formatCount(values)) values, "
+              + "\(formatBytes(folderSize(url)))")
         for key in weights.tensors.keys.sorted().prefix(12) { print("    \(key) \(weights[key]!.shape)") }
         if weights.tensors.count > 12 { print("    … \(weights.tensors.count - 12) more") }
         if let model {
@@ -99,12 +104,26 @@ struct Forward: ParsableCommand {
     @Option(help: "A batch JSON file: {\"input_ids\": [[...]], \"labels\": [[...]]}.") var batch: String
     @Option(help: "The safetensors file to write.") var out: String
     @Flag(help: "Without --adapter: also write grad.<parameter name> for every parameter.") var grads = false
-    @Option(help: "A PEFT adapter folder (any method): the logits PEFT returns, grad.<name> of every trainable tensor, merged_logits when it merges.")
+    @Option(help: """
+        A PEFT adapter folder (any method): the logits PEFT returns, grad.<name> of every trainable tensor, \
+        merged_logits when it merges.
+        """)
     var adapter: String?
+    @Option(help: ArgumentHelp("The task of each row, comma-separated (multitask prompt tuning's task_ids; overrides "
+        + "the batch file's \"task_ids\")."))
+    var taskIds: String?
 
     func run() throws {
         let m = try loadModel(from: URL(fileURLWithPath: model))
-        let b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
+        var b = try TokenBatch.load(contentsOf: URL(fileURLWithPath: batch), vocabSize: m.config.vocabSize)
+        if let taskIds {
+            let ids = taskIds.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard ids.count == b.batchSize, ids.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ValidationError("--task-ids needs \(b.batchSize) whole numbers ≥ 0, one per row of the batch, "
+                    + "separated by commas (for example 2,0); got '\(taskIds)'")
+            }
+            b.taskIds = ids.compactMap { $0 }
+        }
         let file: SafeTensorsFile
         if let adapter {
             let tuner = try AdapterFolder.load(from: URL(fileURLWithPath: adapter), onto: m)
@@ -116,7 +135,8 @@ struct Forward: ParsableCommand {
         }
         try file.write(to: URL(fileURLWithPath: out))
         let gradients = file.tensors.keys.filter { $0.hasPrefix("grad.") }.count
-        print("loss \(file["loss"]!.values[0])  logits \(file["logits"]!.shape)\(gradients > 0 ? "  + \(gradients) gradients" : "")  → \(out)")
+        print("loss \(file["loss"]!.values[0])  logits \(file["logits"]!.shape)"
+              + "\(gradients > 0 ? "  + \(gradients) gradients" : "")  → \(out)")
     }
 }
 
@@ -139,7 +159,8 @@ struct Convert: ParsableCommand {
 
 struct Merge: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Merge an adapter into its base model (LoRA family) and save a plain model in the Hugging Face layout.",
+        abstract: "Merge an adapter into its base model (LoRA family) and save a plain model "
+            + "in the Hugging Face layout.",
         discussion: """
         On a 4-bit base the merge re-quantizes each layer (W ← quantize(dequantize(W) + ΔW), as PEFT does) and \
         saves a 4-bit folder; the rounding changes the outputs a little. --dequantize merges into a float32 copy \

@@ -8,8 +8,10 @@ import TensorKit
 
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pretrain a base model (and its tokenizer) on a plain-text file; save it in the Hugging Face layout.",
-        discussion: "Documents are separated by blank lines; the last 5% are held out to measure the loss. Without --text, the embedded corpus is used.")
+        abstract: "Pretrain a base model (and its tokenizer) on a plain-text file; "
+            + "save it in the Hugging Face layout.",
+        discussion: "Documents are separated by blank lines; the last 5% are held out to measure the loss. "
+            + "Without --text, the embedded corpus is used.")
 
     @Option(help: "A UTF-8 text file (documents separated by blank lines).") var text: String?
     @Option(help: "Size preset: tiny, small, medium, quick.") var preset = "small"
@@ -29,7 +31,9 @@ struct Pretrain: ParsableCommand {
             documents = World().pretrainingDocuments(count: p.documents, generator: Generator(seed: seed))
             heldOut = BaseModel.heldOutDocuments()
         }
-        let base = try BaseModel.pretrain(p, documents: documents, heldOutDocuments: heldOut, seed: seed, into: URL(fileURLWithPath: out))
-        print("base model: \(formatCount(base.model.parameterCount)) parameters, vocabulary \(base.tokenizer.vocabularySize) → \(out)")
+        let base = try BaseModel.pretrain(p, documents: documents, heldOutDocuments: heldOut, seed: seed,
+                                          into: URL(fileURLWithPath: out))
+        print("base model: \(formatCount(base.model.parameterCount)) parameters, "
+              + "vocabulary \(base.tokenizer.vocabularySize) → \(out)")
     }
 }

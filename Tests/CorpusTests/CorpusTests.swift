@@ -20,11 +20,20 @@ import TensorKit
         let docs = world.pretrainingDocuments(count: 20000, generator: Generator(seed: 3)).joined(separator: "\n")
         let qa = try world.task("qa", sizes: .full)
         for p in world.people[World.qaPeople.test] {
-            #expect(docs.contains("\(p.name) lives in \(p.city)") || docs.contains("home of \(p.name) is in \(p.city)"), "no home fact for \(p.name)")
+            #expect(docs.contains("\(p.name) lives in \(p.city)") || docs.contains("home of \(p.name) is in \(p.city)"),
+                    "no home fact for \(p.name)")
         }
         // no test question about a person the training set asks about
-        let trainNames = Set(qa.train.map { $0.prompt.split(separator: " ").first { w in world.people.contains { $0.name == w.trimmingCharacters(in: .punctuationCharacters) } } })
-        for e in qa.test { #expect(!world.people[World.qaPeople.train].contains { e.prompt.contains(" \($0.name)?") || e.prompt.contains(" \($0.name) ") }) }
+        let trainNames = Set(qa.train.map {
+            $0.prompt.split(separator: " ").first { w in
+                world.people.contains { $0.name == w.trimmingCharacters(in: .punctuationCharacters) }
+            }
+        })
+        for e in qa.test {
+            #expect(!world.people[World.qaPeople.train].contains {
+                e.prompt.contains(" \($0.name)?") || e.prompt.contains(" \($0.name) ")
+            })
+        }
         #expect(!trainNames.isEmpty)
         // the task format never appears in the corpus
         #expect(!docs.contains("Question:") && !docs.contains("Sentiment:") && !docs.contains("Topic:"))
@@ -36,7 +45,9 @@ import TensorKit
         for _ in 0..<500 {
             let (text, positive) = world.review(g)
             let lower = " " + text.lowercased()
-            let last = lower.hasPrefix(" although") ? String(lower.split(separator: ",", maxSplits: 1)[1]) : lower.components(separatedBy: ", but ").last!.components(separatedBy: ", and ").last!
+            let last = lower.hasPrefix(" although")
+                ? String(lower.split(separator: ",", maxSplits: 1)[1])
+                : lower.components(separatedBy: ", but ").last!.components(separatedBy: ", and ").last!
             let hasGood = World.goodWords.contains { last.contains(" \($0)") }
             let isNegated = last.contains(" not ") || last.contains("nobody")
             #expect(positive == (hasGood != isNegated), "\(text) labelled \(positive)")
@@ -53,9 +64,31 @@ import TensorKit
             let train = Set(task.train.map(\.prompt))
             #expect(task.test.allSatisfy { !train.contains($0.prompt) }, "\(name): a test prompt is in training")
             if case .choice(let options) = task.metric { #expect(task.test.allSatisfy { options.contains($0.answer) }) }
+            if case .choiceByKind(let options) = task.metric {
+                #expect(task.test.allSatisfy { options[$0.kind]?.contains($0.answer) == true })
+            }
         }
         #expect(throws: TaskError.unknownTask("nope")) { try world.task("nope") }
         #expect(try world.task("sentiment", seed: 1).train == world.task("sentiment", seed: 1).train)
+    }
+
+    @Test func qaRelationTasksShareTheFormatAndThePeopleSplit() throws {
+        // One task per fact, the same questions as qa restricted to it, people split as qa's.
+        #expect(World.qaRelationTaskNames == ["qa-city", "qa-job", "qa-color", "qa-pet"])
+        let qa = try world.task("qa", sizes: .full)
+        for relation in ["city", "job", "color", "pet"] {
+            let task = try world.task("qa-\(relation)", sizes: .full)
+            #expect(task.name == "qa-\(relation)"
+                    && task.metric == .choiceByKind([relation: World.relationValues(relation).map { " " + $0 }]))
+            #expect(task.train.count == 60 && task.validation.count == 18 && task.test.count == 42)
+            for (split, full) in [(task.train, qa.train), (task.validation, qa.validation), (task.test, qa.test)] {
+                #expect(split.allSatisfy { $0.kind == relation && $0.prompt.hasPrefix("Question: ") })
+                #expect(Set(split.map(\.prompt)) == Set(full.filter { $0.kind == relation }.map(\.prompt)))
+            }
+        }
+        let tagged = try world.task("qa-pet", sizes: .quick).withTaskId(3)
+        #expect((tagged.train + tagged.validation + tagged.test).allSatisfy { $0.taskId == 3 })
+        #expect(tagged.withTrainingExamples(8).train == Array(tagged.train.prefix(8)))
     }
 
     @Test func recordValuesParse() {
@@ -77,7 +110,8 @@ import TensorKit
     }
 
     @Test func savesAndLoadsTokenizerJSON() throws {
-        let tok = Tokenizer.train(on: World().pretrainingDocuments(count: 500, generator: Generator(seed: 2)), vocabularySize: 300)
+        let tok = Tokenizer.train(on: World().pretrainingDocuments(count: 500, generator: Generator(seed: 2)),
+                                  vocabularySize: 300)
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(UUID().uuidString).json")
         try tok.save(to: url)
         let back = try Tokenizer.load(contentsOf: url)
@@ -100,11 +134,22 @@ import TensorKit
     }
 
     @Test func readsAlpacaJSONAndJSONL() throws {
-        let json = write(#"[{"instruction": "Add", "input": "2 and 3", "output": "5"}, {"instruction": "Greet", "output": "Hello"}]"#, "json")
+        let json = write(#"[{"instruction": "Add", "input": "2 and 3", "output": "5"}, "#
+                         + #"{"instruction": "Greet", "output": "Hello"}]"#, "json")
         let a = try loadAlpaca(contentsOf: json)
-        #expect(a == [Example(prompt: "Instruction: Add\nInput: 2 and 3\nResponse:", answer: " 5"), Example(prompt: "Instruction: Greet\nResponse:", answer: " Hello")])
-        let jsonl = write("{\"instruction\": \"Add\", \"input\": \"2 and 3\", \"output\": \"5\"}\n\n{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hello\"}\n", "jsonl")
+        #expect(a == [Example(prompt: "Instruction: Add\nInput: 2 and 3\nResponse:", answer: " 5"),
+                      Example(prompt: "Instruction: Greet\nResponse:", answer: " Hello")])
+        let jsonl = write("{\"instruction\": \"Add\", \"input\": \"2 and 3\", \"output\": \"5\"}\n\n"
+                          + "{\"instruction\": \"Greet\", \"input\": \"\", \"output\": \"Hello\"}\n", "jsonl")
         #expect(try loadAlpaca(contentsOf: jsonl) == a)
+    }
+
+    @Test func alpacaRecordsMayCarryTheirTask() throws {
+        let url = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": 2}\n"
+                        + "{\"instruction\": \"c\", \"output\": \"d\"}\n", "jsonl")
+        #expect(try loadAlpaca(contentsOf: url).map(\.taskId) == [2, nil])
+        let bad = write("{\"instruction\": \"a\", \"output\": \"b\", \"task_id\": -1}\n", "jsonl")
+        #expect(message { try loadAlpaca(contentsOf: bad) }.contains("line 1: \"task_id\" must be a whole number ≥ 0"))
     }
 
     @Test func badFilesNameFileLineAndProblem() {

@@ -45,8 +45,8 @@ enum FuzzFixtures {
             return String(Character(Unicode.Scalar(256 + n)!))
         }
         let summary = tokenizer.summary
-        return summary.contains("pre-tokenizer ByteLevel(add_prefix_space: false") && summary.contains("decoder ByteLevel")
-            && !summary.contains("normalizer") && byteTokens.allSatisfy { tokenizer.id(ofToken: $0) != nil }
+        return summary.contains("pre-tokenizer ByteLevel(add_prefix_space: false")
+            && summary.contains("decoder ByteLevel") && !summary.contains("normalizer") && byteTokens.allSatisfy { tokenizer.id(ofToken: $0) != nil }
     }
 
     static let alpacaArray = Data(#"""

@@ -73,9 +73,12 @@ func shown(_ s: String) -> String {
             if plain != c.ids_without_special_tokens {
                 failures.append("\"\(shown(c.text))\": ids \(plain), tokenizers \(c.ids_without_special_tokens)")
             }
-            if full != c.ids { failures.append("\"\(shown(c.text))\": with special tokens \(full), tokenizers \(c.ids)") }
+            if full != c.ids {
+                failures.append("\"\(shown(c.text))\": with special tokens \(full), tokenizers \(c.ids)")
+            }
             if !sameScalars(decoded, c.decoded) {
-                failures.append("\"\(shown(c.text))\": decoded \"\(shown(decoded))\", tokenizers \"\(shown(c.decoded))\"")
+                failures.append("\"\(shown(c.text))\": decoded \"\(shown(decoded))\", "
+                                + "tokenizers \"\(shown(c.decoded))\"")
             }
             if !sameScalars(decodedAll, c.decoded_with_special_tokens) {
                 failures.append("\"\(shown(c.text))\": decoded with special tokens \"\(shown(decodedAll))\", "

@@ -11,7 +11,8 @@ import TensorKit
 @Suite struct ConformanceTests {
     @Test func baseModelMatchesTransformers() throws {
         let model = try LlamaModel.load(from: Golden.tiny.appendingPathComponent("base"))
-        let batch = try TokenBatch.load(contentsOf: Golden.tiny.appendingPathComponent("batch.json"), vocabSize: model.config.vocabSize)
+        let batch = try TokenBatch.load(contentsOf: Golden.tiny.appendingPathComponent("batch.json"),
+                                        vocabSize: model.config.vocabSize)
         let expected = try Golden.expected("expected_base.safetensors")
         model.setTrainable(true)
         let logits = model(batch.inputIds, batch: batch.batchSize)
@@ -38,7 +39,9 @@ import TensorKit
         let batch = try TokenBatch.load(contentsOf: Golden.tiny.appendingPathComponent("batch.json"), vocabSize: 97)
         causalLanguageModelLoss(model(batch.inputIds, batch: 2), labels: batch.labels).backward()
         #expect(q.grad != nil)
-        for (name, t) in model.namedParameters where t !== q { #expect(t.grad == nil, "\(name) got a gradient while frozen") }
+        for (name, t) in model.namedParameters where t !== q {
+            #expect(t.grad == nil, "\(name) got a gradient while frozen")
+        }
     }
 
     @Test func groupedQueryAttentionAndTiedHeadRoundTrip() throws {
@@ -60,7 +63,8 @@ import TensorKit
     @Test func prefixesShiftPositionsLikeACache() throws {
         // Running T tokens after a key/value prefix equals running the P+T tokens and keeping
         // the last T logits, when the prefix is the first P tokens' own keys and values.
-        let config = LlamaConfig(vocabSize: 30, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 1, numAttentionHeads: 2)
+        let config = LlamaConfig(vocabSize: 30, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 1,
+                                 numAttentionHeads: 2)
         let model = LlamaModel(config: config, generator: Generator(seed: 4))
         let ids = [3, 1, 4, 1, 5, 9, 2, 6]
         let full = model(ids, batch: 1)                                   // [1, 8, V]
@@ -69,7 +73,8 @@ import TensorKit
         let h = rmsNorm(x, weight: layer.inputLayernorm, eps: config.rmsNormEps)
         let k = rope(layer.kProj(h), heads: 2, theta: config.ropeTheta)
         let v = layer.vProj(h)
-        let tail = model(Array(ids[3...]), batch: 1, virtualTokens: .keyValuePrefixes([KeyValuePrefix(key: k, value: v)]))
+        let tail = model(Array(ids[3...]), batch: 1,
+                         virtualTokens: .keyValuePrefixes([KeyValuePrefix(key: k, value: v)]))
         #expect(maxAbsDiff(tail.array, full.slice(axis: 1, 3..<8).array) < 1e-5)
     }
 }
@@ -102,16 +107,19 @@ func expectConformance(_ ours: SafeTensorsFile, _ expected: SafeTensorsFile,
         // written and read back through the safetensors writer, as `peft forward` does
         let url = temporaryFolder().appendingPathComponent("out.safetensors")
         try report.write(to: url)
-        let worst = expectConformance(try SafeTensorsFile.read(contentsOf: url), try Golden.expected("expected_base.safetensors"))
+        let worst = expectConformance(try SafeTensorsFile.read(contentsOf: url),
+                                      try Golden.expected("expected_base.safetensors"))
         print("golden llama-tiny: max |Δlogits| \(worst.logits), max relative Δgrad \(worst.gradients)")
     }
 
     @Test func groupedQueryTiedModelMatchesTransformers() throws {
         // Fixture made by scripts/make_fixtures.py: GQA 6/2 heads, tied head, rope_theta 500.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/llama-gqa")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/llama-gqa")
         let model = try LlamaModel.load(from: root.appendingPathComponent("base"))
         #expect(model.config.numKeyValueHeads == 2 && model.config.tieWordEmbeddings && model.config.ropeTheta == 500)
-        let batch = try TokenBatch.load(contentsOf: root.appendingPathComponent("batch.json"), vocabSize: model.config.vocabSize)
+        let batch = try TokenBatch.load(contentsOf: root.appendingPathComponent("batch.json"),
+                                        vocabSize: model.config.vocabSize)
         let expected = try SafeTensorsFile.read(contentsOf: root.appendingPathComponent("expected.safetensors"))
         let worst = expectConformance(model.forwardReport(batch, gradients: true), expected)
         print("llama-gqa: max |Δlogits| \(worst.logits), max relative Δgrad \(worst.gradients)")

@@ -16,7 +16,9 @@ import TensorKit
     }
 
     func problem(_ data: Data) -> FileFormatError? {
-        do { _ = try SafeTensorsFile.parse(data, file: "x.safetensors"); return nil } catch let e as FileFormatError { return e } catch { return nil }
+        do {
+            _ = try SafeTensorsFile.parse(data, file: "x.safetensors"); return nil
+        } catch let e as FileFormatError { return e } catch { return nil }
     }
 
     @Test func roundTripIsExact() throws {
@@ -37,7 +39,8 @@ import TensorKit
         let bf16: [UInt16] = [0x3F80, 0xC040]
         var bytes: [UInt8] = []
         for v in f16 + bf16 { bytes += [UInt8(v & 0xFF), UInt8(v >> 8)] }
-        let json = #"{"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}}"#
+        let json = #"{"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"#
+            + #""b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}}"#
         let file = try SafeTensorsFile.parse(header(json, data: bytes), file: "mem")
         #expect(file["h"]!.values == [1, -2, 65504, 0x1p-24])
         #expect(file["b"]!.values == [1, -3])
@@ -50,22 +53,31 @@ import TensorKit
             (Data([1, 2, 3]), "truncated"),
             (header(good, data: []).prefix(8) + Data("{".utf8), "runs past the end"),
             (header("{not json", data: []), "not valid JSON"),
-            (header(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}"#, data: Array(repeating: 0, count: 8)), "out of range"),
-            (header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "do not match"),
-            (header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)), "overlap"),
-            (header(#"{"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "unsupported dtype"),
-            (header(#"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)), "shape"),
-            (header(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)), "hole"),
+            (header(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}"#, data: Array(repeating: 0, count: 8)),
+             "out of range"),
+            (header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)),
+             "do not match"),
+            (header(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                    + #""b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)),
+             "overlap"),
+            (header(#"{"w":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)),
+             "unsupported dtype"),
+            (header(#"{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)),
+             "shape"),
+            (header(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8)),
+             "hole"),
             (header(good, data: Array(repeating: 0, count: 12)), "not described"),
             (header(#"[1,2]"#, data: []), "not a JSON object"),
         ]
         for (data, expected) in cases {
             let error = problem(data)
             #expect(error != nil, "accepted a file that should fail with '\(expected)'")
-            #expect(error?.description.contains(expected) == true, "\(error?.description ?? "nil") should mention '\(expected)'")
+            #expect(error?.description.contains(expected) == true,
+                    "\(error?.description ?? "nil") should mention '\(expected)'")
             #expect(error?.description.hasPrefix("x.safetensors") == true)
         }
-        let named = problem(header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8)))
+        let named = problem(header(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#,
+                                   data: Array(repeating: 0, count: 8)))
         #expect(named?.tensor == "w")
     }
 
@@ -86,7 +98,9 @@ import TensorKit
 @Suite struct CheckpointErrorTests {
     func savedTinyModel() throws -> URL {
         let folder = temporaryFolder()
-        let model = LlamaModel(config: LlamaConfig(vocabSize: 11, hiddenSize: 8, intermediateSize: 12, numHiddenLayers: 1, numAttentionHeads: 2), generator: Generator(seed: 1))
+        let model = LlamaModel(config: LlamaConfig(vocabSize: 11, hiddenSize: 8, intermediateSize: 12,
+                                                   numHiddenLayers: 1, numAttentionHeads: 2),
+                               generator: Generator(seed: 1))
         try model.save(to: folder)
         return folder
     }
@@ -128,7 +142,9 @@ import TensorKit
         let url = folder.appendingPathComponent("config.json")
         var text = try String(contentsOf: url, encoding: .utf8)
         let key = edit.0.split(separator: ":")[0]
-        text = text.split(separator: "\n").map { $0.contains(key + ":") ? "  " + edit.0 + ($0.hasSuffix(",") ? "," : "") : String($0) }.joined(separator: "\n")
+        text = text.split(separator: "\n").map {
+            $0.contains(key + ":") ? "  " + edit.0 + ($0.hasSuffix(",") ? "," : "") : String($0)
+        }.joined(separator: "\n")
         try text.write(to: url, atomically: true, encoding: .utf8)
         let message = loadError(folder)
         #expect(message.contains(edit.1), "\(message)")

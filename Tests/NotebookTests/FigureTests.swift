@@ -187,6 +187,25 @@ func curve(_ steps: Int, every: Int = 10, speed: Double) -> [(x: Double, y: Doub
         #expect(!plain.script.contains("cbtics"))
     }
 
+    @Test func markdownTablesEscapePipesInHeadersAndCells() {
+        let t = Table(["‖A‖", "|λ|"], rows: [["a|b", "1"]])
+        #expect(t.markdown.hasPrefix("| ‖A‖ | \\|λ\\| |") && t.markdown.contains("| a\\|b | 1 |"))
+    }
+
+    @Test func heatmapWithNamedRowsColumnsAndValues() throws {
+        var figure = Figure(name: "ranks", title: "Kept ranks", kind: .heatmap([[1, 2, 3], [4, 5, 6]]))
+        figure.rowLabels = ["layer 0", "layer 1"]
+        figure.columnLabels = ["q", "k", "v"]
+        figure.cellValues = true
+        figure.valueFormat = "%.1f"
+        let r = try render(figure)
+        expect(r.script, contains: [
+            "set xtics (\"q\" 1, \"k\" 2, \"v\" 3) out", "set ytics (\"layer 0\" 1, \"layer 1\" 2) out",
+            "(sprintf(\"%.1f\", $3)):($3 > 3.5 ? 0 : 0xFFFFFF) with labels textcolor rgb variable",
+        ])
+        #expect(r.textPlot.contains("layer 1 4.0 5.0 6.0") && r.textPlot.contains("columns: q, k, v"))
+    }
+
     @Test func panelsShareTheirAxesAndOneLegend() throws {
         let kinds = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
         let random = Figure.Series("random", (1...32).map { (Double($0), 1 - 0.015 * Double($0 - 1)) })
@@ -206,7 +225,8 @@ func curve(_ steps: Int, every: Int = 10, speed: Double) -> [(x: Double, y: Doub
         ])
         #expect(r.script.components(separatedBy: "title \"random\"").count == 2, "one legend for all panels")
         #expect(r.numbers.count == 7 * 2 * 32 * 2)
-        #expect(r.textPlot.contains("· k_proj") && r.textPlot.contains("5 more panels") && r.textPlot.contains("gate_proj") && r.textPlot.contains("half 0.5"))
+        #expect(r.textPlot.contains("· k_proj") && r.textPlot.contains("5 more panels")
+                && r.textPlot.contains("gate_proj") && r.textPlot.contains("half 0.5"))
     }
 
     @Test func panelsWithDifferentSeriesHaveALegendEach() throws {

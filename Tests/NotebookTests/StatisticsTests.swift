@@ -55,6 +55,14 @@ import TensorKit
         let base = ItemScores(seeds: [Array(repeating: 0.2, count: 100)], entities: method.entities)
         let c = Bootstrap(seed: 3).compare(method, base)
         #expect(c.verdict == .better && abs(c.difference.estimate - (method.mean - 0.2)) < 1e-12)
+        // the other way round (the baseline first), every seed of the method is still drawn: the two
+        // intervals mirror each other, and each contains its estimate
+        let reversed = Bootstrap(seed: 3).compare(base, method)
+        #expect(abs(reversed.difference.estimate + c.difference.estimate) < 1e-12)
+        #expect(reversed.difference.low < reversed.difference.estimate
+                    && reversed.difference.estimate < reversed.difference.high)
+        #expect(abs(reversed.difference.low + c.difference.high) < 1e-9
+                    && abs(reversed.difference.high + c.difference.low) < 1e-9)
     }
 
     @Test func baselinesOfTheTasks() throws {
@@ -72,7 +80,12 @@ import TensorKit
     }
 
     @Test func learningRatesAsPeopleWriteThem() {
-        #expect(shortRate(0.002) == "2e-3" && shortRate(0.0005) == "5e-4" && shortRate(0.03) == "3e-2" && shortRate(1) == "1e0")
+        #expect(shortRate(0.002) == "2e-3" && shortRate(0.0005) == "5e-4" && shortRate(0.03) == "3e-2"
+                && shortRate(1) == "1e0")
         #expect(shortRate(1e-4) == "1e-4" && shortRate(0.01) == "1e-2" && shortRate(3e-4) == "3e-4")
+        // Floats just below a power of ten as Doubles (0.01, 0.1) keep their exponent
+        #expect(shortRate(0.01) == "1e-2" && shortRate(0.1) == "1e-1")
+        #expect(shortRate(0.3) == "3e-1" && shortRate(1e-4) == "1e-4")
+        #expect(shortRate(0.01) == "1e-2" && shortRate(1e-3) == "1e-3" && shortRate(0.1) == "1e-1")  // not "10e-3"
     }
 }

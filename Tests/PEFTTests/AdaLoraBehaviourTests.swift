@@ -234,6 +234,7 @@ import TestSupport
             + #""\#(layers).0.self_attn.q_proj.lora_E": [true, false, false, false], "#
             + #""\#(layers).0.self_attn.v_proj.lora_E": \#(all), "\#(layers).1.self_attn.q_proj.lora_E": \#(all), "#
             + #""\#(layers).1.self_attn.v_proj.lora_E": \#(all)}}"#)
-        #expect(message().contains("q_proj.lora_A': has shape [4, 16], but adapter_config.json and the model imply [1, 16]"))
+        #expect(message().contains("q_proj.lora_A': has shape [4, 16], "
+                                   + "but adapter_config.json and the model imply [1, 16]"))
     }
 }

@@ -16,7 +16,8 @@ import TestSupport
     /// Loads the adapter folder the damaged file sits in onto the golden base, and runs it.
     static func loadAndRun(_ url: URL) throws {
         let tuner = try AdapterFolder.load(from: url.deletingLastPathComponent(), onto: try Golden.base())
-        let batch = try Golden.batch()
+        var batch = try Golden.batch()
+        batch.taskIds = [2, 0]  // multitask prompts read a task per row (the fixtures' ids); other methods ignore it
         try tuner.check(batch)
         let logits = withoutGrad { tuner.logits(batch) }
         guard logits.shape == [2, 10, 97] else { throw InvalidLoaderResult("logits \(logits.shape)") }
@@ -29,7 +30,10 @@ import TestSupport
         }
     }
 
-    static let cases: [LoaderFuzzCase] = ["lora", "dora", "prompt", "prefix", "prefix-proj", "ptuning-mlp", "ptuning-lstm", "adalora", "adalora-final"].flatMap { name -> [LoaderFuzzCase] in
+    static let names = ["lora", "dora", "rslora", "qlora", "prompt", "prefix", "prefix-proj", "ptuning-mlp",
+                        "ptuning-lstm", "adalora", "adalora-final", "mpt", "mpt-r2"]
+
+    static let cases: [LoaderFuzzCase] = names.flatMap { name -> [LoaderFuzzCase] in
         let files = folder(name)
         return [AdapterFolder.configName, AdapterFolder.weightsName].map { file in
             LoaderFuzzCase("\(name): \(file)", file: file, valid: files[file] ?? Data(),

@@ -29,8 +29,9 @@ import TestSupport
 
     @Test func prefixColumnsSplitIntoLayersKeysAndValues() throws {
         // PEFT's layout: column ((2·layer + j)·kvWidth + c) holds layer's key (j = 0) or value (j = 1).
-        let model = LlamaModel(config: LlamaConfig(vocabSize: 11, hiddenSize: 8, intermediateSize: 12, numHiddenLayers: 2,
-                                                   numAttentionHeads: 2), generator: Generator(seed: 1))
+        let model = LlamaModel(config: LlamaConfig(vocabSize: 11, hiddenSize: 8, intermediateSize: 12,
+                                                   numHiddenLayers: 2, numAttentionHeads: 2),
+                               generator: Generator(seed: 1))
         let tuner = PromptLearningModel(model: model, config: try PromptTuningConfig(numVirtualTokens: 1).validated(),
                                         encoder: PromptEmbedding(numVirtualTokens: 1, width: 8))
         let prompt = Tensor(shape: [1, 32], values: (0..<32).map(Float.init))

@@ -10,14 +10,16 @@ import TensorKit
 import TestSupport
 
 /// Every entry of a golden expected file that a forward report must reproduce.
-func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
     for (key, reference) in expected.tensors where key == "logits" || key.hasPrefix("loss") || key == "ce_loss"
         || key == "merged_logits" || key.hasPrefix("grad.") {
         guard let ours = report[key] else {
             Issue.record("the report has no \(key)", sourceLocation: sourceLocation); continue
         }
         #expect(ours.shape == reference.shape, "\(key) shape", sourceLocation: sourceLocation)
-        let error = key.hasPrefix("grad.") ? maxRelDiff(ours.values, reference.values) : maxAbsDiff(ours.values, reference.values)
+        let error = key.hasPrefix("grad.") ? maxRelDiff(ours.values, reference.values)
+                                           : maxAbsDiff(ours.values, reference.values)
         #expect(error < 1e-4, "\(key): \(error)", sourceLocation: sourceLocation)
     }
 }
@@ -31,7 +33,8 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
         let report = try lora.forwardReport(try Golden.batch())
         let expected = try Golden.expected("expected_\(variant).safetensors")
         expectMatches(report, expected)
-        #expect(report.tensors.keys.filter { $0.hasPrefix("grad.") }.count == expected.tensors.keys.filter { $0.hasPrefix("grad.") }.count)
+        #expect(report.tensors.keys.filter { $0.hasPrefix("grad.") }.count
+                == expected.tensors.keys.filter { $0.hasPrefix("grad.") }.count)
         for (name, p) in model.namedParameters { #expect(p.grad == nil, "frozen \(name) got a gradient") }
         // merge and unmerge leave the adapted outputs as they were
         let batch = try Golden.batch()
@@ -42,7 +45,8 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
 
 @Suite struct LoraBehaviourTests {
     func tinyModel() -> LlamaModel {
-        LlamaModel(config: LlamaConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 2),
+        LlamaModel(config: LlamaConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2,
+                                       numAttentionHeads: 2),
                    generator: Generator(seed: 1))
     }
     let batch = TokenBatch(inputIds: [[1, 5, 9, 3], [7, 2, 8, 4]])
@@ -65,27 +69,34 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
         // 2 layers × 2 modules (q, v) × (A 4×16 + B 16×4) = 512
         #expect(lora.trainableCount == 512)
         let share = String(format: "%.4f", 51200.0 / Double(model.parameterCount + 512))
-        #expect(lora.trainableReport == "trainable params: 512 || all params: \(formatCount(model.parameterCount + 512)) || trainable%: \(share)")
+        #expect(lora.trainableReport == "trainable params: 512 || all params: "
+                + "\(formatCount(model.parameterCount + 512)) || trainable%: \(share)")
     }
 
     @Test func targetMatchingFollowsPeft() throws {
         func names(_ c: LoraConfig) throws -> [String] { try LoraModel.targets(in: tinyModel(), config: c).map(\.name) }
-        #expect(try names(LoraConfig(targetModules: .names(["q_proj"]))) == ["model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj"])
-        #expect(try names(LoraConfig(targetModules: .names(["model.layers.1.mlp.up_proj"]))) == ["model.layers.1.mlp.up_proj"])
+        #expect(try names(LoraConfig(targetModules: .names(["q_proj"]))) == ["model.layers.0.self_attn.q_proj",
+                                                                             "model.layers.1.self_attn.q_proj"])
+        #expect(try names(LoraConfig(targetModules: .names(["model.layers.1.mlp.up_proj"])))
+                == ["model.layers.1.mlp.up_proj"])
         #expect(try names(LoraConfig(targetModules: .regex(#".*\.1\.self_attn\.(k|o)_proj"#)))
                 == ["model.layers.1.self_attn.k_proj", "model.layers.1.self_attn.o_proj"])
         #expect(try names(LoraConfig(targetModules: .allLinear)).count == 14)  // 7 per layer, lm_head excluded
-        #expect(try names(LoraConfig(targetModules: .names(["v_proj"]), layersToTransform: [1])) == ["model.layers.1.self_attn.v_proj"])
+        #expect(try names(LoraConfig(targetModules: .names(["v_proj"]), layersToTransform: [1]))
+                == ["model.layers.1.self_attn.v_proj"])
         // an entry matches a whole name part: "proj" is not a suffix after a dot
         #expect(throws: PEFTError.self) { try names(LoraConfig(targetModules: .names(["proj"]))) }
     }
 
     @Test func impossibleSettingsAreClearErrors() {
         func message(_ c: LoraConfig) -> String {
-            do { _ = try LoraModel(wrapping: tinyModel(), config: c, generator: Generator(seed: 1)); return "" } catch { return "\(error)" }
+            do {
+                _ = try LoraModel(wrapping: tinyModel(), config: c, generator: Generator(seed: 1)); return ""
+            } catch { return "\(error)" }
         }
         let missing = message(LoraConfig(targetModules: .names(["query", "value"])))
-        #expect(missing.hasPrefix("Target modules {'query', 'value'} not found in the base model. Please check the target modules and try again."))
+        #expect(missing.hasPrefix("Target modules {'query', 'value'} not found in the base model. "
+                                  + "Please check the target modules and try again."))
         #expect(missing.contains("q_proj") && missing.contains("model.layers.0.self_attn.q_proj"))
         #expect(message(LoraConfig(r: 0)).contains("r must be a positive integer"))
         #expect(message(LoraConfig(r: 17)).contains("r = 17 is larger than model.layers.0.self_attn.q_proj allows"))
@@ -112,23 +123,40 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
     @Test func pissaKeepsTheOutputAndTheResidual() throws {
         let model = tinyModel()
         let before = withoutGrad { model(batch.inputIds, batch: 2) }.array
-        let lora = try LoraModel(wrapping: model, config: LoraConfig(r: 4, targetModules: .allLinear, initLoraWeights: .pissa),
+        let lora = try LoraModel(wrapping: model,
+                                 config: LoraConfig(r: 4, targetModules: .allLinear, initLoraWeights: .pissa),
                                  generator: Generator(seed: 3))
         #expect(maxAbsDiff(outputs(lora), before) < 1e-4)  // W_res + s·B·A = W
         #expect(lora.adapters.allSatisfy { $0.layer.loraB.array.contains { $0 != 0 } })
     }
 
+    @Test func aTrainedPissaAdapterReloadsOntoTheOriginalBase() throws {
+        // PEFT recomputes the residual from the base's SVD when it loads a PiSSA adapter; reloaded onto the
+        // original weights, a trained adapter gives what it gave before it was saved.
+        let config = LoraConfig(r: 4, targetModules: .allLinear, initLoraWeights: .pissa)
+        let lora = try LoraModel(wrapping: tinyModel(), config: config, generator: Generator(seed: 3))
+        for adapter in lora.adapters { adapter.layer.loraB.data[0] += 0.05 }  // as a training step would
+        let trained = outputs(lora)
+        let folder = temporaryFolder()
+        try lora.save(to: folder)
+        let reloaded = try AdapterFolder.load(from: folder, onto: tinyModel())
+        #expect(maxAbsDiff(outputs(reloaded), trained) < 1e-5)
+        #expect(maxAbsDiff(outputs(reloaded), outputs(try LoraModel(wrapping: tinyModel(), config: config,
+                                                                    generator: Generator(seed: 3)))) > 1e-4)
+    }
+
     @Test func saveAndLoadRoundTripInPeftLayout() throws {
         let model = tinyModel()
-        var config = LoraConfig(r: 2, loraAlpha: 16, targetModules: .names(["k_proj", "down_proj"]), rankPattern: ["down_proj": 3],
-                                initLoraWeights: .random)
+        var config = LoraConfig(r: 2, loraAlpha: 16, targetModules: .names(["k_proj", "down_proj"]),
+                                rankPattern: ["down_proj": 3], initLoraWeights: .random)
         config.useRslora = true
         let lora = try LoraModel(wrapping: model, config: config, generator: Generator(seed: 4))
         let out = outputs(lora)
         let folder = temporaryFolder()
         try lora.save(to: folder)
         let json = try String(contentsOf: folder.appendingPathComponent("adapter_config.json"), encoding: .utf8)
-        #expect(json.contains("\"peft_type\" : \"LORA\"") && json.contains("\"use_rslora\" : true") && json.contains("\"down_proj\" : 3"))
+        #expect(json.contains("\"peft_type\" : \"LORA\"") && json.contains("\"use_rslora\" : true")
+                && json.contains("\"down_proj\" : 3"))
         let file = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent("adapter_model.safetensors"))
         #expect(file["base_model.model.model.layers.1.mlp.down_proj.lora_A.weight"]?.shape == [3, 24])
         let reloaded = try AdapterFolder.load(from: folder, onto: tinyModelWithWeights(of: model))
@@ -145,19 +173,26 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
 
     @Test func loadErrorsNameTheProblem() throws {
         let folder = temporaryFolder()
-        func message() -> String { do { _ = try AdapterFolder.load(from: folder, onto: tinyModel()); return "" } catch { return "\(error)" } }
+        func message() -> String {
+            do { _ = try AdapterFolder.load(from: folder, onto: tinyModel()); return "" } catch { return "\(error)" }
+        }
         #expect(message().contains("adapter_config.json: no such file"))
-        try #"{"peft_type": "IA3"}"#.write(to: folder.appendingPathComponent("adapter_config.json"), atomically: true, encoding: .utf8)
+        try #"{"peft_type": "IA3"}"#.write(to: folder.appendingPathComponent("adapter_config.json"), atomically: true,
+                                           encoding: .utf8)
         #expect(message().contains("peft_type IA3 is not a PEFT method this project knows"))
-        try #"{"peft_type": "LORA", "r": "eight"}"#.write(to: folder.appendingPathComponent("adapter_config.json"), atomically: true, encoding: .utf8)
+        try #"{"peft_type": "LORA", "r": "eight"}"#.write(to: folder.appendingPathComponent("adapter_config.json"),
+                                                          atomically: true, encoding: .utf8)
         #expect(message().contains("adapter_config.json: r must be an integer"))
-        try #"{"peft_type": "LORA", "r": 2}"#.write(to: folder.appendingPathComponent("adapter_config.json"), atomically: true, encoding: .utf8)
+        try #"{"peft_type": "LORA", "r": 2}"#.write(to: folder.appendingPathComponent("adapter_config.json"),
+                                                    atomically: true, encoding: .utf8)
         #expect(message().contains("adapter_model.safetensors: no such file"))
         var file = SafeTensorsFile()
-        file["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = StoredTensor(shape: [2, 16], values: Array(repeating: 0, count: 32))
+        file["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = StoredTensor(
+            shape: [2, 16], values: Array(repeating: 0, count: 32))
         try file.write(to: folder.appendingPathComponent("adapter_model.safetensors"))
         #expect(message().contains("q_proj.lora_B.weight': missing from the adapter"))
-        file["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = StoredTensor(shape: [3, 16], values: Array(repeating: 0, count: 48))
+        file["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = StoredTensor(
+            shape: [3, 16], values: Array(repeating: 0, count: 48))
         try file.write(to: folder.appendingPathComponent("adapter_model.safetensors"))
         #expect(message().contains("has shape [3, 16], but adapter_config.json and the model imply [2, 16]"))
     }
@@ -166,7 +201,8 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
         let lora = try LoraModel(wrapping: tinyModel(), config: LoraConfig(), generator: Generator(seed: 5))
         let groups = lora.parameterGroups(loraPlusRatio: 16)
         #expect(groups.count == 2 && groups[1].learningRateScale == 16)
-        #expect(groups[1].parameters.allSatisfy { $0.shape[1] == 8 } && groups[0].parameters.allSatisfy { $0.shape[0] == 8 })
+        #expect(groups[1].parameters.allSatisfy { $0.shape[1] == 8 }
+                && groups[0].parameters.allSatisfy { $0.shape[0] == 8 })
     }
 
     @Test func wrapsAnyBaseLayerThroughItsKernels() throws {
@@ -181,9 +217,12 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
             func multiply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
                 inner.multiply(x, rows: rows, into: y); for i in 0..<(rows * outFeatures) { y[i] *= 2 }
             }
-            func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int, accumulatingInto dx: UnsafeMutablePointer<Float>) {
+            func multiplyTransposed(_ dy: UnsafePointer<Float>, rows: Int,
+                                    accumulatingInto dx: UnsafeMutablePointer<Float>) {
                 let twice = (0..<(rows * outFeatures)).map { 2 * dy[$0] }
-                twice.withUnsafeBufferPointer { inner.multiplyTransposed($0.baseAddress!, rows: rows, accumulatingInto: dx) }
+                twice.withUnsafeBufferPointer {
+                    inner.multiplyTransposed($0.baseAddress!, rows: rows, accumulatingInto: dx)
+                }
             }
             func denseWeight() -> Tensor { inner.denseWeight() * 2 }
             func addToWeight(_ delta: Tensor) { inner.addToWeight(delta * 0.5) }
@@ -192,7 +231,9 @@ func expectMatches(_ report: SafeTensorsFile, _ expected: SafeTensorsFile, sourc
             var storageBytes: Int { inner.storageBytes }
         }
         let plain = tinyModel(), wrapped = tinyModel()
-        for slot in wrapped.layers[0].slots { slot.layer = Doubled(Linear(weight: (slot.layer.base as! Linear).weight * 0.5)) }
+        for slot in wrapped.layers[0].slots {
+            slot.layer = Doubled(Linear(weight: (slot.layer.base as! Linear).weight * 0.5))
+        }
         let config = LoraConfig(r: 2, targetModules: .allLinear, initLoraWeights: .random)
         let a = try LoraModel(wrapping: plain, config: config, generator: Generator(seed: 9))
         let b = try LoraModel(wrapping: wrapped, config: config, generator: Generator(seed: 9))

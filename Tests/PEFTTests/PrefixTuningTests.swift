@@ -154,7 +154,8 @@ import TestSupport
         let other = LlamaModel(config: LlamaConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 24,
                                                    numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2),
                                generator: Generator(seed: 4))
-        #expect(throws: FileFormatError.self) { try AdapterFolder.load(from: folder, onto: other) }  // num_layers 3 vs 2
+        // num_layers 3 vs 2
+        #expect(throws: FileFormatError.self) { try AdapterFolder.load(from: folder, onto: other) }
         // a prompt_embeddings tensor that does not fit the config
         var adapter = SafeTensorsFile()
         adapter["prompt_embeddings"] = StoredTensor(shape: [2, 48], values: [Float](repeating: 0, count: 96))

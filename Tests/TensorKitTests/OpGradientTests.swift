@@ -213,7 +213,9 @@ import Foundation
         // naive: row i attends to keys 0…i
         for i in 0..<t {
             var w = [Float](repeating: 0, count: i + 1)
-            for j in 0...i { for c in 0..<d { w[j] += q.array[i * d + c] * k.array[j * d + c] / Float(d).squareRoot() } }
+            for j in 0...i {
+                for c in 0..<d { w[j] += q.array[i * d + c] * k.array[j * d + c] / Float(d).squareRoot() }
+            }
             let m = w.max()!; let e = w.map { expf($0 - m) }; let s = e.reduce(0, +)
             for c in 0..<d {
                 var o: Float = 0

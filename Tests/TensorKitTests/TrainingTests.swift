@@ -21,7 +21,8 @@ import Training
                 theta[i] *= 1 - 0.1 * 0.01
                 m[i] = 0.9 * m[i] + 0.1 * g
                 v[i] = 0.999 * v[i] + 0.001 * g * g
-                let mhat = m[i] / (1 - pow(0.9, Double(t))), denom = (v[i] / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8
+                let mhat = m[i] / (1 - pow(0.9, Double(t))),
+                    denom = (v[i] / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8
                 theta[i] -= 0.1 * mhat / denom
             }
         }
@@ -29,7 +30,8 @@ import Training
     }
 
     @Test func parameterGroupsScaleTheirLearningRate() {
-        let a = Tensor(shape: [1], values: [1], requiresGrad: true), b = Tensor(shape: [1], values: [1], requiresGrad: true)
+        let a = Tensor(shape: [1], values: [1], requiresGrad: true),
+            b = Tensor(shape: [1], values: [1], requiresGrad: true)
         let opt = SGD([ParameterGroup([a]), ParameterGroup([b], learningRateScale: 16)], learningRate: 0.01)
         (a + b).sum().backward()
         opt.step()
@@ -57,6 +59,17 @@ import Training
         #expect(abs(cosine.multiplier(at: 60) - 0.5) < 1e-6 && cosine.multiplier(at: 110) < 1e-6)
         let linear = LearningRateSchedule.linear(warmup: 0, total: 100)
         #expect(linear.multiplier(at: 25) == 0.75 && linear.multiplier(at: 200) == 0)
+    }
+
+    @Test func theLogTimesTheHookAfterEachStep() {
+        let p = Tensor(shape: [1], values: [1], requiresGrad: true)
+        var calls: [Int] = []
+        let log = runTraining(steps: 3, optimizer: SGD([ParameterGroup([p])], learningRate: 0.1),
+                              learningRate: { _ in 0.1 }, maxGradientNorm: nil,
+                              lossOfStep: { _ in ((p * p).sum(), 1) },
+                              afterStep: { step in calls.append(step); Thread.sleep(forTimeInterval: 0.01) })
+        #expect(calls == [0, 1, 2] && log.tokens == 3)
+        #expect(log.afterStepSeconds >= 0.03 && log.afterStepSeconds <= log.seconds)
     }
 
     @Test func sameSeedSameLosses() {

@@ -48,4 +48,6 @@ public func gradCheck(_ inputs: [Tensor], seed: UInt64 = 1, eps: Float = 1e-2, a
     #expect(failures.isEmpty, "gradient mismatches: \(failures.prefix(5))", sourceLocation: sourceLocation)
 }
 
-public func randn(_ shape: [Int], _ gen: Generator, std: Float = 1) -> Tensor { Tensor.randn(shape, std: std, generator: gen) }
+public func randn(_ shape: [Int], _ gen: Generator, std: Float = 1) -> Tensor {
+    Tensor.randn(shape, std: std, generator: gen)
+}

@@ -19,7 +19,8 @@ public struct SpecialTokenIds: Equatable, Sendable {
         self.bos = bos; self.eos = eos; self.endTokens = endTokens; self.pad = pad
     }
 
-    static let endNames = ["<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"]
+    /// The usual names of an end-of-text token, looked for when no config file names one.
+    public static let endNames = ["<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>"]
     static let beginNames = ["<|begin_of_text|>", "<s>", "<bos>"]
     static let padNames = ["<|pad|>", "<pad>", "[PAD]"]
 

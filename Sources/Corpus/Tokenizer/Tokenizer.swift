@@ -135,6 +135,15 @@ public final class Tokenizer {
         return decoder.decodeChain(tokens).map(\.text).joined()
     }
 
+    /// The text `ids` add after `context` (a prompt's ids): the decoded whole minus the decoded context,
+    /// as transformers' streamers print it. Decoding `ids` alone could differ: a Metaspace decoder strips the
+    /// first token's leading space ("▁Paris" alone is "Paris", after a prompt it is " Paris").
+    public func decode(continuation ids: [Int], after context: [Int]) -> String {
+        let whole = decode(context + ids).unicodeScalars, before = decode(context).unicodeScalars
+        guard whole.starts(with: before) else { return decode(ids) }
+        return String(String.UnicodeScalarView(whole.dropFirst(before.count)))
+    }
+
     /// What the tokenizer is, in one line: its model, vocabulary, pre-tokenizer and what `encode` adds.
     public var summary: String {
         var parts = ["BPE with \(model.count) tokens" + (added.isEmpty ? "" : " and \(added.byId.count) added tokens")]

@@ -109,8 +109,6 @@ public final class AdaLoraModel: LayerAdapterTuner {
         }
     }
 
-    public func forward(_ batch: TokenBatch) -> Tensor { model(batch.inputIds, batch: batch.batchSize) }
-
     /// orth_reg_weight · R / N: R the orthogonality penalty of every A and B, N = 2 × modules.
     public func regularizer() -> Tensor? {
         let penalty = orthogonalityPenalty(rowOrthonormal: adapters.map(\.layer.loraA),

@@ -45,10 +45,13 @@ public enum AdapterFolder {
     /// An error naming the file, the key and both shapes unless `stored` exists with `shape` — to
     /// call before allocating anything of that shape.
     static func checkShape(_ stored: StoredTensor?, _ shape: [Int], key: String, file: URL) throws {
-        guard let stored else { throw FileFormatError(file: file.path, tensor: key, problem: "missing from the adapter") }
+        guard let stored else {
+            throw FileFormatError(file: file.path, tensor: key, problem: "missing from the adapter")
+        }
         guard stored.shape == shape else {
-            throw FileFormatError(file: file.path, tensor: key, problem: "has shape \(stored.shape), but \(configName) and the "
-                                  + "model imply \(shape): the weights and the config do not belong together")
+            throw FileFormatError(file: file.path, tensor: key,
+                                  problem: "has shape \(stored.shape), but \(configName) and the "
+                                      + "model imply \(shape): the weights and the config do not belong together")
         }
     }
 

@@ -21,7 +21,8 @@ extension Tuner {
         file["loss"] = StoredTensor(shape: [1], values: [loss.item])
         if extra != nil { file["ce_loss"] = StoredTensor(shape: [1], values: [crossEntropy.item]) }
         for (name, t) in namedTrainableParameters {
-            file["grad.\(name)"] = StoredTensor(shape: t.shape, values: t.gradArray ?? [Float](repeating: 0, count: t.count))
+            file["grad.\(name)"] = StoredTensor(shape: t.shape,
+                                                values: t.gradArray ?? [Float](repeating: 0, count: t.count))
         }
         for t in trainableParameters { t.zeroGrad() }
         if canMerge {

@@ -12,10 +12,11 @@ public struct PEFTError: Error, CustomStringConvertible, Equatable {
 
 extension FileFormatError {
     /// A `DecodingError` from reading `file` as a message naming the field and what it must be.
-    init(file: String, decoding error: DecodingError) {
+    public init(file: String, decoding error: DecodingError) {
         func path(_ context: DecodingError.Context) -> String {
             let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "the top level" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+            return keys.isEmpty ? "the top level"
+                                : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
         }
         let problem: String
         switch error {

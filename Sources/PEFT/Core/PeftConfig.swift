@@ -68,13 +68,15 @@ public enum PeftRegistry {
         .promptTuning: PromptTuningConfig.self,
         .prefixTuning: PrefixTuningConfig.self,
         .pTuning: PromptEncoderConfig.self,
+        .multitaskPromptTuning: MultitaskPromptTuningConfig.self,
     ]
 
     /// The config type for `type`, or an error naming the methods this project implements.
     public static func configType(for type: PeftType, file: String) throws -> any PeftConfig.Type {
         guard let found = configTypes[type] else {
             let known = configTypes.keys.map(\.rawValue).sorted().joined(separator: ", ")
-            throw FileFormatError(file: file, problem: "peft_type \(type.rawValue) is not implemented here yet (known: \(known))")
+            throw FileFormatError(file: file,
+                                  problem: "peft_type \(type.rawValue) is not implemented here yet (known: \(known))")
         }
         return found
     }
@@ -100,10 +102,12 @@ public enum AdapterConfigFile {
 
     /// Reads `adapter_config.json`. Only `peft_type` is required; the method's own fields take
     /// PEFT's defaults when absent; unknown keys are ignored with a warning.
-    public static func read(contentsOf url: URL, warn: (String) -> Void = printToStandardError) throws -> any PeftConfig {
+    public static func read(contentsOf url: URL,
+                            warn: (String) -> Void = printToStandardError) throws -> any PeftConfig {
         func fail(_ problem: String) -> FileFormatError { FileFormatError(file: url.path, problem: problem) }
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw fail("no such file: an adapter folder needs adapter_config.json (as PEFT's save_pretrained writes it)")
+            throw fail("no such file: an adapter folder needs adapter_config.json "
+                + "(as PEFT's save_pretrained writes it)")
         }
         guard let data = try? Data(contentsOf: url) else { throw fail("cannot be read") }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {

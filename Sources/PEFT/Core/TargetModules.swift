@@ -60,27 +60,33 @@ public enum TargetModules: Equatable, Sendable, Codable {
         var chosen: [LinearSlot]
         switch self {
         case .names(let names):
-            if names.isEmpty { throw PEFTError("target_modules is empty; name at least one module, e.g. [\"q_proj\", \"v_proj\"]") }
+            if names.isEmpty {
+                throw PEFTError("target_modules is empty; name at least one module, e.g. [\"q_proj\", \"v_proj\"]")
+            }
             chosen = slots.filter { s in names.contains { s.name == $0 || s.name.hasSuffix("." + $0) } }
         case .regex(let pattern):
             guard let re = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else {
                 throw PEFTError("target_modules regex '\(pattern)' does not compile")
             }
-            chosen = slots.filter { re.firstMatch(in: $0.name, range: NSRange($0.name.startIndex..., in: $0.name)) != nil }
+            chosen = slots.filter {
+                re.firstMatch(in: $0.name, range: NSRange($0.name.startIndex..., in: $0.name)) != nil
+            }
         case .allLinear:
             chosen = slots.filter { $0.name != "lm_head" }
         }
         if let layers {
             let bad = layers.filter { $0 < 0 || $0 >= model.layers.count }
             if !bad.isEmpty {
-                throw PEFTError("layers_to_transform \(bad) is out of range: the model has layers 0…\(model.layers.count - 1)")
+                throw PEFTError("layers_to_transform \(bad) is out of range: "
+                    + "the model has layers 0…\(model.layers.count - 1)")
             }
             chosen = chosen.filter { layerIndex(of: $0.name).map(layers.contains) ?? false }
         }
         if chosen.isEmpty {
             throw PEFTError("Target modules \(described) not found in the base model. Please check the target modules "
                 + "and try again. This model's linear modules are: \(moduleKinds(model).joined(separator: ", ")) "
-                + "(e.g. \(slots.first?.name ?? "none"))" + (layers.map { " and layers_to_transform is \($0)" } ?? "") + ".")
+                + "(e.g. \(slots.first?.name ?? "none"))" + (layers.map { " and layers_to_transform is \($0)" } ?? "")
+                + ".")
         }
         return chosen
     }

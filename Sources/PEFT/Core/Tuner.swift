@@ -12,7 +12,7 @@ import SafeTensors
 import TensorKit
 import Training
 
-public protocol Tuner: AnyObject {
+public protocol Tuner: CausalLanguageModel {
     /// The model underneath.
     var model: LlamaModel { get }
     /// The method's PEFT configuration; nil for a method PEFT does not have (full fine-tuning).
@@ -22,8 +22,13 @@ public protocol Tuner: AnyObject {
     /// own names for full fine-tuning.
     var namedTrainableParameters: [(name: String, tensor: Tensor)] { get }
     /// Logits as PEFT's model returns them: [B, n+T, V] with the n virtual positions first for
-    /// methods that prepend them, [B, T, V] otherwise.
+    /// methods that prepend them, [B, T, V] otherwise. By default the model's forward with
+    /// `virtualTokens(for:)`; a tuner that overrides it must still compute exactly that, since
+    /// generation runs the same computation over a key/value cache.
     func forward(_ batch: TokenBatch) -> Tensor
+    /// What the model reads before `batch`'s tokens: a prompt method's virtual tokens (nil for
+    /// methods that change weights). Generation puts them in the cache's prefill.
+    func virtualTokens(for batch: TokenBatch) -> VirtualTokens?
     /// The leading virtual positions in `forward`'s logits (0 unless the method prepends).
     var prependedPositions: Int { get }
     /// Virtual tokens the model sees before the real ones (prepended or as a key/value prefix):
@@ -55,6 +60,10 @@ public protocol Tuner: AnyObject {
 
 extension Tuner {
     public var peftConfig: (any PeftConfig)? { nil }
+    public func virtualTokens(for batch: TokenBatch) -> VirtualTokens? { nil }
+    public func forward(_ batch: TokenBatch) -> Tensor {
+        model(batch.inputIds, batch: batch.batchSize, virtualTokens: virtualTokens(for: batch))
+    }
     public var prependedPositions: Int { 0 }
     public var virtualTokenCount: Int { 0 }
     public func parameterGroups(weightDecay: Float) -> [ParameterGroup] {
@@ -79,7 +88,8 @@ extension Tuner {
     public func checkLength(of batch: TokenBatch) throws {
         let length = batch.sequenceLength + virtualTokenCount, limit = model.config.maxPositionEmbeddings
         guard length <= limit else {
-            throw PEFTError("a row of \(batch.sequenceLength) tokens" + (virtualTokenCount > 0 ? " plus \(virtualTokenCount) virtual tokens" : "")
+            throw PEFTError("a row of \(batch.sequenceLength) tokens"
+                + (virtualTokenCount > 0 ? " plus \(virtualTokenCount) virtual tokens" : "")
                 + " makes \(length) positions, more than the model's max_position_embeddings (\(limit)); "
                 + "use shorter examples" + (virtualTokenCount > 0 ? " or fewer virtual tokens" : ""))
         }

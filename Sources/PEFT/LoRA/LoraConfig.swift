@@ -104,7 +104,9 @@ public struct LoraConfig: PeftConfig, Equatable {
             throw PEFTError("rank_pattern['\(bad.key)'] must be positive, got \(bad.value)")
         }
         try shared.validate()
-        if useDora && initLoraWeights == .pissa { throw PEFTError("use_dora with init_lora_weights \"pissa\" is not supported") }
+        if useDora && initLoraWeights == .pissa {
+            throw PEFTError("use_dora with init_lora_weights \"pissa\" is not supported")
+        }
     }
 
     public func makeTuner(wrapping model: LlamaModel, context: TunerContext) throws -> any Tuner {
@@ -112,7 +114,8 @@ public struct LoraConfig: PeftConfig, Equatable {
     }
 
     public func loadTuner(onto model: LlamaModel, weights: SafeTensorsFile, folder: URL) throws -> any Tuner {
-        try LoraModel.load(self, weights: weights, file: folder.appendingPathComponent(AdapterFolder.weightsName), onto: model)
+        try LoraModel.load(self, weights: weights, file: folder.appendingPathComponent(AdapterFolder.weightsName),
+                           onto: model)
     }
 
     // MARK: adapter_config.json

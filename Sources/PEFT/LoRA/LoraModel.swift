@@ -27,8 +27,8 @@ public final class LoraModel: LayerAdapterTuner {
             let (r, _) = config.rankAndAlpha(for: slot.name)
             let (out, inF) = (slot.layer.outFeatures, slot.layer.inFeatures)
             guard r <= min(out, inF) else {
-                throw PEFTError("r = \(r) is larger than \(slot.name) allows: a [\(out), \(inF)] layer has rank at most "
-                    + "\(min(out, inF)); choose r ≤ \(min(out, inF))")
+                throw PEFTError("r = \(r) is larger than \(slot.name) allows: a [\(out), \(inF)] layer has rank "
+                    + "at most \(min(out, inF)); choose r ≤ \(min(out, inF))")
             }
         }
         model.setTrainable(false)
@@ -56,8 +56,6 @@ public final class LoraModel: LayerAdapterTuner {
             return out
         }
     }
-
-    public func forward(_ batch: TokenBatch) -> Tensor { model(batch.inputIds, batch: batch.batchSize) }
 
     /// LoRA+ (Hayou et al. 2024): B learns `ratio` times faster than A (ratio around 16).
     public func parameterGroups(loraPlusRatio ratio: Float, weightDecay: Float = 0) -> [ParameterGroup] {
@@ -88,9 +86,12 @@ public final class LoraModel: LayerAdapterTuner {
     }
 
     /// `config` with the tensors of `weights` (read from `file`) on `model`.
-    static func load(_ config: LoraConfig, weights: SafeTensorsFile, file: URL, onto model: LlamaModel) throws -> LoraModel {
+    static func load(_ config: LoraConfig, weights: SafeTensorsFile, file: URL,
+                     onto model: LlamaModel) throws -> LoraModel {
         var fresh = config
-        fresh.initLoraWeights = .standard  // the values come from the file
+        // A and B come from the file. A PiSSA adapter was trained on the residual W − s·B₀A₀ of the base's SVD,
+        // which PEFT recomputes when it loads one onto the original base: so does this, before A and B are read.
+        if fresh.initLoraWeights != .pissa { fresh.initLoraWeights = .standard }
         let lora = try LoraModel(wrapping: model, config: fresh, generator: Generator(seed: 0))
         var unused = Set(weights.tensors.keys)
         for (key, tensor) in lora.namedTrainableParameters {

@@ -69,13 +69,13 @@ public final class PromptLearningModel: Tuner {
     public var prependedPositions: Int { encoder.placement == .prepended ? encoder.numVirtualTokens : 0 }
     public var virtualTokenCount: Int { encoder.numVirtualTokens }
 
-    public func forward(_ batch: TokenBatch) -> Tensor {
+    /// The prompt for `batch`, placed as the encoder says: embeddings in front of the tokens, or
+    /// one key/value prefix per layer. The forward and the cached decoder both read it.
+    public func virtualTokens(for batch: TokenBatch) -> VirtualTokens? {
         let prompt = encoder.prompt(for: batch)                                            // [(B,) n, W]
         switch encoder.placement {
-        case .prepended:
-            return model(batch.inputIds, batch: batch.batchSize, virtualTokens: .prepended(prompt))
-        case .keyValuePrefix:
-            return model(batch.inputIds, batch: batch.batchSize, virtualTokens: .keyValuePrefixes(prefixes(prompt)))
+        case .prepended: return .prepended(prompt)
+        case .keyValuePrefix: return .keyValuePrefixes(prefixes(prompt))
         }
     }
 

@@ -46,10 +46,12 @@ public struct PromptLearningSettings: Codable, Equatable, Sendable {
         var s = self
         let c = model.config
         if numVirtualTokens >= c.maxPositionEmbeddings {
-            throw PEFTError("num_virtual_tokens is \(numVirtualTokens), but the model has only \(c.maxPositionEmbeddings) positions "
-                + "(max_position_embeddings): the virtual tokens and at least one real token must fit; use fewer virtual tokens")
+            throw PEFTError("num_virtual_tokens is \(numVirtualTokens), but the model has only "
+                + "\(c.maxPositionEmbeddings) positions (max_position_embeddings): the virtual tokens and at least one "
+                + "real token must fit; use fewer virtual tokens")
         }
-        for (name, stored, actual) in [("token_dim", tokenDim, width), ("num_attention_heads", numAttentionHeads, heads),
+        for (name, stored, actual) in [("token_dim", tokenDim, width),
+                                       ("num_attention_heads", numAttentionHeads, heads),
                                        ("num_layers", numLayers, c.numHiddenLayers)] {
             if let stored, stored != actual {
                 throw PEFTError("\(name) is \(stored) in the adapter config but the model has \(actual): "

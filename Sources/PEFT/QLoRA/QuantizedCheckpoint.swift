@@ -87,8 +87,8 @@ public enum QuantizedCheckpoint {
                 }
             } else if stored.shape != parameter.shape {
                 let axes = parameter.axes.joined(separator: ", ")
-                throw fail("has shape \(stored.shape) but config.json implies [\(axes)] = \(parameter.shape): the config "
-                    + "does not match the weights")
+                throw fail("has shape \(stored.shape) but config.json implies [\(axes)] = \(parameter.shape): "
+                    + "the config does not match the weights")
             }
         }
     }

@@ -39,8 +39,6 @@ public final class SelectiveFineTuning: Tuner {
         SelectiveFineTuning(model: model) { $0 == "lm_head.weight" }
     }
 
-    public func forward(_ batch: TokenBatch) -> Tensor { model(batch.inputIds, batch: batch.batchSize) }
-
     /// A whole model in the Hugging Face layout (config.json, model.safetensors).
     public func save(to folder: URL) throws { try model.save(to: folder) }
 }

@@ -31,10 +31,13 @@ public final class PromptEmbedding: PromptEncoder {
             embedding = PromptEmbedding.rows(ids, of: model.embedTokens)
         case .text:
             guard let tokenize = context.tokenize else {
-                throw PEFTError("prompt_tuning_init TEXT needs the base model's tokenizer (tokenizer.json in the model folder)")
+                throw PEFTError("prompt_tuning_init TEXT needs the base model's tokenizer "
+                    + "(tokenizer.json in the model folder)")
             }
             let ids = tokenize(config.promptTuningInitText ?? "")
-            guard !ids.isEmpty else { throw PEFTError("prompt_tuning_init_text encodes to no tokens; give it some words") }
+            guard !ids.isEmpty else {
+                throw PEFTError("prompt_tuning_init_text encodes to no tokens; give it some words")
+            }
             embedding = PromptEmbedding.rows(textInitializationIds(ids, count: n), of: model.embedTokens)
         }
     }

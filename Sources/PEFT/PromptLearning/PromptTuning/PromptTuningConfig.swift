@@ -36,7 +36,8 @@ public struct PromptTuningConfig: PeftConfig, Equatable {
     /// `base_model_name_or_path`, written to the adapter file for the reader's information.
     public var baseModelNameOrPath: String? = nil
 
-    public init(numVirtualTokens: Int, promptTuningInit: PromptTuningInit = .random, promptTuningInitText: String? = nil) {
+    public init(numVirtualTokens: Int, promptTuningInit: PromptTuningInit = .random,
+                promptTuningInitText: String? = nil) {
         virtualTokens = PromptLearningSettings(numVirtualTokens: numVirtualTokens)
         self.promptTuningInit = promptTuningInit
         self.promptTuningInitText = promptTuningInitText
@@ -73,7 +74,8 @@ public struct PromptTuningConfig: PeftConfig, Equatable {
         try AdapterFolder.checkShape(weights[PromptEmbedding.savedKey], [numVirtualTokens, model.config.hiddenSize],
                                      key: PromptEmbedding.savedKey, file: file)
         let encoder = PromptEmbedding(numVirtualTokens: numVirtualTokens, width: model.config.hiddenSize)
-        try AdapterFolder.copy(weights[PromptEmbedding.savedKey], into: encoder.embedding, key: PromptEmbedding.savedKey, file: file)
+        try AdapterFolder.copy(weights[PromptEmbedding.savedKey], into: encoder.embedding,
+                               key: PromptEmbedding.savedKey, file: file)
         AdapterFolder.warnUnused(Set(weights.tensors.keys).subtracting([PromptEmbedding.savedKey]), file: file)
         return PromptLearningModel(model: model, config: config, encoder: encoder)
     }

@@ -1,0 +1,22 @@
+# Distance from orthonormal, mean over the adapted matrices (seed 0)
+# Draws orthogonality.png from the data in orthogonality.tsv:   gnuplot orthogonality.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "orthogonality.png"
+set title "Distance from orthonormal, mean over the adapted matrices (seed 0)"
+set xlabel "step"
+set ylabel "Frobenius norm (log scale)"
+set grid
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set logscale y
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+plot "orthogonality.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 7 title "‖AAᵀ − I‖ (Q), weight 0.5", \
+     "orthogonality.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 7 title "‖BᵀB − I‖ (P), weight 0.5", \
+     "orthogonality.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 7 title "‖AAᵀ − I‖ (Q), weight 1e-9", \
+     "orthogonality.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 7 title "‖BᵀB − I‖ (P), weight 1e-9"

@@ -1,0 +1,22 @@
+# Kept triplets per matrix while training, by layer (seed 0, t = 8)
+# Draws ranks-by-layer.png from the data in ranks-by-layer.tsv:   gnuplot ranks-by-layer.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "ranks-by-layer.png"
+set title "Kept triplets per matrix while training, by layer (seed 0, t = 8)"
+set xlabel "step"
+set ylabel "mean kept triplets per matrix"
+set grid
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set yrange [0:12.5]
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+plot "ranks-by-layer.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 15 title "layer 0", \
+     "ranks-by-layer.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 15 title "layer 1", \
+     "ranks-by-layer.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 15 title "layer 2", \
+     "ranks-by-layer.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 15 title "layer 3"

@@ -1,0 +1,24 @@
+# Validation accuracy against the learning rate (2 seeds each)
+# Draws learning-rates-60.png from the data in learning-rates-60.tsv:   gnuplot learning-rates-60.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "learning-rates-60.png"
+set title "Validation accuracy against the learning rate (2 seeds each)"
+set xlabel "peak learning rate (log scale)"
+set ylabel "validation accuracy"
+set grid
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set logscale x 10
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+set style line 5 linecolor rgb "#E69F00" linewidth 2 pointtype 13 pointsize 1.2 dashtype 1
+plot "learning-rates-60.tsv" index 0 using 1:2 with linespoints linestyle 1 title "MPT from qa-job", \
+     "learning-rates-60.tsv" index 1 using 1:2 with linespoints linestyle 2 title "MPT from the source average", \
+     "learning-rates-60.tsv" index 2 using 1:2 with linespoints linestyle 3 title "MPT, no source", \
+     "learning-rates-60.tsv" index 3 using 1:2 with linespoints linestyle 4 title "prompt tuning, random start", \
+     "learning-rates-60.tsv" index 4 using 1:2 with linespoints linestyle 5 title "prompt transfer from qa-job"

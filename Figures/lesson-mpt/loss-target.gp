@@ -1,0 +1,24 @@
+# Target training loss with 60 examples, first seed
+# Draws loss-target.png from the data in loss-target.tsv:   gnuplot loss-target.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "loss-target.png"
+set title "Target training loss with 60 examples, first seed"
+set xlabel "step"
+set ylabel "loss on the answer tokens (log scale)"
+set grid
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set logscale y
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+set style line 5 linecolor rgb "#E69F00" linewidth 2 pointtype 13 pointsize 1.2 dashtype 1
+plot "loss-target.tsv" index 0 using 1:2 with linespoints linestyle 1 pointinterval 3 title "MPT from qa-job", \
+     "loss-target.tsv" index 1 using 1:2 with linespoints linestyle 2 pointinterval 3 title "MPT from the source average", \
+     "loss-target.tsv" index 2 using 1:2 with linespoints linestyle 3 pointinterval 3 title "MPT, no source", \
+     "loss-target.tsv" index 3 using 1:2 with linespoints linestyle 4 pointinterval 3 title "prompt tuning, random start", \
+     "loss-target.tsv" index 4 using 1:2 with linespoints linestyle 5 pointinterval 3 title "prompt transfer from qa-job"

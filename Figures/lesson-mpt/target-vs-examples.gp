@@ -1,0 +1,26 @@
+# Held-out target: test accuracy against target examples
+# Draws target-vs-examples.png from the data in target-vs-examples.tsv:   gnuplot target-vs-examples.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "target-vs-examples.png"
+set title "Held-out target: test accuracy against target examples"
+set xlabel "target training examples (log scale)"
+set ylabel "test accuracy (95% CI)"
+set grid
+set key below
+set autoscale xfix  # the x axis ends at the first and the last point
+set logscale x 10
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
+set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
+set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
+set style line 5 linecolor rgb "#E69F00" linewidth 2 pointtype 13 pointsize 1.2 dashtype 1
+set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
+plot "target-vs-examples.tsv" index 0 using 1:2:3:4 with yerrorlines linestyle 1 title "MPT from qa-job", \
+     "target-vs-examples.tsv" index 1 using 1:2:3:4 with yerrorlines linestyle 2 title "MPT from the source average", \
+     "target-vs-examples.tsv" index 2 using 1:2:3:4 with yerrorlines linestyle 3 title "MPT, no source", \
+     "target-vs-examples.tsv" index 3 using 1:2:3:4 with yerrorlines linestyle 4 title "prompt tuning, random start", \
+     "target-vs-examples.tsv" index 4 using 1:2:3:4 with yerrorlines linestyle 5 title "prompt transfer from qa-job", \
+     0.125 with lines linestyle 101 title "chance 0.125"
