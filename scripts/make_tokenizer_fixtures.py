@@ -15,7 +15,8 @@ Kinds: "smollm" (byte-level BPE with Digits + ByteLevel, its own ids, added toke
 lstrip/rstrip/single_word), "gpt2" (ByteLevel with add_prefix_space), "llama3" (Split with LLaMA 3's regex,
 then ByteLevel without regex; ignore_merges; a BOS template), "llama2" (TinyLlama: Prepend + Replace
 normalizer, byte fallback, <s> template, Replace/ByteFallback/Fuse/Strip decoder) and "metaspace" (NFC,
-Metaspace pre-tokenizer with prepend_scheme "first", byte fallback, "<s> $A </s>" template, Metaspace decoder).
+Metaspace pre-tokenizer with prepend_scheme "first", byte fallback, "<s> $A </s>" template, Metaspace decoder,
+normalized added tokens that NFC changes, one of them special).
 """
 import json
 import os
@@ -191,7 +192,11 @@ def metaspace():
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
     tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> $B:1 </s>:1",
                                                        special_tokens=[("<s>", bos), ("</s>", eos)])
-    write("metaspace", tok, ["<s>", "</s>"])
+    # Normalized added tokens whose content NFC changes: `tokenizers` matches and decodes them in their
+    # normalized form, and a special one is then not skipped (its normalized text is not its content).
+    tok.add_tokens([AddedToken("<cafe\u0301>", special=True, normalized=True),
+                    AddedToken("Ωme\u0301ga", normalized=True)])
+    write("metaspace", tok, ["<s>", "</s>", "<cafe\u0301>", "<caf\u00e9>", "Ωme\u0301ga", "Ωm\u00e9ga"])
 
 
 def refused():

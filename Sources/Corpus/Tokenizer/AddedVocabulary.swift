@@ -26,6 +26,9 @@ enum Segment {
 final class AddedVocabulary {
     /// Id → token (for decoding: an added token's id maps to its content).
     let byId: [Int: AddedToken]
+    /// Id → the text decoding writes for it: the content, normalized for `normalized` tokens (as
+    /// `tokenizers`' `id_to_token` gives it: LLaMA 2's "Wörterbuch" decodes as "▁Wörterbuch").
+    let decodedContent: [Int: [Unicode.Scalar]]
     /// Content → id.
     let idOfContent: [[Unicode.Scalar]: Int]
     /// Contents of the special tokens (skipped when decoding with `skippingSpecialTokens`).
@@ -65,6 +68,9 @@ final class AddedVocabulary {
             if !specialSet.contains(token.content) { plain.append(token) }
         }
         self.byId = byId
+        self.decodedContent = byId.mapValues { token in
+            token.normalized ? normalizer?.apply(token.content) ?? token.content : token.content
+        }
         self.idOfContent = ids
         self.specialContents = specialSet
         self.ordered = special + plain

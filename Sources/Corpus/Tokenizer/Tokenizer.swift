@@ -88,8 +88,9 @@ public final class Tokenizer {
     /// True when `id` is a token (of the vocabulary or an added token).
     public func hasToken(_ id: Int) -> Bool { model.tokens[id] != nil || added.byId[id] != nil }
 
-    /// The token `id` as the tokenizer writes it ("Ġthe", "▁the", "<s>"), or nil for an unknown id.
-    public func token(_ id: Int) -> String? { added.byId[id].map { $0.content.text } ?? model.tokens[id] }
+    /// The token `id` as the tokenizer writes it ("Ġthe", "▁the", "<s>"; an added token with `normalized`
+    /// in its normalized form, as `tokenizers`' `id_to_token`), or nil for an unknown id.
+    public func token(_ id: Int) -> String? { added.decodedContent[id]?.text ?? model.tokens[id] }
 
     /// The id of the token written `text` (an added token first, then the vocabulary), if any.
     public func id(ofToken text: String) -> Int? {
@@ -126,7 +127,9 @@ public final class Tokenizer {
         var tokens: [[Unicode.Scalar]] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
-            let content = added.byId[id]?.content ?? model.tokens[id].map { Array($0.unicodeScalars) }
+            // As `tokenizers`: an added token decodes as its (normalized) text, and a token is special when
+            // that text is a special token's content.
+            let content = added.decodedContent[id] ?? model.tokens[id].map { Array($0.unicodeScalars) }
             guard let content else { continue }
             if skippingSpecialTokens && added.specialContents.contains(content) { continue }
             tokens.append(content)
