@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "PEFTTests",
                     dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
         .testTarget(name: "NotebookTests",
-                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "PEFT"], exclude: ["Expected"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]
