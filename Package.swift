@@ -75,14 +75,15 @@ let package = Package(
         .testTarget(name: "LessonTests",
                     dependencies: lessons.map { Target.Dependency(stringLiteral: $0) }
                         + ["peft", "figures", "SafeTensors", "TestSupport"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TensorKit", "SafeTensors", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit", "Training", "TestSupport"]),
         .testTarget(name: "LlamaTests", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PEFTTests",
                     dependencies: ["TensorKit", "SafeTensors", "Llama", "Training", "PEFT", "TestSupport"]),
         .testTarget(name: "NotebookTests",
-                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training"]),
+                    dependencies: ["Notebook", "Corpus", "TensorKit", "Llama", "PEFT", "Training", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "PEFT"], exclude: ["Expected"]),
         .testTarget(name: "ExerciseTests", dependencies: ["ExerciseBook", "ExerciseAnswers", "exercises"]),
     ]

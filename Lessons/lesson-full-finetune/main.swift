@@ -66,17 +66,23 @@ struct LessonFullFinetune: ParsableCommand {
         let base = experiments[0].base, config = base.model.config
         nb.table(Table(["base", "parameters", "layers", "hidden", "heads", "vocabulary", "held-out loss",
                         "pretraining time"], rows: [[
-            base.preset.name, formatCount(base.model.parameterCount), "\(config.numHiddenLayers)",
+            base.name, formatCount(base.model.parameterCount), "\(config.numHiddenLayers)",
             "\(config.hiddenSize)", "\(config.numAttentionHeads)", "\(config.vocabSize)",
             String(format: "%.3f", base.heldOutLoss),
-            formatDuration(base.pretrainingSeconds)]]))
+            base.isUserModel ? "—" : formatDuration(base.pretrainingSeconds)]]))
+        if base.isUserModel {
+            nb.say("""
+                Here the base is your model from \(base.folder.path), not pretrained on this corpus: its held-out loss \
+                is measured on the world's held-out text, and the qa task asks about people it has never read about.
+                """)
+        }
         var pretrainingFigure = Figure(name: "pretraining", title: "Pretraining loss of the base model", xLabel: "step",
                                        yLabel: "loss (log scale)",
                                        kind: .lines([.init("pretraining loss",
                                                            y: base.pretrainingLosses.map(Double.init),
                                                            xStart: 10, xStep: 10)]))
         pretrainingFigure.logY = true
-        nb.figure(pretrainingFigure)
+        if !base.pretrainingLosses.isEmpty { nb.figure(pretrainingFigure) }
 
         // 2. The tasks
         nb.section("The tasks", """

@@ -55,7 +55,7 @@ struct LessonMPT: ParsableCommand {
             PEFT's MultitaskPromptTuningConfig on a small LLaMA and checks, with five seeds and intervals, what the \
             sharing buys.
             """)
-        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
+        let base = try BaseModel.load(try options.baseChoice(), rebuild: options.rebuildBase)
         let splits = options.splitSizes(trainLimit: 256)
         let sourceNames = sources.split(separator: ",").map { String($0) }
         guard sourceNames.count >= 2, !sourceNames.contains(target) else {
@@ -70,8 +70,12 @@ struct LessonMPT: ParsableCommand {
         let stepsOfSource = sourceSteps ?? (options.quick ? 20 : 300)
         let stepsOfTarget = options.steps(full: 60, quick: 10)
         let source = Experiment(lesson: lesson, options: options, base: base, task: mixture, steps: stepsOfSource)
+        // Prompt tuning's TEXT init reads its text as PEFT does, with the tokenizer's special tokens.
+        let tokenize = { [tokenizer = base.tokenizer] (text: String) in
+            tokenizer.encode(text, addingSpecialTokens: true)
+        }
         let context = { (seed: UInt64) in
-            TunerContext(generator: Generator(seed: seed), tokenize: base.tokenizer.encode)
+            TunerContext(generator: Generator(seed: seed), tokenize: tokenize)
         }
 
         // 1. The decomposition

@@ -481,14 +481,14 @@ func gapScores(_ e: Experiment, _ a: MethodResult, _ b: MethodResult) -> ItemSco
 extension LessonSoftPrompts {
     func scaleSection(_ nb: Notebook, main: Experiment, mainPrompt: MethodResult, mainFull: MethodResult,
                       seeds: [UInt64]) throws {
-        let names = (sizes ?? (options.quick ? main.base.preset.name : "tiny,small,medium"))
+        let names = (sizes ?? (options.quick ? main.base.name : "tiny,small,medium"))
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         nb.section("Does the gap close as the base grows?", """
             Lester et al.'s Figure 1: on SuperGLUE, prompt tuning trails model tuning (full fine-tuning) badly at \
             T5-Small and T5-Base and matches it at T5-XXL, 11 billion parameters — the tutorial's 「随着模型大小的增加\
             ，Prompt Tuning的性能也会提升」 (S1.7). Here: prompt tuning (n = \(virtualTokens), sampled-vocabulary \
             start) and full fine-tuning on \(main.task.name) on bases of \(names.joined(separator: ", ")), each at \
-            its own tuned learning rate, \(seeds.count) seed(s) of \(main.steps) steps (the \(main.base.preset.name) \
+            its own tuned learning rate, \(seeds.count) seed(s) of \(main.steps) steps (the \(main.base.name) \
             base's runs are the comparison's first \(seeds.count) seeds). A base not in the cache is pretrained first, \
             once: the tiny one takes about two minutes on two quiet cores, the medium one (about 5M parameters, 1,800 \
             steps) much longer; both are then cached beside the default one.
@@ -496,7 +496,7 @@ extension LessonSoftPrompts {
         var rows: [(name: String, base: BaseModel, e: Experiment, prompt: MethodResult, full: MethodResult,
                     loadSeconds: Double)] = []
         for name in names {
-            if name == main.base.preset.name {
+            if name == main.base.name {
                 rows.append((name, main.base, main, firstSeeds(mainPrompt, seeds.count),
                              firstSeeds(mainFull, seeds.count), 0))
                 continue

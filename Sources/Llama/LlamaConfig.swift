@@ -173,6 +173,15 @@ public struct LlamaConfig: Equatable, Sendable {
             }
             return n
         }
+        /// An id that may be a list of ids (LLaMA 3's several end tokens): the first.
+        func firstInt(_ key: String) throws -> Int? {
+            guard let list = json[key] as? [Any] else { return try int(key, nil) }
+            guard let first = list.first else { return nil }
+            guard let n = jsonInteger(first) else {
+                throw fail("\(key) must be an integer or a list of integers, got \(abbreviated(list))")
+            }
+            return n
+        }
         func float(_ key: String, in object: [String: Any], _ fallback: Float) throws -> Float {
             guard let v = object[key], !(v is NSNull) else { return fallback }
             guard let n = v as? NSNumber, String(cString: n.objCType) != "c" else {
@@ -213,7 +222,7 @@ public struct LlamaConfig: Equatable, Sendable {
             tieWordEmbeddings: try bool("tie_word_embeddings", false),
             attentionBias: try bool("attention_bias", false), mlpBias: try bool("mlp_bias", false),
             initializerRange: try float("initializer_range", in: json, 0.02),
-            bosTokenId: try int("bos_token_id", nil), eosTokenId: try int("eos_token_id", nil),
+            bosTokenId: try int("bos_token_id", nil), eosTokenId: try firstInt("eos_token_id"),
             padTokenId: try int("pad_token_id", nil))
         try validate(file: file)
     }

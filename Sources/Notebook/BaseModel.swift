@@ -1,9 +1,11 @@
-// BaseModel.swift — the project's own pretrained base models: presets, pretraining on the
-// embedded corpus, and a cache in the Hugging Face layout.
+// BaseModel.swift — the lessons' base models: the project's own presets (pretrained on the embedded
+// corpus and cached in the Hugging Face layout), or the user's own LLaMA-architecture model folder.
 //
 // The cache lives in `.cache/base-models/<preset>-corpus<version>/` at the package root (git ignores it), or
 // under `$PEFT_CACHE`. Each folder holds config.json, model.safetensors, tokenizer.json and
-// pretraining.json (the run's settings, loss curve and held-out loss).
+// pretraining.json (the run's settings, loss curve and held-out loss). A user's folder (`--base DIR`) is used
+// as it is: no pretraining; its held-out loss is measured on the world's held-out documents, encoded with its
+// own tokenizer.
 
 import Corpus
 import Foundation
@@ -65,21 +67,32 @@ public struct LessonError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// Which base a lesson uses: a preset of the project's, or a Hugging Face model folder.
+public enum BaseChoice: Sendable {
+    case preset(BasePreset)
+    case folder(URL)
+}
+
 /// A pretrained base: the model, its tokenizer and how it was made.
 public final class BaseModel {
     public let model: LlamaModel
     public let tokenizer: Tokenizer
-    public let preset: BasePreset
+    /// The preset it was pretrained from; nil for a user's model folder.
+    public let preset: BasePreset?
+    /// The preset's name, or the model folder's name: how tables and tuning records name the base.
+    public let name: String
     public let folder: URL
-    /// Pretraining loss every 10 steps, the held-out loss at the end, wall time.
+    /// Pretraining loss every 10 steps, the held-out loss at the end, wall time (empty and 0 for a
+    /// user's model: it was not pretrained here).
     public let pretrainingLosses: [Float]
     public let heldOutLoss: Float
     public let pretrainingSeconds: Double
     public let world = World()
 
-    init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset, folder: URL, losses: [Float], heldOut: Float,
+    init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset?, folder: URL, losses: [Float], heldOut: Float,
          seconds: Double, heldOutWindows: [[Int]]) {
         self.model = model; self.tokenizer = tokenizer; self.preset = preset; self.folder = folder
+        self.name = preset?.name ?? folder.lastPathComponent
         self.pretrainingLosses = losses; self.heldOutLoss = heldOut; self.pretrainingSeconds = seconds
         self.heldOut = heldOutWindows
     }
@@ -89,6 +102,56 @@ public final class BaseModel {
         if let env = ProcessInfo.processInfo.environment["PEFT_CACHE"] { return URL(fileURLWithPath: env) }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent(".cache")
+    }
+
+    /// True for a user's model folder (`--base DIR`), false for the project's presets.
+    public var isUserModel: Bool { preset == nil }
+
+    /// Loads the chosen base: a preset (`load(_:rebuild:)`) or a model folder (`load(folder:)`).
+    public static func load(_ choice: BaseChoice, rebuild: Bool = false, log: (String) -> Void = { print($0) }) throws
+        -> BaseModel {
+        switch choice {
+        case .preset(let preset): return try load(preset, rebuild: rebuild, log: log)
+        case .folder(let folder):
+            guard !rebuild else {
+                throw LessonError("--rebuild-base pretrains a preset again; a model folder (\(folder.path)) is used "
+                                  + "as it is: leave --rebuild-base out")
+            }
+            return try load(folder: folder, log: log)
+        }
+    }
+
+    /// A user's LLaMA-architecture model folder (config.json, model.safetensors or its shards,
+    /// tokenizer.json; generation_config.json optional): no pretraining. Forgetting is measured on the
+    /// world's held-out documents encoded with the folder's tokenizer (`<s>` and `</s>` around each
+    /// document if the tokenizer adds them), and the base's held-out loss is measured here.
+    public static func load(folder: URL, log: (String) -> Void = { print($0) }) throws -> BaseModel {
+        let started = Date()
+        let model = try LlamaModel.load(from: folder)
+        let tokenizer = try Tokenizer.load(modelFolder: folder)
+        try checkCompatible(tokenizer, model.config, folder: folder)
+        let windows = try heldOutWindows(heldOutDocuments(), tokenizer: tokenizer)
+        let held = languageModelLoss({ model($0.inputIds, batch: $0.batchSize) }, stream: windows)
+        log(String(format: "  Base: %@ from %@ (%@ parameters); tokenizer: %@; held-out loss %.3f.",
+                   folder.lastPathComponent, folder.path, formatCount(model.parameterCount), tokenizer.summary, held))
+        return BaseModel(model: model, tokenizer: tokenizer, preset: nil, folder: folder, losses: [], heldOut: held,
+                         seconds: Date().timeIntervalSince(started), heldOutWindows: windows)
+    }
+
+    /// Errors for a tokenizer the lessons cannot use with this model: no end-of-text token, or ids
+    /// without a row in the embedding.
+    public static func checkCompatible(_ tokenizer: Tokenizer, _ config: LlamaConfig, folder: URL) throws {
+        guard tokenizer.eosId != nil else {
+            throw LessonError("\(folder.path): neither config.json, generation_config.json nor tokenizer_config.json "
+                              + "names an end-of-text token, and tokenizer.json has none of the usual ones "
+                              + "(\(SpecialTokenIds.endNames.joined(separator: ", "))); add \"eos_token_id\" to "
+                              + "config.json")
+        }
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw LessonError("\(folder.path): tokenizer.json has ids up to \(tokenizer.vocabularySize - 1), but "
+                              + "config.json's vocab_size is \(config.vocabSize): some tokens have no embedding; use "
+                              + "the tokenizer saved with this model")
+        }
     }
 
     /// Loads the cached base for `preset`, pretraining (and caching) it first if needed.
@@ -106,7 +169,7 @@ public final class BaseModel {
 
     static func read(_ folder: URL, _ preset: BasePreset) throws -> BaseModel {
         let model = try LlamaModel.load(from: folder)
-        let tokenizer = try Tokenizer.load(contentsOf: folder.appendingPathComponent("tokenizer.json"))
+        let tokenizer = try Tokenizer.load(modelFolder: folder)
         let url = folder.appendingPathComponent("pretraining.json")
         guard let json = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any],
               let losses = json["losses"] as? [Double], let heldOut = json["held_out_loss"] as? Double,
@@ -146,7 +209,7 @@ public final class BaseModel {
         let started = Date()
         let g = Generator(seed: seed)
         let tokenizer = Tokenizer.train(on: Array(documents.prefix(20_000)), vocabularySize: preset.vocabularySize)
-        let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
+        let stream = documents.flatMap { documentIds($0, tokenizer: tokenizer) }
         let (b, t) = (preset.batchSize, preset.sequenceLength)
         guard stream.count > 4 * t else {
             throw LessonError("the pretraining text has \(stream.count) tokens; it needs at least \(4 * t) "
@@ -205,9 +268,15 @@ public final class BaseModel {
     /// Forgetting is measured on up to this many windows of `heldOutWindowLength` tokens.
     static let heldOutWindowCount = 16, heldOutWindowLength = 64
 
+    /// A document as a model reads it in a stream of documents: the tokenizer's prefix (LLaMA's `<s>`;
+    /// nothing for the project's tokenizers), the text, the end-of-text token.
+    static func documentIds(_ document: String, tokenizer: Tokenizer) -> [Int] {
+        tokenizer.promptIds(document) + (tokenizer.eosId.map { [$0] } ?? [])
+    }
+
     /// Up to `heldOutWindowCount` windows of `heldOutWindowLength` tokens of held-out text.
     static func heldOutWindows(_ documents: [String], tokenizer: Tokenizer) throws -> [[Int]] {
-        let stream = documents.flatMap { tokenizer.encode($0) + [tokenizer.eosId] }
+        let stream: [Int] = documents.flatMap { documentIds($0, tokenizer: tokenizer) }
         let length = heldOutWindowLength
         let count = min(heldOutWindowCount, stream.count / length)
         guard count > 0 else {

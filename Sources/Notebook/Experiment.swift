@@ -113,7 +113,7 @@ public final class Experiment {
     /// can cost as much as training: five options per item are five rows); `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
                              testLimit: Int? = nil, steps: (full: Int, quick: Int)) throws -> Experiment {
-        let base = try BaseModel.load(try options.basePreset(), rebuild: options.rebuildBase)
+        let base = try BaseModel.load(try options.baseChoice(), rebuild: options.rebuildBase)
         var sizes = options.splitSizes(trainLimit: trainLimit)
         if let testLimit { sizes.test = min(sizes.test, testLimit) }
         let task = try base.world.task(name, sizes: sizes, seed: options.seed)
@@ -138,7 +138,7 @@ public final class Experiment {
     // MARK: Learning rates
 
     func tuningKey(_ method: Method, steps: Int) -> String {
-        "\(task.name) · \(base.preset.name) base · \(task.train.count) examples · \(steps) steps · \(method.key)"
+        "\(task.name) · \(base.name) base · \(task.train.count) examples · \(steps) steps · \(method.key)"
     }
 
     /// The learning rate `method` trains with, and where it came from.

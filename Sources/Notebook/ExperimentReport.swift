@@ -11,10 +11,13 @@ extension Experiment {
     public func describeSetup(in nb: Notebook) {
         let c = base.model.config
         let b = baselines
+        let which = base.isUserModel ? "your model from \(base.folder.path)" : "the cached '\(base.name)' model"
+        let heldOutName = base.isUserModel ? "loss on the world's held-out text" : "held-out pretraining loss"
+        let tokenizerNote = base.isUserModel ? " Its tokenizer: \(base.tokenizer.summary)." : ""
         nb.say("""
-            Base: the cached '\(base.preset.name)' model, \(formatCount(base.model.parameterCount)) parameters \
-            (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), held-out pretraining loss \
-            \(String(format: "%.3f", base.heldOutLoss)). Task \(task.name): \(task.summary); \
+            Base: \(which), \(formatCount(base.model.parameterCount)) parameters \
+            (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), \(heldOutName) \
+            \(String(format: "%.3f", base.heldOutLoss)).\(tokenizerNote) Task \(task.name): \(task.summary); \
             \(task.train.count) training, \
             \(task.validation.count) validation and \(testDescription). Baselines on the test split: chance \
             \(String(format: "%.3f", b.chance)), always the most common training answer (majority) \

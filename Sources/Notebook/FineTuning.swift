@@ -22,10 +22,31 @@ public struct EncodedExample: Sendable {
 }
 
 extension Tokenizer {
+    /// The ids the model reads before it answers: the post-processor's prefix (LLaMA's `<s>`; nothing
+    /// for the project's tokenizers), then the prompt.
+    public func promptIds(_ prompt: String) -> [Int] { specialPrefix + encode(prompt) }
+
+    /// `prompt` and `continuation` encoded as ONE text, after the post-processor's prefix, with the
+    /// end-of-text token after it when `endOfText`. Encoding them together gives the tokens the model
+    /// would see in running text, whatever the tokenizer does at the boundary (LLaMA 2's tokenizer turns
+    /// the answer's leading space into "▁" and glues it to the next word; encoded alone, " Paris" would
+    /// start with an extra "▁"). The labels are −100 over the tokens shared with `promptIds(prompt)` and
+    /// the ids after them: the continuation's tokens (and a boundary token that merged prompt and
+    /// continuation, if the tokenizer made one).
+    public func encode(prompt: String, continuation: String, endOfText: Bool) -> EncodedExample {
+        let promptIds = promptIds(prompt)
+        var ids = specialPrefix + encode(prompt + continuation)
+        if endOfText, let eosId { ids.append(eosId) }
+        let shared = zip(promptIds, ids).prefix { $0 == $1 }.count
+        return EncodedExample(ids: ids, labels: [Int](repeating: -100, count: shared) + ids[shared...])
+    }
+
+    /// An example for training: its prompt, its answer and the end-of-text token (the answer's and the
+    /// end token's labels kept).
     public func encode(_ e: Example) -> EncodedExample {
-        let prompt = encode(e.prompt), answer = encode(e.answer) + [eosId]
-        return EncodedExample(ids: prompt + answer, labels: [Int](repeating: -100, count: prompt.count) + answer,
-                              taskId: e.taskId)
+        var example = encode(prompt: e.prompt, continuation: e.answer, endOfText: true)
+        example.taskId = e.taskId
+        return example
     }
 }
 
@@ -184,22 +205,15 @@ func rankClassification(_ examples: [Example], options: (Example) -> [String], t
                         logits: LogitsFunction, batchSize: Int) -> Score {
     var perItem: [Double] = []
     var samples: [(String, String, String)] = []
-    var encodedOptions: [String: [Int]] = [:]
-    func encodeOption(_ o: String) -> [Int] {
-        if let ids = encodedOptions[o] { return ids }
-        let ids = tokenizer.encode(o)
-        encodedOptions[o] = ids
-        return ids
-    }
     var start = 0
     while start < examples.count {
         var chunk: [Example] = [], rows: [EncodedExample] = []
         while start < examples.count, chunk.isEmpty || rows.count + options(examples[start]).count <= batchSize {
             let e = examples[start]
-            let p = tokenizer.encode(e.prompt)
-            for o in options(e).map(encodeOption) {
-                let labels = [Int](repeating: -100, count: p.count) + o
-                rows.append(EncodedExample(ids: p + o, labels: labels, taskId: e.taskId))
+            for o in options(e) {
+                var row = tokenizer.encode(prompt: e.prompt, continuation: o, endOfText: false)
+                row.taskId = e.taskId
+                rows.append(row)
             }
             chunk.append(e)
             start += 1
@@ -240,7 +254,7 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
     var out: [String] = []
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
         let range = start..<min(start + batchSize, prompts.count)
-        let rows = prompts[range].map { tokenizer.encode($0) }
+        let rows = prompts[range].map { tokenizer.promptIds($0) }
         let tokens = generateTokens(model, prompts: rows, maxNewTokens: maxTokens,
                                     taskIds: taskIds.map { Array($0[range]) }, padId: tokenizer.padId) {
             endsAnswer($0, tokenizer)
@@ -258,7 +272,7 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
     var out: [String] = []
     for start in stride(from: 0, to: prompts.count, by: batchSize) {
         let rowTasks = taskIds.map { Array($0[start..<min(start + batchSize, prompts.count)]) }
-        var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.encode($0) }
+        var rows = prompts[start..<min(start + batchSize, prompts.count)].map { tokenizer.promptIds($0) }
         var generated = [[Int]](repeating: [], count: rows.count)
         var done = [Bool](repeating: false, count: rows.count)
         for _ in 0..<maxTokens where done.contains(false) {
@@ -279,9 +293,10 @@ public func generate(_ prompts: [String], maxTokens: Int, tokenizer: Tokenizer, 
     return out
 }
 
-/// Whether `token` ends a one-line answer: end of text, padding, or a token holding a newline.
+/// Whether `token` ends a one-line answer: an end token (every one the model names), padding, or a
+/// token holding a newline.
 func endsAnswer(_ token: Int, _ tokenizer: Tokenizer) -> Bool {
-    token == tokenizer.eosId || token == tokenizer.padId || tokenizer.decode([token]).contains("\n")
+    tokenizer.stopIds.contains(token) || token == tokenizer.padId || tokenizer.decode([token]).contains("\n")
 }
 
 /// Mean next-token loss on held-out token windows, without gradients, through `logits` (the

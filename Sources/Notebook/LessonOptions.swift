@@ -29,7 +29,11 @@ public struct LessonOptions: ParsableArguments {
     @Option(help: "Where the report and figures go (default: Figures/<lesson>).")
     public var out: String?
 
-    @Option(help: "Base model preset: tiny (~0.1M), small (~1M, default), medium (~5M), quick (the tests').")
+    @Option(help: """
+        Base model: a preset, tiny (~0.1M), small (~1M, default), medium (~5M), quick (the tests'); or the path of a \
+        Hugging Face LLaMA-architecture model folder (config.json, model.safetensors or shards, tokenizer.json), \
+        used as it is.
+        """)
     public var base: String?
 
     @Flag(help: "Pretrain the base model again instead of using the cached one.")
@@ -49,9 +53,20 @@ public struct LessonOptions: ParsableArguments {
         return LessonOptions.packageRoot.appendingPathComponent("Figures/\(lesson)")
     }
 
-    /// The base preset: `--base`, else quick for `--quick`, else small.
-    public func basePreset() throws -> BasePreset {
-        try BasePreset.named(base ?? (quick ? "quick" : "small"))
+    /// The base: `--base` (a preset's name, or a folder: a path with a "/" or an existing folder), else
+    /// the quick preset for `--quick`, else small.
+    public func baseChoice() throws -> BaseChoice {
+        guard let base else { return .preset(try BasePreset.named(quick ? "quick" : "small")) }
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: base, isDirectory: &isFolder)
+        if exists && isFolder.boolValue { return .folder(URL(fileURLWithPath: base)) }
+        if BasePreset.all.contains(where: { $0.name == base }) { return .preset(try BasePreset.named(base)) }
+        if base.contains("/") || exists {
+            let presets = BasePreset.all.map(\.name).joined(separator: ", ")
+            throw LessonError("--base \(base): no such model folder; give a folder with config.json, "
+                              + "model.safetensors and tokenizer.json, or a preset (\(presets))")
+        }
+        return .preset(try BasePreset.named(base))
     }
 
     /// The evaluation seeds: `--seeds` of them (default 5, or `quickCount` with `--quick`) from `--seed` on.

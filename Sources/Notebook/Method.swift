@@ -78,10 +78,15 @@ public struct Method {
                             learningRates: [Float], defaultLearningRate: Float) -> Method {
         var config = config
         config.baseModelNameOrPath = base.folder.path
+        // Prompt tuning's TEXT init reads the text as PEFT does, `tokenizer(text)["input_ids"]`: with the
+        // special tokens the tokenizer adds (LLaMA's <s>; none for the project's tokenizers).
+        let tokenize = { [tokenizer = base.tokenizer] (text: String) in
+            tokenizer.encode(text, addingSpecialTokens: true)
+        }
         return Method(name, key: key, learningRates: learningRates,
                       defaultLearningRate: defaultLearningRate) { [config] seed in
             try config.makeTuner(wrapping: base.copy(), context: TunerContext(generator: Generator(seed: seed),
-                                                                               tokenize: base.tokenizer.encode))
+                                                                               tokenize: tokenize))
         }
     }
 

@@ -44,11 +44,14 @@ struct Generate: ParsableCommand {
             throw ValidationError("\(model) has no tokenizer.json, so the prompt cannot be encoded; use a folder made "
                 + "by `peft pretrain` (or copy its tokenizer.json beside the weights)")
         }
-        let tokenizer = try Tokenizer.load(contentsOf: tokenizerURL)
+        let tokenizer = try Tokenizer.load(modelFolder: folder)
         let base = try loadModel(from: folder)
         let source: any CausalLanguageModel
-        let ids = tokenizer.encode(prompt)
-        guard !ids.isEmpty else { throw ValidationError("the prompt is empty; give --prompt some text to continue") }
+        // As transformers' generate reads a prompt: with the tokenizer's prefix (LLaMA's <s>), if it adds one.
+        let ids = tokenizer.promptIds(prompt)
+        guard !tokenizer.encode(prompt).isEmpty else {
+            throw ValidationError("the prompt is empty; give --prompt some text to continue")
+        }
         let batch = TokenBatch(inputIds: [ids], taskIds: taskId.map { [$0] })
         var virtualTokens = 0
         if let adapter {
@@ -66,7 +69,8 @@ struct Generate: ParsableCommand {
                 + " and --max-new-tokens \(maxNewTokens) make \(positions) positions, more than the model's "
                 + "max_position_embeddings (\(limit)); use a shorter prompt or fewer new tokens")
         }
-        let stops = try stopTokens(tokenizer: tokenizer, folder: folder)
+        // Every end token config.json and generation_config.json name (eos_token_id may be a list), and padding.
+        let stops = tokenizer.stopIds
         let sampler = TokenSampler(temperature: temperature, generator: Generator(seed: seed))
         let started = Date()
         let tokens = generateTokens(source, prompts: [ids], maxNewTokens: maxNewTokens, sampler: sampler,
@@ -74,33 +78,12 @@ struct Generate: ParsableCommand {
             stops.contains(token) || (stopAtNewline && tokenizer.decode([token]).contains("\n"))
         }[0]
         let seconds = Date().timeIntervalSince(started)
-        print(prompt + tokenizer.decode(tokens))
+        print(prompt + tokenizer.decode(continuation: tokens, after: ids))
         let ending = tokens.count < maxNewTokens ? (stopAtNewline ? "at end of text or a newline" : "at end of text")
             : "after --max-new-tokens"
         let mode = temperature == 0 ? "greedy" : "sampled at temperature \(temperature), seed \(seed)"
         let rate = Double(tokens.count) / max(seconds, 1e-9)
         print(String(format: "[%d prompt tokens, %d new tokens (stopped %@) in %@: %.1f tokens/s, %@, key/value cache]",
                      ids.count, tokens.count, ending, formatDuration(seconds), rate, mode))
-    }
-
-    /// The tokenizer's end of text, and generation_config.json's eos_token_id (a number or a list)
-    /// when the model folder has one.
-    func stopTokens(tokenizer: Tokenizer, folder: URL) throws -> Set<Int> {
-        var stops: Set<Int> = [tokenizer.eosId]
-        let url = folder.appendingPathComponent("generation_config.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { return stops }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) } catch {
-            throw FileFormatError(file: url.path,
-                                  problem: "not valid JSON (\(error.localizedDescription)); fix or remove it")
-        }
-        switch (object as? [String: Any])?["eos_token_id"] {
-        case let id as Int: stops.insert(id)
-        case let ids as [Int]: stops.formUnion(ids)
-        case nil, is NSNull: break
-        default:
-            throw FileFormatError(file: url.path, problem: "eos_token_id must be a token id or a list of token ids")
-        }
-        return stops
     }
 }

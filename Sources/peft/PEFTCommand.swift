@@ -192,9 +192,10 @@ struct Merge: ParsableCommand {
     }
 }
 
-/// Copies tokenizer.json and generation_config.json from one model folder to another, where present.
+/// Copies tokenizer.json, tokenizer_config.json and generation_config.json from one model folder to
+/// another, where present.
 func copyModelExtras(from source: URL, to destination: URL) throws {
-    for name in ["tokenizer.json", "generation_config.json"] {
+    for name in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"] {
         let file = source.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: file.path) {
             try writeAtomically(Data(contentsOf: file), to: destination.appendingPathComponent(name))
@@ -204,16 +205,24 @@ func copyModelExtras(from source: URL, to destination: URL) throws {
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show how a model folder's tokenizer.json splits a text into tokens.")
+        abstract: "Show how a model folder's tokenizer.json splits a text into tokens.",
+        discussion: """
+        Prints the ids (with the special tokens the tokenizer adds, as `tokenizers`' encode(text) and \
+        `transformers`' tokenizer(text) do), each token's text, and what the tokenizer is.
+        """)
 
     @Option(help: "A model folder with tokenizer.json.") var model: String
+    @Flag(help: "Leave out the special tokens the post-processor adds (add_special_tokens=False).")
+    var withoutSpecialTokens = false
     @Argument(help: "The text to encode.") var text: String
 
     func run() throws {
-        let tokenizer = try Tokenizer.load(
-            contentsOf: URL(fileURLWithPath: model).appendingPathComponent("tokenizer.json"))
-        let ids = tokenizer.encode(text)
+        let tokenizer = try Tokenizer.load(modelFolder: URL(fileURLWithPath: model))
+        let ids = tokenizer.encode(text, addingSpecialTokens: !withoutSpecialTokens)
         print(ids.map(String.init).joined(separator: " "))
-        print(ids.map { "[" + tokenizer.decode([$0]).replacingOccurrences(of: "\n", with: "\\n") + "]" }.joined())
+        print(ids.map {
+            "[" + tokenizer.decode([$0], skippingSpecialTokens: false).replacingOccurrences(of: "\n", with: "\\n") + "]"
+        }.joined())
+        print("tokenizer: \(tokenizer.summary)")
     }
 }

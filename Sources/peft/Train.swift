@@ -95,11 +95,16 @@ struct Train: ParsableCommand {
         topic, qa, data-to-text, qa-city, qa-job, qa-color, qa-pet), several of these separated by commas (the \
         i-th is task i, unless its records carry a task_id), or a pre-tokenised batch {"input_ids": [[…]], \
         "labels": [[…]], "task_ids": […]} trained whole at every step with a constant learning rate and no \
-        clipping. For text data the model folder needs a tokenizer.json, as the lessons' cached base models have \
-        (.cache/base-models/<preset>-corpus<N>/).
+        clipping. For text data the model folder needs a tokenizer.json: the lessons' cached base models have one \
+        (.cache/base-models/<preset>-corpus<N>/), and so does any Hugging Face LLaMA-architecture folder with a \
+        byte-level BPE (GPT-2, LLaMA 3, SmolLM style) or a BPE with byte fallback (LLaMA 2, TinyLlama style); its \
+        end and pad tokens come from config.json and generation_config.json. A tokenizer this project cannot \
+        reproduce exactly is refused with an error naming the part.
         """)
 
-    @Option(help: "The base model folder (config.json, model.safetensors, tokenizer.json).") var model: String
+    @Option(help: ArgumentHelp("The base model folder: any LLaMA-architecture Hugging Face folder (config.json, "
+                               + "model.safetensors or shards, tokenizer.json)."))
+    var model: String
     @Option(help: "Training data: a .json/.jsonl Alpaca file, an embedded task name, or a pre-tokenised batch .json.")
     var data: String
     @Option(help: "Where to save the adapter.") var out: String
@@ -129,10 +134,13 @@ struct Train: ParsableCommand {
         let batch = isTokenBatchFile(dataURL)
             ? try TokenBatch.load(contentsOf: dataURL, vocabSize: base.config.vocabSize) : nil
         let tokenizer = batch != nil && !FileManager.default.fileExists(atPath: tokenizerURL.path) ? nil
-            : try Tokenizer.load(contentsOf: tokenizerURL)
+            : try Tokenizer.load(modelFolder: folder)
+        if let tokenizer, batch == nil { try BaseModel.checkCompatible(tokenizer, base.config, folder: folder) }
         let tasks = batch == nil ? try trainingTasks() : []
         let taskIds = batch?.taskIds ?? tasks.flatMap { $0.train.compactMap(\.taskId) }
-        let tuner = try makeTuner(wrapping: base, tokenize: tokenizer?.encode, tasksInData: (taskIds.max() ?? 0) + 1)
+        // Prompt tuning's TEXT init reads its text as PEFT does: tokenizer(text)["input_ids"], special tokens added.
+        let tokenize = tokenizer.map { t in { (text: String) in t.encode(text, addingSpecialTokens: true) } }
+        let tuner = try makeTuner(wrapping: base, tokenize: tokenize, tasksInData: (taskIds.max() ?? 0) + 1)
         print(tuner.trainableReport)
         (tuner as? AdaLoraModel)?.printAllocation(over: steps)
         let groups = (tuner as? LoraModel)?.parameterGroups(loraPlusRatio: lora.loraplusRatio)

@@ -26,7 +26,8 @@ public enum PeftType: String, Codable, Sendable, CaseIterable {
 public struct TunerContext {
     /// Every random choice of the initialisation draws from it.
     public var generator: Generator
-    /// The base model's tokenizer, for initialisations from text (prompt tuning's `TEXT`).
+    /// The base model's tokenizer, for initialisations from text (prompt tuning's `TEXT`): the ids of
+    /// `tokenizer(text)["input_ids"]`, with the special tokens the tokenizer adds (LLaMA's `<s>`).
     public var tokenize: ((String) -> [Int])?
 
     public init(generator: Generator, tokenize: ((String) -> [Int])? = nil) {
