@@ -101,7 +101,8 @@ public final class BLAS: @unchecked Sendable {
             return
         }
         if Profiler.isEnabled {
-            Profiler.measure("matmul") {
+            // by operand layout: "matmul NT" is x·Wᵀ (forward), NN dy·W (input gradient), TN dyᵀ·x (weight gradient)
+            Profiler.measure(transA ? (transB ? "matmul TT" : "matmul TN") : (transB ? "matmul NT" : "matmul NN")) {
                 self.sgemmUnprofiled(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             }

@@ -129,8 +129,8 @@ struct Bench: ParsableCommand {
             print(String(format: "  where the time goes (CPU time on every thread, exclusive; %.1f ms CPU a step "
                             + "on %.2f threads busy on average):", total / Double(steps) * 1e3, total / seconds))
             for (name, s) in cpu.sorted(by: { $0.value > $1.value }) {
-                print(String(format: "    %-22@ %6.1f ms/step  %5.1f%%", name as NSString, s / Double(steps) * 1e3,
-                             100 * s / total))
+                print("    " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                      + String(format: "%7.1f ms/step  %5.1f%%", s / Double(steps) * 1e3, 100 * s / total))
             }
         }
         if let torch { try compare(python: torch, swiftTokensPerSecond: tokensPerSecond) }
