@@ -191,13 +191,10 @@ enum CBLAS {
 /// Runs `body(i)` for i in 0..<n on the available cores and waits for all of them.
 /// With the profiler on, each iteration is charged to the category open where the loop began.
 public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
-    withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendable(escapable)
-        if let category = Profiler.currentCategory {
-            DispatchQueue.concurrentPerform(iterations: n) { i in Profiler.measure(category) { box.value(i) } }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: n) { box.value($0) }
-        }
+    if let category = Profiler.currentCategory {
+        WorkerPool.shared.run(n) { i in Profiler.measure(category) { body(i) } }
+    } else {
+        WorkerPool.shared.run(n, body)
     }
 }
 

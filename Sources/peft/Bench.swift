@@ -24,6 +24,8 @@ struct Bench: ParsableCommand {
     @Option var intermediate = 512
     @Option var layers = 4
     @Option var heads = 4
+    @Option(help: "Key/value heads (grouped-query attention; default: --heads).") var kvHeads: Int?
+    @Flag(help: "Tie lm_head to the embedding matrix (as SmolLM does).") var tied = false
     @Option var seq = 64
     @Option var batch = 32
     @Option(help: "Timed steps (after 3 warm-up steps).") var steps = 30
@@ -37,15 +39,19 @@ struct Bench: ParsableCommand {
         guard ["full", "lora", "qlora", "adalora"].contains(method) else {
             throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora")
         }
-        guard steps > 0, batch > 0, seq > 1, hidden % heads == 0 else {
+        guard steps > 0, batch > 0, seq > 1, hidden % heads == 0, heads % (kvHeads ?? heads) == 0 else {
             throw ValidationError("impossible bench configuration")
+        }
+        if torch != nil && (kvHeads != nil || tied) {
+            throw ValidationError("the PyTorch reference has no --kv-heads or --tied; compare without them")
         }
     }
 
     func run() throws {
         if let threads { BLAS.shared.threads = threads }
         let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate,
-                                 numHiddenLayers: layers, numAttentionHeads: heads, maxPositionEmbeddings: seq)
+                                 numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
+                                 maxPositionEmbeddings: seq, tieWordEmbeddings: tied)
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
@@ -140,7 +146,9 @@ struct Bench: ParsableCommand {
     /// the same again for its input gradient; its weight gradient (another 2·N·in·out) only when
     /// it trains; LoRA (and AdaLoRA) adds its two thin products (×3); attention 4·B·H·T²·D forward, 8 backward.
     func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int, adapterRank: Int?) -> Double {
-        let perLayer = 4 * c.hiddenSize * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize
+        let kvWidth = c.numKeyValueHeads * c.headDim
+        let perLayer = 2 * c.hiddenSize * c.hiddenSize + 2 * c.hiddenSize * kvWidth
+            + 3 * c.hiddenSize * c.intermediateSize
         let linear = Double(c.numHiddenLayers * perLayer + c.vocabSize * c.hiddenSize)
         let attention = Double(c.numHiddenLayers) * Double(tokens) * Double(seq) * Double(c.hiddenSize)
         let n = Double(tokens)
