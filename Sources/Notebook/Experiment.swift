@@ -148,8 +148,13 @@ public final class Experiment {
         if options.quick { return (method.defaultLearningRate, .untuned) }
         let steps = steps ?? self.steps
         let key = tuningKey(method, steps: steps)
-        if let record = tuning[key] {  // committed, or swept earlier in this --tune run
+        if var record = tuning[key] {  // committed, or swept earlier in this --tune run
             let source: LearningRateSource = options.tune ? .swept : .committed
+            if options.tuneMissing, let wider = try widened(method, record, steps: steps) {
+                record = wider
+                tuning[key] = record
+                try tuning.save()
+            }
             note(method.name, record, source)
             return (record.learningRate, source)
         }
@@ -170,21 +175,37 @@ public final class Experiment {
 
     /// Every learning rate of `method` on the tuning seeds, scored on the validation split.
     func sweep(_ method: Method, steps: Int) throws -> TuningRecord {
-        var points: [SweepPoint] = []
-        for rate in method.learningRates {
-            var score = 0.0, loss = 0.0, heldOut = 0.0
-            for seed in tuningSeeds {
-                let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
-                let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-                score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
-                loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
-                heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
-            }
-            let n = Double(tuningSeeds.count)
-            points.append(SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n,
-                                     heldOutLoss: heldOut / n))
-        }
+        let points = try method.learningRates.map { try sweepPoint(method, rate: $0, steps: steps) }
         return TuningRecord(learningRate: TuningRecord.best(points).learningRate, seeds: tuningSeeds, sweep: points)
+    }
+
+    /// One learning rate on the tuning seeds: validation score and loss, held-out loss (means).
+    func sweepPoint(_ method: Method, rate: Float, steps: Int) throws -> SweepPoint {
+        var score = 0.0, loss = 0.0, heldOut = 0.0
+        for seed in tuningSeeds {
+            let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
+            let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
+            score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
+            loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
+            heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
+        }
+        let n = Double(tuningSeeds.count)
+        return SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n,
+                          heldOutLoss: heldOut / n)
+    }
+
+    /// With `--tune-missing`, a record whose chosen rate is the smallest or largest it tried gets
+    /// the next rate beyond that edge (the grid's own spacing continued), and again, until the
+    /// choice lies inside the sweep or three rates were added. Nil when nothing was added.
+    func widened(_ method: Method, _ record: TuningRecord, steps: Int) throws -> TuningRecord? {
+        var record = record, added = 0
+        while added < 3, let rate = record.rateBeyondEdge {
+            record.sweep.append(try sweepPoint(method, rate: rate, steps: steps))
+            record.sweep.sort { $0.learningRate < $1.learningRate }
+            record.learningRate = TuningRecord.best(record.sweep).learningRate
+            added += 1
+        }
+        return added > 0 ? record : nil
     }
 
     /// One training run; returns the trained tuner.

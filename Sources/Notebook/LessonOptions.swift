@@ -23,7 +23,10 @@ public struct LessonOptions: ParsableArguments {
         """)
     public var tune = false
 
-    @Flag(help: "Sweep only the settings Lessons/<lesson>/tuning.json lacks, and add them to it.")
+    @Flag(help: """
+        Sweep only what Lessons/<lesson>/tuning.json lacks and add it: settings it has no record for, and, where a \
+        record's chosen rate is the smallest or largest it tried, up to three rates beyond that edge.
+        """)
     public var tuneMissing = false
 
     @Option(help: "Where the report and figures go (default: Figures/<lesson>).")

@@ -45,6 +45,22 @@ public struct TuningRecord: Codable, Sendable {
         let rates = sweep.map(\.learningRate)
         return learningRate == rates.min() || learningRate == rates.max()
     }
+
+    /// When the choice is at an edge of the sweep: the next rate beyond it, continuing the spacing
+    /// of the two outermost rates there (5e-3, 1e-2 → 2e-2), to two significant digits, within
+    /// 1e-6…1. Nil when the choice is inside the sweep, or the sweep has fewer than two rates.
+    public var rateBeyondEdge: Float? {
+        let rates = sweep.map(\.learningRate).sorted()
+        guard rates.count >= 2, isAtEdge else { return nil }
+        let up = learningRate == rates.last!
+        let edge = Double(up ? rates[rates.count - 1] : rates[0])
+        let inner = Double(up ? rates[rates.count - 2] : rates[1])
+        let next = edge * (edge / inner)
+        let digits = pow(10, floor(log10(next)) - 1)
+        let rounded = (next / digits).rounded() * digits
+        guard rounded >= 1e-6, rounded <= 1, !rates.contains(Float(rounded)) else { return nil }
+        return Float(rounded)
+    }
 }
 
 /// The tuning records of one lesson, shared by all its experiments (a lesson with two tasks has

@@ -16,9 +16,11 @@ struct Bench: ParsableCommand {
     @Option(help: """
         full (train everything), lora (r = --rank, alpha 2·r, q_proj and v_proj, the rest frozen), qlora (that \
         LoRA over a base quantized to NF4 with double quantization) or adalora (init_r 12, target_r 8, q_proj and \
-        v_proj, pruning after every step; prints the rank allocator's share).
+        v_proj, pruning after every step; prints the rank allocator's share) or prompt-tuning (--virtual-tokens \
+        embeddings in front of every row, random init; throughput counts the real tokens, as the reference does).
         """) var method = "full"
     @Option(help: "LoRA rank for --method lora.") var rank = 8
+    @Option(help: "Virtual tokens for --method prompt-tuning.") var virtualTokens = 20
     @Option var vocab = 512
     @Option var hidden = 128
     @Option var intermediate = 512
@@ -32,12 +34,12 @@ struct Bench: ParsableCommand {
     @Option(help: "BLAS threads (default: the BLAS's own choice).") var threads: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Flag(help: "Break the step time down by category (matmul, attention, optimizer, rest).") var profile = false
-    @Option(help: "A Python with torch, transformers and peft: run the reference side by side and print the ratio.")
+    @Option(help: "A Python with torch, transformers, peft (bitsandbytes for qlora): run the reference beside it.")
     var torch: String?
 
     func validate() throws {
-        guard ["full", "lora", "qlora", "adalora"].contains(method) else {
-            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora")
+        guard ["full", "lora", "qlora", "adalora", "prompt-tuning"].contains(method) else {
+            throw ValidationError("unknown --method '\(method)'; choose: full, lora, qlora, adalora, prompt-tuning")
         }
         guard steps > 0, batch > 0, seq > 1, hidden % heads == 0, heads % (kvHeads ?? heads) == 0 else {
             throw ValidationError("impossible bench configuration")
@@ -51,11 +53,12 @@ struct Bench: ParsableCommand {
         if let threads { BLAS.shared.threads = threads }
         let config = LlamaConfig(vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate,
                                  numHiddenLayers: layers, numAttentionHeads: heads, numKeyValueHeads: kvHeads,
-                                 maxPositionEmbeddings: seq, tieWordEmbeddings: tied)
+                                 maxPositionEmbeddings: seq + virtualTokens, tieWordEmbeddings: tied)
         let gen = Generator(seed: seed)
         let model = LlamaModel(config: config, generator: gen)
         var trainable = model.namedParameters.map(\.tensor)
         var adaLora: AdaLoraModel? = nil
+        var promptTuner: (any Tuner)? = nil
         if method == "qlora" {
             let floatBytes = model.weightBytes
             try model.quantizeLinearLayers(.qlora)
@@ -76,16 +79,27 @@ struct Bench: ParsableCommand {
             trainable = tuner.trainableParameters
             adaLora = tuner
             print(tuner.trainableReport)
+        } else if method == "prompt-tuning" {
+            let tuner = try PromptTuningConfig(numVirtualTokens: virtualTokens)
+                .makeTuner(wrapping: model, context: TunerContext(generator: gen))
+            trainable = tuner.trainableParameters
+            promptTuner = tuner
+            print(tuner.trainableReport)
         }
         let optimizer = AdamW(parameters: trainable, learningRate: 1e-3)
         let ids = (0..<batch * seq).map { _ in gen.int(below: vocab) }
         var lastLoss: Float = 0, globalStep = 0, allocatorSeconds = 0.0
-        func step() {
+        let tokenBatch = TokenBatch(ids: ids, labels: ids, rows: batch)
+        func stepLoss() -> Tensor {
+            if let promptTuner { return Profiler.measure("forward (rest)") { promptTuner.loss(tokenBatch).total } }
             let logits = Profiler.measure("forward (rest)") { model(ids, batch: batch) }
-            let loss = Profiler.measure("forward (rest)") {
+            return Profiler.measure("forward (rest)") {
                 let crossEntropy = causalLanguageModelLoss(logits, labels: ids)
                 return adaLora?.regularizer().map { crossEntropy + $0 } ?? crossEntropy
             }
+        }
+        func step() {
+            let loss = stepLoss()
             Profiler.measure("backward (rest)") { loss.backward() }
             Profiler.measure("optimizer") { optimizer.step() }
             if let adaLora {
@@ -99,10 +113,7 @@ struct Bench: ParsableCommand {
         }
         for _ in 0..<3 { step() }
         // Which weights got a gradient in a step: a frozen weight must get none (no dW product at all).
-        let probe = Profiler.measure("forward (rest)") {
-            causalLanguageModelLoss(model(ids, batch: batch), labels: ids)
-        }
-        probe.backward()
+        stepLoss().backward()
         let withGradient = model.namedParameters.filter { $0.tensor.grad != nil }
         let frozenCount = model.namedParameters.count - withGradient.count
         optimizer.zeroGrad()
@@ -116,7 +127,9 @@ struct Bench: ParsableCommand {
         Profiler.isEnabled = false
         let tokensPerSecond = Double(batch * seq * steps) / seconds
         let adapterRank = method == "lora" || method == "qlora" ? rank : method == "adalora" ? adaLoraInitR : nil
-        let flops = stepFlops(config: config, tokens: batch * seq, seq: seq, adapterRank: adapterRank) * Double(steps)
+        let positions = seq + (promptTuner == nil ? 0 : virtualTokens)  // a prompt's rows are n + T long
+        let flops = stepFlops(config: config, tokens: batch * positions, seq: positions,
+                              adapterRank: promptTuner == nil ? adapterRank : 0) * Double(steps)
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9,
                      seconds / Double(steps) * 1e3, lastLoss))
@@ -161,16 +174,19 @@ struct Bench: ParsableCommand {
     var adaLoraInitR: Int { 12 }
 
     func compare(python: String, swiftTokensPerSecond: Double) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("shared/bench/torch_ref_bench.py")
+        // full and LoRA: the shared reference; QLoRA, AdaLoRA and prompt tuning: this project's script beside it
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let shared = ["full", "lora"].contains(method)
+        let script = shared
+            ? root.deletingLastPathComponent().appendingPathComponent("shared/bench/torch_ref_bench.py")
+            : root.appendingPathComponent("scripts/bench_reference.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        // the reference has no 4-bit CPU training: QLoRA is compared with its float LoRA
-        let reference = method == "qlora" ? "lora" : method
-        process.arguments = [script.path, "--method", reference, "--vocab", "\(vocab)", "--d-model", "\(hidden)",
+        process.arguments = [script.path, "--method", method, "--vocab", "\(vocab)", "--d-model", "\(hidden)",
                              "--ffn", "\(intermediate)", "--layers", "\(layers)", "--heads", "\(heads)",
-                             "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)"]
+                             "--seq", "\(seq)", "--batch", "\(batch)", "--steps", "\(steps)", "--rank", "\(rank)"]
+            + (shared ? [] : ["--virtual-tokens", "\(virtualTokens)"])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

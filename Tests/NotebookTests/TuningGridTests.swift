@@ -1,0 +1,30 @@
+// The learning-rate grid is widened where a tuned choice sits at its edge: which rate comes next.
+
+import Foundation
+import Notebook
+import Testing
+
+@Suite struct TuningGridTests {
+    /// A record as tuning.json stores it: `scores` per rate, the chosen rate the best score.
+    func record(_ scores: [(Float, Double)]) throws -> TuningRecord {
+        let best = scores.max { $0.1 < $1.1 }!.0
+        let points = scores.map { #"{"learning_rate": \#($0.0), "validation_score": \#($0.1), "# +
+            #""validation_loss": 1, "held_out_loss": 1}"# }
+        let json = #"{"learning_rate": \#(best), "seeds": [1000, 1001], "sweep": [\#(points.joined(separator: ","))]}"#
+        return try JSONDecoder().decode(TuningRecord.self, from: Data(json.utf8))
+    }
+
+    @Test func theNextRateContinuesTheGridsSpacing() throws {
+        #expect(try record([(1e-3, 0.2), (5e-3, 0.4), (1e-2, 0.5)]).rateBeyondEdge == 2e-2)
+        #expect(try record([(5e-3, 0.6), (1e-2, 0.5), (2e-2, 0.1)]).rateBeyondEdge == 2.5e-3)
+        #expect(try record([(1e-2, 0.1), (3e-2, 0.2), (1e-1, 0.3)]).rateBeyondEdge == 0.33)
+        #expect(try record([(2e-2, 0.2), (5e-2, 0.3)]).rateBeyondEdge == 0.13)  // 0.125 to two digits
+    }
+
+    @Test func nothingIsAddedInsideTheGridOrPastItsBounds() throws {
+        #expect(try record([(1e-3, 0.2), (5e-3, 0.6), (1e-2, 0.5)]).rateBeyondEdge == nil)  // inside
+        #expect(try record([(0.3, 0.2), (1.0, 0.5)]).rateBeyondEdge == nil)                 // past 1
+        #expect(try record([(3e-6, 0.5), (1e-5, 0.2)]).rateBeyondEdge == nil)              // below 1e-6
+        #expect(try record([(1e-3, 0.5)]).rateBeyondEdge == nil)                           // one rate
+    }
+}
