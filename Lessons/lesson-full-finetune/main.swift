@@ -2,7 +2,7 @@
 // what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
 // when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (over 5 minutes with the base cached: README, "Lesson run times")
+//   swift run lesson-full-finetune            (11:12 measured alone with the base cached)
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
 //   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -24,7 +24,7 @@ struct LessonFullFinetune: ParsableCommand {
         Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
         learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
         shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
-        intervals, forgetting, and how the value of pretraining changes with the amount of task data. Over five \
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About eleven \
         minutes even with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 

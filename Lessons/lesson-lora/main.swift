@@ -25,7 +25,7 @@ struct LessonLoRA: ParsableCommand {
         Wraps q_proj and v_proj of a small pretrained LLaMA with rank-8 adapters (h = W₀x + (alpha/r)·B·A·x), trains \
         them and full fine-tuning on the same task, each at the learning rate chosen on the validation split \
         (Lessons/lesson-lora/tuning.json), five seeds each, and measures trainable parameters, memory, test score with \
-        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About 2.5 \
+        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About 1.5 \
         minutes once the base model is cached. The report and figures go to Figures/lesson-lora (or --out).
         """)
 

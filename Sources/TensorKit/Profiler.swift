@@ -3,11 +3,12 @@
 //
 // Off by default (one branch per measured region). Regions nest; time is charged to the
 // innermost one only. Each thread keeps its own stack of open regions and is charged its own CPU
-// time (CLOCK_THREAD_CPUTIME_ID), so a thread waiting for others costs nothing, and work that a
-// parallel loop hands to other threads is charged there: a worker starts inside the category
-// that was open where the loop began (`parallelFor` passes it on), and a product it runs is
-// booked as "matmul", not as the attention or norm that called it. The categories then add up to
-// the CPU time of every thread, which on N busy threads is N times the wall time.
+// time (CLOCK_THREAD_CPUTIME_ID), so a thread asleep costs nothing, and work that a parallel
+// loop hands to other threads is charged there: a worker starts inside the category that was open
+// where the loop began (`parallelFor` passes it on), and a product it runs is booked as "matmul
+// NT" (by operand layout), not as the attention or norm that called it. A loop's caller spinning
+// for its workers is booked as "parallel wait"; workers spinning between loops are not booked.
+// The categories add up to the CPU time spent in measured regions on every thread.
 
 #if canImport(Darwin)
 import Darwin

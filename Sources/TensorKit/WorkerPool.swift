@@ -23,10 +23,11 @@ import Glibc
 #endif
 
 final class WorkerPool: @unchecked Sendable {
-    /// The process-wide pool: one thread fewer than the BLAS's threads (the caller is the other).
-    static let shared = WorkerPool(workers: BLAS.shared.threads - 1)
+    /// The process-wide pool: one thread fewer than the BLAS's threads (the caller is the other), and
+    /// never more threads than CPUs online (every loop waits for every worker).
+    static let shared = WorkerPool(workers: min(BLAS.shared.threads, usableProcessors()) - 1)
 
-    let workers: Int
+    private(set) var workers = 0
     private let busy = Atomic<Bool>(false)        // a loop is running
     private let generation = Atomic<Int>(0)       // bumped once per loop
     private let next = Atomic<Int>(0)             // the next index to take
@@ -41,17 +42,18 @@ final class WorkerPool: @unchecked Sendable {
     private static let spinLimit = 20_000
 
     init(workers: Int) {
-        self.workers = max(0, workers)
         mutex.initialize(to: pthread_mutex_t()); pthread_mutex_init(mutex, nil)
         wake.initialize(to: pthread_cond_t()); pthread_cond_init(wake, nil)
-        for _ in 0..<self.workers {
+        for _ in 0..<max(0, workers) {  // only the threads that started count: each loop waits for all of them
             var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            pthread_create(&thread, nil, { raw in
+            let context = Unmanaged.passRetained(self)
+            let started = pthread_create(&thread, nil, { raw in
                 Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().workLoop()
                 return nil
-            }, context)
+            }, context.toOpaque())
+            guard started == 0 else { context.release(); break }
             pthread_detach(thread)
+            self.workers += 1
         }
     }
 
@@ -72,10 +74,12 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
             }
             takeIndices()
-            var spins = 0
-            while checkedIn.load(ordering: .acquiring) < workers {
-                spins += 1
-                if spins > 1000 { sched_yield() }  // a worker that lost its core: give it ours
+            Profiler.measure("parallel wait") {  // the caller's spin is CPU time too: booked, not hidden
+                var spins = 0
+                while checkedIn.load(ordering: .acquiring) < workers {
+                    spins += 1
+                    if spins > 1000 { sched_yield() }  // a worker that lost its core: give it ours
+                }
             }
             self.body = nil
         }
@@ -109,4 +113,9 @@ final class WorkerPool: @unchecked Sendable {
             checkedIn.add(1, ordering: .releasing)
         }
     }
+}
+
+/// CPUs online, at least 1 (Glibc's Swift module does not offer sched_getaffinity).
+private func usableProcessors() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 }

@@ -46,7 +46,8 @@ enum FuzzFixtures {
         }
         let summary = tokenizer.summary
         return summary.contains("pre-tokenizer ByteLevel(add_prefix_space: false")
-            && summary.contains("decoder ByteLevel") && !summary.contains("normalizer") && byteTokens.allSatisfy { tokenizer.id(ofToken: $0) != nil }
+            && summary.contains("decoder ByteLevel") && !summary.contains("normalizer")
+            && byteTokens.allSatisfy { tokenizer.id(ofToken: $0) != nil }
     }
 
     static let alpacaArray = Data(#"""
