@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // The package: a small numeric core, a LLaMA model, training pieces, PEFT methods and lessons.
-// Dependencies point one way:  TensorKit <- Llama <- PEFT <- Notebook <- lessons, peft CLI, figures
+// Dependencies point one way:  FastMath <- TensorKit <- Llama <- PEFT <- Notebook <- lessons, peft CLI, figures
 //                               PEFT <- Export <- peft CLI;  SafeTensors <- Llama;  TensorKit <- Training, Corpus
 import PackageDescription
 
