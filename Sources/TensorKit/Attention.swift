@@ -80,7 +80,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
     } }
     var inputs = [q, k, v]
     if let prefixKey, let prefixValue { inputs += [prefixKey, prefixValue] }
-    out.record(inputs) { dOut in Profiler.measure("attention backward") {
+    out.record(inputs) { dOut in  // booked as "attention backward": record keeps the forward's category
         let needKV = k.requiresGrad || v.requiresGrad || (prefixKey?.requiresGrad ?? false)
             || (prefixValue?.requiresGrad ?? false)
         let gq = q.requiresGrad ? q.gradBuffer() : nil
@@ -134,7 +134,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
                 }
             }
         }
-    } }
+    }
     return out
 }
 
@@ -161,7 +161,7 @@ public func rope(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -
     Profiler.measure("rope") { ropeForward(x, heads: heads, table: table, rowOffsets: rowOffsets) }
 }
 
-func ropeForward(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
+private func ropeForward(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
     precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")

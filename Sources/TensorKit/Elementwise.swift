@@ -204,7 +204,7 @@ public func silu(_ x: Tensor) -> Tensor {
     Profiler.measure("elementwise") { siluForward(x) }
 }
 
-func siluForward(_ x: Tensor) -> Tensor {
+private func siluForward(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     let (src, dst) = (x.data, out.data)
     parallelRanges(x.count) { range in
@@ -230,7 +230,7 @@ public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
     Profiler.measure("swiglu") { swigluForward(gate, up) }
 }
 
-func swigluForward(_ gate: Tensor, _ up: Tensor) -> Tensor {
+private func swigluForward(_ gate: Tensor, _ up: Tensor) -> Tensor {
     precondition(gate.shape == up.shape, "swiglu: gate \(gate.shape) and up \(up.shape) differ")
     let out = Tensor(uninitialized: gate.shape)
     let (g, u, y) = (gate.data, up.data, out.data)

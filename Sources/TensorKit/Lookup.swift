@@ -13,7 +13,7 @@ public func embedding(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Te
     Profiler.measure("embedding") { embeddingForward(ids, shape: idsShape, weight: weight) }
 }
 
-func embeddingForward(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Tensor {
+private func embeddingForward(_ ids: [Int], shape idsShape: [Int], weight: Tensor) -> Tensor {
     let (vocab, c) = (weight.shape[0], weight.shape[1])
     precondition(ids.count == idsShape.reduce(1, *), "embedding: \(ids.count) ids for shape \(idsShape)")
     for id in ids { precondition(id >= 0 && id < vocab, "token id \(id) is outside the vocabulary 0..<\(vocab)") }
@@ -37,7 +37,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -1
     Profiler.measure("cross-entropy") { crossEntropyForward(logits, targets: targets, ignoreIndex: ignoreIndex) }
 }
 
-func crossEntropyForward(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -100) -> Tensor {
+private func crossEntropyForward(_ logits: Tensor, targets: [Int], ignoreIndex: Int) -> Tensor {
     let v = logits.shape.last!, rows = logits.count / v
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
     let lse = Buffer(count: rows)

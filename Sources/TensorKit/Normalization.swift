@@ -57,7 +57,7 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     Profiler.measure("rmsnorm") { rmsNormForward(x, weight: weight, eps: eps) }
 }
 
-func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+private func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     let c = x.shape.last!, rows = x.count / c
     precondition(weight.count == c, "rmsNorm: weight \(weight.shape) for rows of \(c)")
     let out = Tensor(uninitialized: x.shape)
