@@ -84,27 +84,22 @@ func dequantizationShare(_ tuner: any Tuner, batch: TokenBatch, steps: Int) -> D
     return (Profiler.seconds["dequantize"] ?? 0) / max(seconds, 1e-12)
 }
 
-/// An optimizer that runs AdamW and records, after every step, the process's resident memory
-/// (VmRSS) and the optimizer state's resident bytes: measured by the kernel for a paged state,
-/// the allocated moments for a heap state (malloc'd and written every step, so resident).
-final class StateRecorder: Optimizer {
-    let inner: AdamW
+/// AdamW, with the process's resident memory (VmRSS) and the optimizer state's resident bytes
+/// recorded after every step: measured by the kernel for a paged state, the allocated moments for
+/// a heap state (malloc'd and written every step, so resident).
+final class StateRecorder {
+    let adamW: AdamW
     let paged: RecordingPagedState?
-    private(set) var processBytes: [Int] = []
+    let process = ResidentMemoryTrace()
     private(set) var stateBytes: [Int] = []
-    init(_ inner: AdamW, paged: RecordingPagedState?) { self.inner = inner; self.paged = paged }
-    var groups: [ParameterGroup] { inner.groups }
-    var learningRate: Float {
-        get { inner.learningRate }
-        set { inner.learningRate = newValue }
-    }
-    func step() {
-        inner.step()
-        processBytes.append(ResidentMemory.current() ?? 0)
+    init(_ adamW: AdamW, paged: RecordingPagedState?) { self.adamW = adamW; self.paged = paged }
+
+    /// The optimizer to train with: AdamW, sampled after each step.
+    lazy var optimizer: any Optimizer = process.recording(adamW) { [unowned self] in
         if let state = paged?.inner {
             stateBytes.append(state.measuredResidentBytes() ?? state.residentBytes)
         } else {
-            stateBytes.append(8 * inner.parameterCount)
+            stateBytes.append(8 * adamW.parameterCount)
         }
     }
 }

@@ -642,23 +642,23 @@ struct LessonQLoRA: ParsableCommand {
             let storage = paged ? RecordingPagedState(try PagedOptimizerState(
                 residentBudget: Int(pagedBudget * Double(stateBytes)))) : nil
             let recorder = StateRecorder(AdamW(groups, learningRate: 1e-3, storage: storage), paged: storage)
-            let log = try fineTune(tuner, label: paged ? "paged AdamW" : "AdamW", optimizer: recorder, data: data,
-                                   padId: base.tokenizer.padId, settings: trainingSettings)
+            let log = try fineTune(tuner, label: paged ? "paged AdamW" : "AdamW", optimizer: recorder.optimizer,
+                                   data: data, padId: base.tokenizer.padId, settings: trainingSettings)
             return (tuner, recorder, log.seconds / Double(steps))
         }
         let heap = try train(paged: false)
         let paged = try train(paged: true)
         let state = paged.recorder.paged?.inner
-        let stateBytes = 8 * heap.recorder.inner.parameterCount
+        let stateBytes = 8 * heap.recorder.adamW.parameterCount
         let budget = state?.residentBudget ?? 0
         let identical = zip(heap.tuner.trainableParameters, paged.tuner.trainableParameters).allSatisfy {
             $0.array == $1.array
         }
         // the state's resident bytes after every parameter's update, over the first steps
         let updates = paged.recorder.paged?.trace ?? []
-        let perStep = heap.recorder.inner.groups.reduce(0) { $0 + $1.parameters.count }
+        let perStep = heap.recorder.adamW.groups.reduce(0) { $0 + $1.parameters.count }
         let shown = min(updates.count, 3 * perStep)
-        let sizes = heap.recorder.inner.groups.flatMap(\.parameters).map { 8 * $0.count }
+        let sizes = heap.recorder.adamW.groups.flatMap(\.parameters).map { 8 * $0.count }
         let heapTrace = (0..<shown).map { sizes.prefix($0 + 1).reduce(0, +) }
         let mb = { (b: Int) in Double(b) / 1_048_576 }
         let x = { (k: Int) in Double(k + 1) / Double(max(perStep, 1)) }
@@ -690,8 +690,8 @@ struct LessonQLoRA: ParsableCommand {
             ["state in RAM after a step, largest", formatBytes(heap.recorder.stateBytes.max() ?? 0),
              formatBytes(result.peakPagedState)],
             ["page-outs in \(steps) steps", "—", "\(result.pageOuts)"],
-            ["process resident memory, largest (VmRSS)", formatBytes(heap.recorder.processBytes.max() ?? 0),
-             formatBytes(paged.recorder.processBytes.max() ?? 0)],
+            ["process resident memory, largest (VmRSS)", formatBytes(heap.recorder.process.peak),
+             formatBytes(paged.recorder.process.peak)],
             ["seconds a step", String(format: "%.3f", heap.seconds), String(format: "%.3f", paged.seconds)],
             ["final adapter weights", "—", identical ? "identical to AdamW's, bit for bit" : "DIFFERENT"],
         ]))

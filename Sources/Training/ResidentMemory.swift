@@ -51,9 +51,11 @@ public final class ResidentMemoryTrace {
 }
 
 extension ResidentMemoryTrace {
-    /// An optimizer that runs `optimizer` and records VmRSS after each of its steps.
-    public func recording(_ optimizer: any Optimizer) -> any Optimizer {
-        RecordingOptimizer(inner: optimizer, trace: self)
+    /// An optimizer that runs `optimizer` and records VmRSS after each of its steps, then calls
+    /// `afterEachStep` (for anything else a caller samples per step, such as an optimizer state's
+    /// own resident bytes).
+    public func recording(_ optimizer: any Optimizer, afterEachStep: (() -> Void)? = nil) -> any Optimizer {
+        RecordingOptimizer(inner: optimizer, trace: self, afterEachStep: afterEachStep)
     }
 }
 
@@ -61,7 +63,12 @@ extension ResidentMemoryTrace {
 private final class RecordingOptimizer: Optimizer {
     let inner: any Optimizer
     let trace: ResidentMemoryTrace
-    init(inner: any Optimizer, trace: ResidentMemoryTrace) { self.inner = inner; self.trace = trace }
+    let afterEachStep: (() -> Void)?
+    init(inner: any Optimizer, trace: ResidentMemoryTrace, afterEachStep: (() -> Void)?) {
+        self.inner = inner
+        self.trace = trace
+        self.afterEachStep = afterEachStep
+    }
     var groups: [ParameterGroup] { inner.groups }
     var learningRate: Float {
         get { inner.learningRate }
@@ -70,5 +77,6 @@ private final class RecordingOptimizer: Optimizer {
     func step() {
         inner.step()
         trace.record()
+        afterEachStep?()
     }
 }
