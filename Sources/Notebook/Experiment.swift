@@ -162,7 +162,10 @@ public final class Experiment {
             note(method.name, record, .borrowed(lesson: lesson))
             return (record.learningRate, .borrowed(lesson: lesson))
         }
-        let record = try sweep(method, steps: steps)
+        var record = try sweep(method, steps: steps)
+        if options.tune || options.tuneMissing, let wider = try widened(method, record, steps: steps) {
+            record = wider  // a fresh sweep whose best rate is at its edge is widened at once
+        }
         tuning[key] = record
         note(method.name, record, .swept)
         if options.tune || options.tuneMissing { try tuning.save() }
@@ -194,8 +197,8 @@ public final class Experiment {
                           heldOutLoss: heldOut / n)
     }
 
-    /// With `--tune-missing`, a record whose chosen rate is the smallest or largest it tried gets
-    /// the next rate beyond that edge (the grid's own spacing continued), and again, until the
+    /// With `--tune-missing` (and after any sweep of `--tune`), a record whose chosen rate is the
+    /// smallest or largest it tried gets the next rate beyond that edge (the grid's own spacing continued), and again, until the
     /// choice lies inside the sweep or three rates were added. Nil when nothing was added.
     func widened(_ method: Method, _ record: TuningRecord, steps: Int) throws -> TuningRecord? {
         var record = record, added = 0

@@ -48,7 +48,8 @@ public struct TuningRecord: Codable, Sendable {
 
     /// When the choice is at an edge of the sweep: the next rate beyond it, continuing the spacing
     /// of the two outermost rates there (5e-3, 1e-2 → 2e-2), to two significant digits, within
-    /// 1e-6…1. Nil when the choice is inside the sweep, or the sweep has fewer than two rates.
+    /// 1e-6…10 (prompt tables, free vectors trained on a few examples, can still gain at 0.9).
+    /// Nil when the choice is inside the sweep, or the sweep has fewer than two rates.
     public var rateBeyondEdge: Float? {
         let rates = sweep.map(\.learningRate).sorted()
         guard rates.count >= 2, isAtEdge else { return nil }
@@ -58,7 +59,7 @@ public struct TuningRecord: Codable, Sendable {
         let next = edge * (edge / inner)
         let digits = pow(10, floor(log10(next)) - 1)
         let rounded = (next / digits).rounded() * digits
-        guard rounded >= 1e-6, rounded <= 1, !rates.contains(Float(rounded)) else { return nil }
+        guard rounded >= 1e-6, rounded <= 10, !rates.contains(Float(rounded)) else { return nil }
         return Float(rounded)
     }
 }

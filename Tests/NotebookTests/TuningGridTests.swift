@@ -19,11 +19,12 @@ import Testing
         #expect(try record([(5e-3, 0.6), (1e-2, 0.5), (2e-2, 0.1)]).rateBeyondEdge == 2.5e-3)
         #expect(try record([(1e-2, 0.1), (3e-2, 0.2), (1e-1, 0.3)]).rateBeyondEdge == 0.33)
         #expect(try record([(2e-2, 0.2), (5e-2, 0.3)]).rateBeyondEdge == 0.13)  // 0.125 to two digits
+        #expect(try record([(0.3, 0.2), (0.9, 0.5)]).rateBeyondEdge == 2.7)
     }
 
     @Test func nothingIsAddedInsideTheGridOrPastItsBounds() throws {
         #expect(try record([(1e-3, 0.2), (5e-3, 0.6), (1e-2, 0.5)]).rateBeyondEdge == nil)  // inside
-        #expect(try record([(0.3, 0.2), (1.0, 0.5)]).rateBeyondEdge == nil)                 // past 1
+        #expect(try record([(3.0, 0.2), (10.0, 0.5)]).rateBeyondEdge == nil)                // past 10
         #expect(try record([(3e-6, 0.5), (1e-5, 0.2)]).rateBeyondEdge == nil)              // below 1e-6
         #expect(try record([(1e-3, 0.5)]).rateBeyondEdge == nil)                           // one rate
     }
