@@ -57,19 +57,30 @@ extension LessonSoftPrompts {
             rows.append((name, e.base, e, p, f, loaded))
         }
         rows.sort { $0.base.model.parameterCount < $1.base.model.parameterCount }
-        var table = Table(["base", "parameters", "pretraining", "prompt tuning", "lr", "full fine-tuning", "lr",
-                           "prompt − full", "prompt's share"])
+        var table = Table(["base", "parameters", "pretraining", "held-out loss", "prompt tuning", "lr",
+                           "full fine-tuning", "lr", "prompt − full", "prompt's share"])
         for r in rows {
             let c = r.base.model.config
             let made = r.loadSeconds > 60 ? "\(formatDuration(r.base.pretrainingSeconds)) (this run)"
                 : "\(formatDuration(r.base.pretrainingSeconds)) (cached)"
             table.add(["\(r.name) (\(c.numHiddenLayers) × \(c.hiddenSize))", formatCount(r.base.model.parameterCount),
-                       made,
+                       made, String(format: "%.3f", r.base.heldOutLoss),
                        r.e.interval(r.prompt).text(), shortRate(r.prompt.learningRate), r.e.interval(r.full).text(),
                        shortRate(r.full.learningRate), r.e.compare(r.prompt, r.full).text,
                        String(format: "%.3f%%", 100 * r.prompt.trainableShare)])
         }
         nb.table(table)
+        let losses = rows.map { "\($0.name) \(String(format: "%.3f", $0.base.heldOutLoss))" }
+        var lossText = "Held-out pretraining loss by base: \(losses.joined(separator: ", "))."
+        if rows.count >= 2 {
+            let big = rows[rows.count - 1], next = rows[rows.count - 2]
+            if big.base.heldOutLoss > 0.98 * next.base.heldOutLoss {
+                lossText += " The \(big.name) base reads the corpus no better than the \(next.name) one: the embedded "
+                    + "corpus is generated from a small world, and the \(next.name) base already nearly reaches the "
+                    + "loss its text allows. A bigger base here is wider and deeper, not better read, unlike T5's sizes."
+            }
+        }
+        nb.say(lossText)
         func series(_ name: String, _ pick: (MethodResult, MethodResult) -> MethodResult) -> Figure.Series {
             let intervals = rows.map { $0.e.interval(pick($0.prompt, $0.full)) }
             return .init(name, zip(rows, intervals).map { (Double($0.base.model.parameterCount), $1.estimate) },
