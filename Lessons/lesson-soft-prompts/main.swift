@@ -6,8 +6,9 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (well over 5 minutes even with the bases cached; the first run
-//                                             pretrains the tiny and medium bases, see section 7)
+//   swift run lesson-soft-prompts            (16:48 measured alone on 2 threads with the bases cached; the
+//                                             first run also pretrains the tiny base, 1:54, and the medium one,
+//                                             35:34 on one busy core; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
 //   swift run lesson-soft-prompts --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -1,0 +1,25 @@
+# Test exact match (qa) against trainable parameters
+# Draws score-vs-parameters-qa.png from the data in score-vs-parameters-qa.tsv:   gnuplot score-vs-parameters-qa.gp
+# Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
+set terminal pngcairo size 960,600 font "DejaVu Sans,12"
+set termoption noenhanced
+set output "score-vs-parameters-qa.png"
+set title "Test exact match (qa) against trainable parameters"
+set xlabel "trainable parameters (log scale)"
+set ylabel "test exact match (95% CI)"
+set grid
+set key below
+set xrange [1798.16:5.39683e+06]  # room on the right for the labels
+set offsets 0, 0, graph 0.08, graph 0.08
+set logscale x 10
+set format x "%.0s%c"  # 1k, 10k, 1M
+# Line styles: colour, point type and dash type per series; dashed grey for references
+set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
+set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
+set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
+set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
+plot "score-vs-parameters-qa.tsv" using 2:3:6:7 with yerrorbars linestyle 1 pointsize 1.5 notitle, \
+     "" using 2:3:1 with labels left offset 1, 0.6 font ",11" notitle, \
+     0.10119 with lines linestyle 101 title "chance 0.101", \
+     0.0714286 with lines linestyle 102 title "majority 0.0714", \
+     0 with lines linestyle 103 title "hard prompt 0"
