@@ -114,6 +114,9 @@ extension LessonSoftPrompts {
         let gaps = rows.map { "\($0.name) \($0.e.compare($0.prompt, $0.full).difference.text(signed: true))" }
         let trend: String
         switch change.verdict {
+        case .better where first.e.compare(first.prompt, first.full).verdict != .worse:
+            trend = "Prompt tuning gains relative to full fine-tuning from the \(first.name) base to the \(last.name) "
+                + "one (\(change.text))."
         case .better:
             let lastGap = last.e.compare(last.prompt, last.full)
             trend = "The gap is smaller on the \(last.name) base than on the \(first.name) one (\(change.text)): "
@@ -292,11 +295,16 @@ func lengthVerdict(_ e: Experiment, _ results: [(n: Int, result: MethodResult)],
         text += "Longer prompts than n = \(tied.max() ?? best.n) score lower: here the score falls with length, as "
             + "Lester et al. saw only for their smallest models beyond 20 tokens; with this budget a longer prompt has "
             + "more to learn in the same steps."
-    } else {
+    } else if below.contains(where: { $0 < best.n }) && below.contains(where: { $0 > best.n })
+                && below.allSatisfy({ $0 < (tied.min() ?? best.n) || $0 > (tied.max() ?? best.n) }) {
         text += "Lengths on both sides of the best score lower (\(below.map(String.init).joined(separator: ", "))): "
             + "a peak, not a plateau."
+    } else {
+        text += "Lengths within noise of the best and lengths below it alternate "
+            + "(below: \(below.map(String.init).joined(separator: ", "))): no clean trend at this budget."
     }
-    if let shortest = results.first, let longest = results.last, longest.n > shortest.n {
+    if let shortest = results.min(by: { $0.n < $1.n }), let longest = results.max(by: { $0.n < $1.n }),
+       longest.n > shortest.n {
         let ratio = longest.result.tokensPerSecond / max(shortest.result.tokensPerSecond, 1)
         text += String(format: " Throughput at n = %d is %.2f× that at n = %d", longest.n, ratio, shortest.n)
             + (ratio < 1 / 1.1 ? ": every virtual token is one more position through every layer."

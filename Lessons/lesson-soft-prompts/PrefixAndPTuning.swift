@@ -66,13 +66,14 @@ func prefixSection(_ nb: Notebook, _ experiments: [Experiment], _ results: [[Met
         [e.compare(r[Slot.v2], r[Slot.prompt]).verdict, e.compare(r[Slot.prefix], r[Slot.mlp]).verdict]
     }
     let wins = deeper.filter { $0 == .better }.count, losses = deeper.filter { $0 == .worse }.count
-    nb.say("Every layer beat input only in \(wins) of \(deeper.count) paired comparisons and lost \(losses)"
+    if !deeper.isEmpty { nb.say("Every layer beat input only in \(wins) of \(deeper.count) paired comparisons and lost "
+        + "\(losses)"
         + (wins == deeper.count ? ": Li and Liang's depth claim holds here."
            : wins == 0 && losses > 0 ? ": the reverse of the depth claim held here, at this scale and budget."
            : wins == 0 ? ": the depth claim does not show at this scale and budget."
            : "; where it does not, the intervals above say so.")
         + " (The two MLPs differ: prefix tuning's is Linear–tanh–Linear to every layer's keys and values, P-tuning's "
-        + "three Linear layers with ReLU to the input; the pairs match the depth, not every detail.)")
+        + "three Linear layers with ReLU to the input; the pairs match the depth, not every detail.)") }
     var table = Table(["task", "variant", "test score [95% CI]", "seed-to-seed SD", "validation over the lr grid",
                        "with MLP − direct"])
     var panels: [(title: String, series: [Figure.Series])] = []
@@ -115,6 +116,9 @@ func reparametrisationVerdict(_ experiments: [Experiment], _ results: [[MethodRe
             + String(format: "%.3f with the MLP, %.3f direct", withMLP, direct))
     }
     guard tasks > 0 else { return "" }
+    guard (experiments.first?.seeds.count ?? 0) >= 2 else {
+        return parts.joined(separator: ". ") + ". With one seed there is no spread to compare."
+    }
     let verdict: String
     if betterScore == tasks && smallerSpread == tasks {
         verdict = "The MLP scores higher and varies less over seeds on every task: Li and Liang's claim holds here."
@@ -124,6 +128,9 @@ func reparametrisationVerdict(_ experiments: [Experiment], _ results: [[MethodRe
     } else if betterScore == 0 && smallerSpread == tasks {
         verdict = "The seeds vary less with the MLP on every task, but its scores are not better: a hint of "
             + "stability (the spreads are descriptive), no gain in score."
+    } else if smallerSpread == tasks {
+        verdict = "The seeds vary less with the MLP on every task, but its score is better on only some: a hint of "
+            + "stability (the spreads are descriptive), no consistent gain in score."
     } else {
         verdict = "The claim is not borne out as a whole here: neither the score nor the spread favours the MLP on "
             + "every task."
@@ -177,9 +184,11 @@ func pTuningSection(_ nb: Notebook, _ experiments: [Experiment], _ results: [[Me
         let matches = f.verdict == .worse ? "does not hold here, at this scale and budget"
             : f.verdict == .better ? "is exceeded here (v2 scores above full fine-tuning), on this one base size"
             : "holds here within the noise, on this one base size (the paper's \"across scales\" needs several)"
-        let critique = v1.verdict == .worse && c.verdict == .better && prompt.verdict == .better
+        let inputOnlyTrail = v1.verdict == .worse && e.compare(r[Slot.prompt], r[Slot.full]).verdict == .worse
+        let critique = inputOnlyTrail && c.verdict == .better && prompt.verdict == .better
             ? "is borne out: the input-only prompts trail full fine-tuning and the deep prompts beat both"
-            : v1.verdict != .worse ? "cannot be tested here: P-tuning (v1) does not trail full fine-tuning on this task"
+            : !inputOnlyTrail ? "cannot be tested here: the input-only prompts do not both trail full fine-tuning on "
+                + "this task"
             : "is only partly borne out: v2 against v1 \(c.verdict == .better ? "better" : "not better"), against "
                 + "prompt tuning \(prompt.verdict == .better ? "better" : "not better")"
         let share = Double(r[Slot.lstm].trainableParameters) / Double(max(r[Slot.full].trainableParameters, 1))
@@ -268,8 +277,8 @@ extension LessonSoftPrompts {
 
 /// Which saved prompts are smaller than the LoRA adapter's weights file, and which are not.
 func sizeComparison(_ files: [(name: String, bytes: Int, isPrompt: Bool)]) -> String {
-    guard let lora = files.first(where: { !$0.isPrompt }) else { return "" }
     let prompts = files.filter(\.isPrompt)
+    guard let lora = files.first(where: { !$0.isPrompt }), !prompts.isEmpty else { return "" }
     let smaller = prompts.filter { $0.bytes < lora.bytes }.map(\.name)
     let larger = prompts.filter { $0.bytes >= lora.bytes }.map(\.name)
     let sizes = prompts.map(\.bytes)
@@ -277,8 +286,10 @@ func sizeComparison(_ files: [(name: String, bytes: Int, isPrompt: Bool)]) -> St
         + "\(formatBytes(lora.bytes)) for \(lora.name)"
     if !smaller.isEmpty { text += "; smaller than it: \(smaller.joined(separator: ", "))" }
     if !larger.isEmpty {
-        text += "; as large or larger: \(larger.joined(separator: ", ")) (a prefix method stores n × 2·L·C_kv "
-            + "values, keys and values for every layer, where an input prompt stores n × C)"
+        text += "; as large or larger: \(larger.joined(separator: ", "))"
+            + (larger.allSatisfy({ $0.contains("prefix") || $0.contains("v2") })
+               ? " (a prefix method stores n × 2·L·C_kv values, keys and values for every layer, where an input "
+                 + "prompt stores n × C)" : "")
     }
     return text + "."
 }
