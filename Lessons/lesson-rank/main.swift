@@ -91,13 +91,11 @@ struct LessonRank: ParsableCommand {
             + "parameter; the frozen base costs \(formatCount(4 * base.model.parameterCount)) per token (forward and "
             + "the input gradients, no weight gradients) whatever r is. The tokens/s column is what that difference "
             + "is worth on this machine.")
-        let intervals = results.map { experiment.interval($0.result) }
         var figure = Figure(name: "score-vs-rank",
                             title: "Test \(experiment.task.metricName) and trainable parameters against LoRA rank",
                             xLabel: "rank r (log scale)", yLabel: "test \(experiment.task.metricName) (95% CI)",
-                            kind: .lines([.init("test \(experiment.task.metricName)",
-                                                zip(results, intervals).map { (Double($0.r), $1.estimate) },
-                                                intervals: intervals.map { ($0.low, $0.high) }),
+                            kind: .lines([experiment.scoreSeries("test \(experiment.task.metricName)",
+                                                                 results.map { (Double($0.r), $0.result) }),
                                           .init("trainable parameters",
                                                 results.map { (Double($0.r), Double($0.result.trainableParameters)) },
                                                 onRightAxis: true)]))

@@ -261,13 +261,10 @@ extension LessonSoftPrompts {
                        n == best.n ? "—" : e.compare(r, best.result).text, formatCount(Int(r.tokensPerSecond))])
         }
         nb.table(table)
-        let intervals = results.map { e.interval($0.result) }
         var figure = Figure(name: "length",
                             title: "Prompt tuning against the number of virtual tokens (\(e.task.name))",
                             xLabel: "virtual tokens n (log scale)", yLabel: "test \(e.task.metricName) (95% CI)",
-                            kind: .lines([.init("prompt tuning",
-                                                zip(results, intervals).map { (Double($0.n), $1.estimate) },
-                                                intervals: intervals.map { ($0.low, $0.high) })]))
+                            kind: .lines([e.scoreSeries("prompt tuning", results.map { (Double($0.n), $0.result) })]))
         figure.logX = true
         figure.references = e.baselineReferences
         nb.figure(figure)

@@ -198,8 +198,9 @@ public final class Experiment {
     }
 
     /// With `--tune-missing` (and after any sweep of `--tune`), a record whose chosen rate is the
-    /// smallest or largest it tried gets the next rate beyond that edge (the grid's own spacing continued), and again, until the
-    /// choice lies inside the sweep or three rates were added. Nil when nothing was added.
+    /// smallest or largest it tried gets the next rate beyond that edge (the grid's own spacing
+    /// continued), and again, until the choice lies inside the sweep or three rates were added.
+    /// Nil when nothing was added.
     func widened(_ method: Method, _ record: TuningRecord, steps: Int) throws -> TuningRecord? {
         var record = record, added = 0
         while added < 3, let rate = record.rateBeyondEdge {

@@ -64,6 +64,14 @@ extension Experiment {
         return "\(shortRate(r.learningRate)) (\(source))"
     }
 
+    /// A line of mean test scores with their 95% intervals, one point per (x, result): a score
+    /// against rank, prompt length or any other setting.
+    public func scoreSeries(_ name: String, _ points: [(x: Double, result: MethodResult)]) -> Figure.Series {
+        let intervals = points.map { interval($0.result) }
+        return .init(name, zip(points, intervals).map { ($0.x, $1.estimate) },
+                     intervals: intervals.map { ($0.low, $0.high) })
+    }
+
     /// Bars of the mean test score with 95% intervals, chance and majority as dashed lines.
     public func scoreFigure(name: String, title: String, _ results: [MethodResult]) -> Figure {
         let intervals = results.map { interval($0) }
