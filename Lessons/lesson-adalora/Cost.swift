@@ -22,7 +22,7 @@ extension LessonAdaLoRA {
                            "trainable, AdaLoRA / LoRA", "allocator ms/step", "allocator share of a step"])
         var shares: [Double] = [], allocatorMs: [Double] = [], ratios: [Double] = []
         for (b, ada, lora) in pairs {
-            // AdaLoRA's and LoRA's runs of the same seed, one after the other: the fairest timing pairs here.
+            // AdaLoRA's and LoRA's runs of the same seed (each on one thread beside another run): the pairs.
             let pairRatios = zip(ada.runs, lora.runs).map { $0.log.tokensPerSecond / max($1.log.tokensPerSecond, 1e-9) }
             ratios += pairRatios
             let hook = ada.runs.map { $0.log.afterStepSeconds }.reduce(0, +) / Double(max(ada.runs.count, 1))

@@ -38,8 +38,10 @@ enum PruningCriterion: String, CaseIterable {
     case random = "at random"
 }
 
-/// Watches AdaLoRA tuners as they train.
+/// Watches AdaLoRA tuners as they train. Runs go side by side (`Experiment.run`), so the shared
+/// tables are written under a lock; a trace belongs to one run.
 final class AllocationRecorder {
+    private let lock = NSLock()
     /// Full traces, by method name (one seed each).
     private(set) var traces: [String: AllocationTrace] = [:]
     /// method → seed → criterion → validation loss of each item after dropping half the kept triplets.
@@ -64,17 +66,22 @@ final class AllocationRecorder {
         let t = trace ? AllocationTrace() : nil
         if let t {
             t.modules = tuner.adapters.map(\.name)
-            traces[method] = t
+            lock.withLock { traces[method] = t }
         }
         let last = tuner.schedule.totalStep - 1
         tuner.onAllocation = { [unowned self, unowned tuner] event in
             let start = Date()
             if let t { self.record(event, tuner, into: t, last: last) }
             if test, event.phase == .finalAllocation, let pruning = event.pruning {
-                self.pruningTests[method, default: [:]][seed] = self.pruningTest(tuner, pruning, seed: seed)
-                self.agreement[method, default: [:]][seed] = self.correlation(tuner, pruning)
+                let losses = self.pruningTest(tuner, pruning, seed: seed)
+                let rho = self.correlation(tuner, pruning)
+                self.lock.withLock {
+                    self.pruningTests[method, default: [:]][seed] = losses
+                    self.agreement[method, default: [:]][seed] = rho
+                }
             }
-            self.seconds[method, default: [:]][seed, default: 0] += Date().timeIntervalSince(start)
+            let spent = Date().timeIntervalSince(start)
+            self.lock.withLock { self.seconds[method, default: [:]][seed, default: 0] += spent }
         }
     }
 

@@ -2,7 +2,7 @@
 // what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
 // when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (11:33 measured alone on 2 threads with the base cached)
+//   swift run lesson-full-finetune            (9:03 measured alone on 2 threads with the base cached)
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
 //   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -24,7 +24,7 @@ struct LessonFullFinetune: ParsableCommand {
         Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
         learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
         shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
-        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About eleven \
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About nine \
         minutes even with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 
@@ -146,7 +146,7 @@ struct LessonFullFinetune: ParsableCommand {
                 trainable and where it started; each at its own learning rate, chosen on the validation split.
                 """)
             experiment.describeSetup(in: nb)
-            var results = try ways.map { try experiment.run($0, keep: 0) }
+            var results = try experiment.run(ways, keep: 0)
             experiment.reportTuning(in: nb, figureName: "learning-rates-\(task.name)")
             results.append(experiment.frozenBase())
             var lossFigure = Figure(name: "loss-\(task.name)", title: "Fine-tuning loss on \(task.name), first seed",
@@ -280,10 +280,11 @@ struct LessonFullFinetune: ParsableCommand {
         for size in sizes {
             let experiment = try Experiment.start("lesson-full-finetune", options: options, task: dataTask,
                                                   trainLimit: size, steps: (150, 30))
-            let full = try experiment.run(.selective("full fine-tuning, \(size) examples", base) { .full($0) }, keep: 0)
-            let fresh = try experiment.run(.selective("from scratch, \(size) examples", base, fromScratch: true) {
-                .full($0)
-            }, keep: 0)
+            let pair = try experiment.run([.selective("full fine-tuning, \(size) examples", base) { .full($0) },
+                                           .selective("from scratch, \(size) examples", base, fromScratch: true) {
+                                               .full($0)
+                                           }], keep: 0)
+            let (full, fresh) = (pair[0], pair[1])
             let (a, b) = (experiment.interval(full), experiment.interval(fresh))
             pretrained.append((Double(size), a.estimate)); pretrainedIntervals.append((a.low, a.high))
             scratch.append((Double(size), b.estimate)); scratchIntervals.append((b.low, b.high))

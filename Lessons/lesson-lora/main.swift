@@ -2,7 +2,7 @@
 // with full fine-tuning when both get a fair learning rate, why a low rank can be enough, and
 // how the adapter is merged away for inference.
 //
-//   swift run lesson-lora            (1:38 measured with the base cached; the first run
+//   swift run lesson-lora            (1:30 measured with the base cached; the first run
 //                                     pretrains the base, about 3 more)
 //   swift run lesson-lora --quick    (seconds; what the tests run)
 //   swift run lesson-lora --tune     (sweeps the learning rates again and rewrites tuning.json)
@@ -97,10 +97,10 @@ struct LessonLoRA: ParsableCommand {
             \(experiment.seeds.count) seed(s) of \(experiment.steps) steps each, batch 16, AdamW with warm-up and \
             cosine decay.
             """)
-        let full = try experiment.run(.selective("full fine-tuning", base) { .full($0) })
-        let lora = try experiment.run(Method.lora("LoRA r=\(r)", base, config,
-                                                  key: "lora \(r) \(alpha) \(targetModules)")
-            .fixed(at: lr))
+        let both = try experiment.run([.selective("full fine-tuning", base) { .full($0) },
+                                       Method.lora("LoRA r=\(r)", base, config,
+                                                   key: "lora \(r) \(alpha) \(targetModules)").fixed(at: lr)])
+        let (full, lora) = (both[0], both[1])
         experiment.reportTuning(in: nb)
         let frozen = experiment.frozenBase()
         nb.table(experiment.scoreTable([full, lora, frozen], against: full))

@@ -5,7 +5,7 @@
 // cost, file size and forgetting, then a "which one when" table that only says what these
 // measurements support.
 //
-//   swift run lesson-overview            (4:46 measured alone with the base cached;
+//   swift run lesson-overview            (3:39 measured alone with the base cached;
 //                                         most learning rates are the ones the method's own lesson chose
 //                                         for this same setting)
 //   swift run lesson-overview --quick    (seconds; what the tests run)
@@ -80,8 +80,7 @@ struct LessonOverview: ParsableCommand {
             warm-up and cosine decay.
             """)
         experiment.describeSetup(in: nb)
-        var results: [MethodResult] = []
-        for entry in entries { results.append(try experiment.run(entry.method)) }
+        let results = try experiment.run(entries.map(\.method))
         experiment.reportTuning(in: nb)
         guard let full = results.first else { throw LessonError("no methods") }
         let frozen = experiment.frozenBase()

@@ -3,7 +3,7 @@
 // before training, double quantization's saving, memory at this size and at 7B/13B/65B, scores
 // against 32-bit LoRA and full fine-tuning, the time of a step, and the paged optimizer.
 //
-//   swift run lesson-qlora            (1:55 measured alone with the base cached)
+//   swift run lesson-qlora            (1:43 measured alone with the base cached)
 //   swift run lesson-qlora --quick    (seconds; what the tests run)
 //   swift run lesson-qlora --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -495,10 +495,8 @@ struct LessonQLoRA: ParsableCommand {
             sweep); then \(experiment.seeds.count) seed(s) of \(experiment.steps) steps each, batch 16. LoRA and \
             QLoRA on the same seed start from the same A.
             """)
-        let full = try experiment.run(m.full, keep: 0)
-        let lora = try experiment.run(m.lora, keep: 0)
-        let qlora = try experiment.run(m.qlora, keep: 1)
-        let qloraAll = try experiment.run(m.qloraAll, keep: 0)
+        let four = try experiment.run([m.full, m.lora, m.qlora, m.qloraAll], keep: [0, 0, 1, 0])
+        let (full, lora, qlora, qloraAll) = (four[0], four[1], four[2], four[3])
         experiment.reportTuning(in: nb)
         let frozen = experiment.frozenBase()
         nb.table(experiment.scoreTable([full, lora, qlora, qloraAll, frozen], against: lora))
@@ -697,7 +695,7 @@ struct LessonQLoRA: ParsableCommand {
         ]))
         nb.say("""
             \(result.sentence) In the figure, the heap state fills up during the first step as AdamW allocates each \
-            parameter's moments and stays; the paged state climbs to the budget and then stays under it, the least \
+            parameter's moments and stays; the paged state climbs to about the budget and then stays there, the least \
             recently used moments going out as the next parameter's come in — every step reads all of them once, so \
             every step pages them all out and in again, which is the time it costs. The process's resident memory \
             (VmRSS) mixes everything the process holds (the heap run came first, and freed memory is not always \

@@ -2,7 +2,7 @@
 // learning rate, what a larger r costs, whether r = 8 and r = 64 learn the same directions (with
 // the seed-against-seed control of the LoRA paper), and rsLoRA's scaling as r grows.
 //
-//   swift run lesson-rank            (4:20 measured alone with the base cached)
+//   swift run lesson-rank            (3:26 measured alone with the base cached)
 //   swift run lesson-rank --quick    (seconds; what the tests run)
 //   swift run lesson-rank --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -23,7 +23,7 @@ struct LessonRank: ParsableCommand {
         Sweeps the LoRA rank r over 1…64 on q_proj and v_proj, each rank at the learning rate chosen for it on the \
         validation split (Lessons/lesson-rank/tuning.json), five seeds each; compares the subspaces learned at r = 8 \
         and r = 64 with the LoRA paper's φ against chance and against two seeds of the same rank; and trains alpha/r \
-        against rsLoRA's alpha/√r at a fixed alpha and learning rate. About 4.5 minutes with the base cached. The \
+        against rsLoRA's alpha/√r at a fixed alpha and learning rate. About 3.5 minutes with the base cached. The \
         report and figures go to Figures/lesson-rank (or --out).
         """)
 
@@ -61,7 +61,7 @@ struct LessonRank: ParsableCommand {
             split\(lr.map { " (here fixed at \(shortRate($0)) by --lr)" } ?? ""). Then \(experiment.seeds.count) \
             seed(s) of \(experiment.steps) steps per rank.
             """)
-        var results: [(r: Int, result: MethodResult)] = []
+        var methods: [Method] = []
         for r in rankList {
             let config = LoraConfig(r: r, loraAlpha: alphaRatio * Double(r))
             var method = Method.lora("r=\(r)", base, config,
@@ -70,8 +70,10 @@ struct LessonRank: ParsableCommand {
                 method.learningRates = Method.adapterRates + [2e-2, 5e-2]
                 method.key += " wide grid"
             }
-            results.append((r, try experiment.run(method, keep: [8, rankList.max()!].contains(r) ? 2 : 0)))
+            methods.append(method)
         }
+        let keep = rankList.map { [8, rankList.max()!].contains($0) ? 2 : 0 }
+        let results = Array(zip(rankList, try experiment.run(methods, keep: keep))).map { (r: $0, result: $1) }
         experiment.reportTuning(in: nb)
         let best = results.max { $0.result.meanScore < $1.result.meanScore }!
         var table = Table(["r", "trainable", "share", "learning rate", "test \(experiment.task.metricName) [95% CI]",
@@ -203,12 +205,15 @@ struct LessonRank: ParsableCommand {
             """)
         var rows: [[String]] = [], curves: [Figure.Series] = []
         var plain: [MethodResult] = [], stable: [MethodResult] = []
-        for r in ranks {
+        let methods = ranks.flatMap { r in
             var config = LoraConfig(r: r, loraAlpha: rsloraAlpha)
-            let a = try experiment.run(Method.lora("alpha/r, r=\(r)", experiment.base, config).fixed(at: rate), keep: 0)
+            let a = Method.lora("alpha/r, r=\(r)", experiment.base, config).fixed(at: rate)
             config.useRslora = true
-            let b = try experiment.run(Method.lora("alpha/√r, r=\(r)", experiment.base, config).fixed(at: rate),
-                                       keep: 0)
+            return [a, Method.lora("alpha/√r, r=\(r)", experiment.base, config).fixed(at: rate)]
+        }
+        let pairs = try experiment.run(methods, keep: 0)
+        for (i, r) in ranks.enumerated() {
+            let (a, b) = (pairs[2 * i], pairs[2 * i + 1])
             plain.append(a); stable.append(b)
             rows.append(["\(r)", String(format: "%.3g", rsloraAlpha / Double(r)), experiment.interval(a).text(),
                          String(format: "%.3g", rsloraAlpha / Double(r).squareRoot()), experiment.interval(b).text(),

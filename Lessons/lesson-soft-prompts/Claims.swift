@@ -52,8 +52,8 @@ extension LessonSoftPrompts {
                                          steps: (main.steps, main.steps))
             let loaded = Date().timeIntervalSince(started)
             let lineup = Lineup(base: e.base, task: e.task, n: virtualTokens)
-            let p = try e.run(lineup.promptTuning(), seeds: seeds, keep: 0)
-            let f = try e.run(lineup.full, seeds: seeds, keep: 0)
+            let pair = try e.run([lineup.promptTuning(), lineup.full], seeds: seeds, keep: 0)
+            let (p, f) = (pair[0], pair[1])
             rows.append((name, e.base, e, p, f, loaded))
         }
         rows.sort { $0.base.model.parameterCount < $1.base.model.parameterCount }
@@ -159,14 +159,14 @@ extension LessonSoftPrompts {
             each start at its own tuned learning rate. PEFT's default is RANDOM; the comparison's prompt tuning uses \
             SAMPLE_VOCAB, so a student who keeps PEFT's default gets the random row below.
             """)
-        let random = try e.run(lineup.promptTuning(initialisation: .random, label: "random"), seeds: seeds, keep: 2)
+        let starts = try e.run([lineup.promptTuning(initialisation: .random, label: "random"),
+                                lineup.promptTuning(initialisation: .text, text: labels, label: "text: labels"),
+                                lineup.promptTuning(initialisation: .text, text: words, label: "text: instruction")],
+                               seeds: seeds, keep: 2)
+        let (random, labelRun, instructionRun) = (starts[0], starts[1], starts[2])
         let vocab = firstSeeds(shared, seeds.count)
         var vocabNamed = vocab
         vocabNamed.name = "sampled vocabulary"
-        let labelRun = try e.run(lineup.promptTuning(initialisation: .text, text: labels, label: "text: labels"),
-                                 seeds: seeds, keep: 2)
-        let instructionRun = try e.run(lineup.promptTuning(initialisation: .text, text: words,
-                                                           label: "text: instruction"), seeds: seeds, keep: 2)
         let results = [random, vocabNamed, labelRun, instructionRun]
         nb.table(e.scoreTable(results, against: vocabNamed))
         nb.figure(e.scoreFigure(name: "initialisation", title: "Prompt tuning by initialisation (\(e.task.name))",
@@ -242,16 +242,18 @@ extension LessonSoftPrompts {
             hyperparameters across lengths); n = \(virtualTokens) is the comparison's run.
             """)
         var results: [(n: Int, result: MethodResult)] = []
+        let others = list.filter { $0 != virtualTokens }
+        let trained = try e.run(others.map {
+            lineup.promptTuning(n: $0, label: "n = \($0)").fixed(at: options.quick ? nil : shared.learningRate)
+        }, seeds: seeds, keep: 0)
         for n in list {
-            if n == virtualTokens {
+            if let i = others.firstIndex(of: n) {
+                results.append((n, trained[i]))
+            } else {
                 var r = firstSeeds(shared, seeds.count)
                 r.name = "n = \(n)"
                 results.append((n, r))
-                continue
             }
-            let method = lineup.promptTuning(n: n, label: "n = \(n)")
-                .fixed(at: options.quick ? nil : shared.learningRate)
-            results.append((n, try e.run(method, seeds: seeds, keep: 0)))
         }
         guard let best = results.max(by: { $0.result.meanScore < $1.result.meanScore }) else { return }
         var table = Table(["n", "trainable", "learning rate", "test \(e.task.metricName) [95% CI]",

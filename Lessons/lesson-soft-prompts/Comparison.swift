@@ -271,8 +271,11 @@ extension LessonSoftPrompts {
             nb.say(String(format: "A model that has learned the answer's format and the set of labels, but not which "
                 + "label, has a training loss near %.2f (a uniform guess among the labels, the dashed line). ", level)
                 + (stalled.isEmpty ? "No soft prompt of the comparison ended its \(e.steps) steps there."
-                   : "Ending their \(e.steps) steps within 25% of it (first seed): "
-                    + "\(stalled.joined(separator: ", ")); they had learned the format, not yet the labels."))
+                   : stalled.count == 1
+                    ? "Ending its \(e.steps) steps within 25% of it (first seed): \(stalled[0]); it had learned the "
+                        + "format, not yet the labels."
+                    : "Ending their \(e.steps) steps within 25% of it (first seed): "
+                        + "\(stalled.joined(separator: ", ")); they had learned the format, not yet the labels."))
         }
         let method = Lineup(base: e.base, task: e.task, n: virtualTokens).pTuningV2.fixed(at: short.learningRate)
         let long = try e.run(method, steps: steps, seeds: seeds, keep: 0)

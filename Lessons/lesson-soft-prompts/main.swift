@@ -6,7 +6,7 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (16:48 measured alone on 2 threads with the bases cached; the
+//   swift run lesson-soft-prompts            (13:43 measured alone on 2 threads with the bases cached; the
 //                                             first run also pretrains the tiny base, 1:54, and the medium one,
 //                                             35:34 on one busy core; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
@@ -118,7 +118,7 @@ struct LessonSoftPrompts: ParsableCommand {
                 sits at its edge is extended beyond it), then \(e.seeds.count) \
                 seed(s) of \(e.steps) steps, batch 16, AdamW with warm-up and cosine decay, and the test split once.
                 """)
-            let results = try lineup.all.map { try e.run($0, keep: 2) }
+            let results = try e.run(lineup.all, keep: 2)
             main[e.task.name] = results
             e.reportTuning(in: nb, figureName: "learning-rates-\(e.task.name)")
             let full = results[results.count - 1]

@@ -2,7 +2,7 @@
 // one budget of trainable parameters matched exactly, on two tasks, beside the LoRA paper's
 // table; and the source tutorial's four reasons for Q and V, tested one by one.
 //
-//   swift run lesson-targets            (10:32 measured alone on 2 threads with the base cached)
+//   swift run lesson-targets            (7:38 measured alone on 2 threads with the base cached)
 //   swift run lesson-targets --quick    (seconds; what the tests run)
 //   swift run lesson-targets --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -24,7 +24,7 @@ struct LessonTargets: ParsableCommand {
         Trains LoRA on Wq, Wk, Wv, Wo alone (r 8), in pairs (r 4), all four (r 2), the MLP and all linear layers with \
         per-module ranks that match the same budget, on a knowledge task and a skill task, five seeds each at the \
         learning rates chosen on the validation split (Lessons/lesson-targets/tuning.json), and tests the source \
-        tutorial's four reasons for Q and V. About ten minutes with the base cached. The report and figures go to \
+        tutorial's four reasons for Q and V. About eight minutes with the base cached. The report and figures go to \
         Figures/lesson-targets (or --out).
         """)
 
@@ -114,11 +114,8 @@ struct LessonTargets: ParsableCommand {
                 ? "A knowledge task: the answers are facts the base read during pretraining."
                 : "A second task, to see whether the ordering is a property of the task.")
             experiment.describeSetup(in: nb)
-            var results: [(Setting, MethodResult)] = []
-            for s in settings {
-                let method = Method.lora(s.label, experiment.base, s.config, key: "targets \(s.key)")
-                results.append((s, try experiment.run(method, keep: 0)))
-            }
+            let methods = settings.map { Method.lora($0.label, experiment.base, $0.config, key: "targets \($0.key)") }
+            let results = Array(zip(settings, try experiment.run(methods, keep: 0)))
             experiment.reportTuning(in: nb, figureName: "learning-rates-\(task.name)")
             nb.table(resultsTable(experiment, results))
             var figure = experiment.scoreFigure(name: "targets-\(task.name)",

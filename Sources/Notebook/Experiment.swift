@@ -81,6 +81,9 @@ public final class Experiment {
     /// Training steps of a run (a method may ask for others).
     public let steps: Int
     public let batchSize = 16
+    /// Whether runs train one after another instead of side by side: `--one-at-a-time`, or a base the
+    /// user brought (it may be large, and every run side by side holds its own copy).
+    public var oneAtATime: Bool { options.oneAtATime || base.isUserModel }
     /// Seeds of the learning-rate sweeps (not the evaluation seeds).
     public var tuningSeeds: [UInt64] { [options.seed &+ 1000, options.seed &+ 1001] }
     public let bootstrap: Bootstrap
@@ -178,23 +181,32 @@ public final class Experiment {
 
     /// Every learning rate of `method` on the tuning seeds, scored on the validation split.
     func sweep(_ method: Method, steps: Int) throws -> TuningRecord {
-        let points = try method.learningRates.map { try sweepPoint(method, rate: $0, steps: steps) }
+        let points = try sweepPoints(method, rates: method.learningRates, steps: steps)
         return TuningRecord(learningRate: TuningRecord.best(points).learningRate, seeds: tuningSeeds, sweep: points)
     }
 
-    /// One learning rate on the tuning seeds: validation score and loss, held-out loss (means).
-    func sweepPoint(_ method: Method, rate: Float, steps: Int) throws -> SweepPoint {
-        var score = 0.0, loss = 0.0, heldOut = 0.0
-        for seed in tuningSeeds {
+    /// Each rate on the tuning seeds, every (rate, seed) run side by side: validation score and
+    /// loss, held-out loss (means over the seeds, summed in seed order).
+    func sweepPoints(_ method: Method, rates: [Float], steps: Int) throws -> [SweepPoint] {
+        let jobs = rates.flatMap { rate in tuningSeeds.map { (rate: rate, seed: $0) } }
+        let labels = jobs.map { "lr \($0.rate) · seed \($0.seed)" }
+        let measured = try sideBySide("tuning \(method.name)", labels: labels,
+                                      oneAtATime: oneAtATime) { j in
+            let (rate, seed) = jobs[j]
             let label = "tuning \(method.name) · lr \(rate) · seed \(seed)"
-            let tuner = try train(method, rate: rate, seed: seed, steps: steps, label: label)
-            score += evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
-            loss += answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
-            heldOut += Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
+            let (tuner, log) = try train(method, rate: rate, seed: seed, steps: steps, label: label)
+            let score = evaluate(task, on: task.validation, tokenizer: base.tokenizer, model: tuner).value
+            let loss = answerLoss(tuner, task.validation, tokenizer: base.tokenizer)
+            let heldOut = Double(languageModelLoss(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId))
+            return (result: (score: score, loss: loss, heldOut: heldOut), log: log)
         }
-        let n = Double(tuningSeeds.count)
-        return SweepPoint(learningRate: rate, validationScore: score / n, validationLoss: loss / n,
-                          heldOutLoss: heldOut / n)
+        let n = tuningSeeds.count
+        return rates.indices.map { r in
+            var score = 0.0, loss = 0.0, heldOut = 0.0
+            for m in measured[r * n ..< (r + 1) * n] { score += m.score; loss += m.loss; heldOut += m.heldOut }
+            return SweepPoint(learningRate: rates[r], validationScore: score / Double(n),
+                              validationLoss: loss / Double(n), heldOutLoss: heldOut / Double(n))
+        }
     }
 
     /// With `--tune-missing` (and after any sweep of `--tune`), a record whose chosen rate is the
@@ -204,7 +216,7 @@ public final class Experiment {
     func widened(_ method: Method, _ record: TuningRecord, steps: Int) throws -> TuningRecord? {
         var record = record, added = 0
         while added < 3, let rate = record.rateBeyondEdge {
-            record.sweep.append(try sweepPoint(method, rate: rate, steps: steps))
+            record.sweep += try sweepPoints(method, rates: [rate], steps: steps)
             record.sweep.sort { $0.learningRate < $1.learningRate }
             record.learningRate = TuningRecord.best(record.sweep).learningRate
             added += 1
@@ -212,42 +224,69 @@ public final class Experiment {
         return added > 0 ? record : nil
     }
 
-    /// One training run; returns the trained tuner.
-    @discardableResult
-    func train(_ method: Method, rate: Float, seed: UInt64, steps: Int, label: String) throws -> any Tuner {
+    /// One training run; returns the trained tuner and its log.
+    func train(_ method: Method, rate: Float, seed: UInt64, steps: Int,
+               label: String) throws -> (tuner: any Tuner, log: TrainingLog) {
         let tuner = try method.prepare(seed)
         let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: rate, seed: seed)
-        _ = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
-                         padId: base.tokenizer.padId, settings: settings)
-        return tuner
+        let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
+                               padId: base.tokenizer.padId, settings: settings)
+        return (tuner, log)
     }
 
     // MARK: Runs
 
     /// Trains `method` for every seed at its chosen learning rate, scores every test item and
-    /// measures forgetting; keeps the first `keep` trained tuners.
+    /// measures forgetting; keeps the first `keep` trained tuners. The seeds run side by side.
     public func run(_ method: Method, steps: Int? = nil, seeds: [UInt64]? = nil, keep: Int = 1) throws -> MethodResult {
+        try run([method], steps: steps, seeds: seeds, keep: keep)[0]
+    }
+
+    /// `run(_:steps:seeds:keep:)` for several methods at once: their learning rates are looked up
+    /// (or swept) first, in order, then every (method, seed) run goes side by side with the others,
+    /// which keeps every core busy to the end better than one method's seeds alone. The results are
+    /// the same as running the methods one by one.
+    public func run(_ methods: [Method], steps: Int? = nil, seeds: [UInt64]? = nil,
+                    keep: Int = 1) throws -> [MethodResult] {
+        try run(methods, steps: steps, seeds: seeds, keep: methods.map { _ in keep })
+    }
+
+    /// `run(_:steps:seeds:keep:)` for several methods, keeping `keep[m]` tuners of method `m`.
+    public func run(_ methods: [Method], steps: Int? = nil, seeds: [UInt64]? = nil,
+                    keep: [Int]) throws -> [MethodResult] {
+        precondition(keep.count == methods.count, "one keep count per method")
         let steps = steps ?? self.steps, seeds = seeds ?? self.seeds
-        let (rate, source) = try learningRate(for: method, steps: steps)
-        var result = MethodResult(name: method.name)
-        result.learningRate = rate
-        result.learningRateSource = source
-        for (i, seed) in seeds.enumerated() {
-            let tuner = try method.prepare(seed)
-            let settings = TrainingSettings(steps: steps, batchSize: batchSize, learningRate: rate, seed: seed)
-            let label = "\(method.name)\(seeds.count > 1 ? " · seed \(seed)" : "")"
-            let log = try fineTune(tuner, label: label, optimizer: method.optimizer(tuner, rate), data: encodedTrain,
-                                   padId: base.tokenizer.padId, settings: settings)
+        var results: [MethodResult] = []
+        for method in methods {
+            let (rate, source) = try learningRate(for: method, steps: steps)
+            var result = MethodResult(name: method.name)
+            result.learningRate = rate
+            result.learningRateSource = source
+            results.append(result)
+        }
+        let rates = results.map(\.learningRate)
+        let jobs = methods.indices.flatMap { m in seeds.indices.map { (method: m, seed: $0) } }
+        let labels = jobs.map { "\(methods[$0.method].name)\(seeds.count > 1 ? " · seed \(seeds[$0.seed])" : "")" }
+        let title = methods.count == 1 ? methods[0].name : "\(methods.count) methods"
+        let outcomes = try sideBySide(title, labels: labels, oneAtATime: oneAtATime) { j in
+            let (m, i) = jobs[j]
+            let (tuner, log) = try train(methods[m], rate: rates[m], seed: seeds[i], steps: steps, label: labels[j])
             let score = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
             let losses = windowLosses(tuner.logits, stream: base.heldOut, taskId: heldOutTaskId)
-            result.runs.append(Run(seed: seed, itemScores: score.perItem, windowLosses: losses, log: log))
-            if i == 0 {
-                result.trainableParameters = tuner.trainableCount
-                result.trainableShare = tuner.trainableShare
-            }
-            if i < keep { result.tuners.append(tuner) }
+            let run = Run(seed: seeds[i], itemScores: score.perItem, windowLosses: losses, log: log)
+            // Only the kept tuners outlive their job (a model copy each).
+            return (result: (run: run, kept: i < keep[m] ? tuner : nil, trainable: tuner.trainableCount,
+                             share: tuner.trainableShare), log: log)
         }
-        return result
+        for (job, outcome) in zip(jobs, outcomes) {
+            results[job.method].runs.append(outcome.run)
+            if job.seed == 0 {
+                results[job.method].trainableParameters = outcome.trainable
+                results[job.method].trainableShare = outcome.share
+            }
+            if let tuner = outcome.kept { results[job.method].tuners.append(tuner) }
+        }
+        return results
     }
 
     /// The untrained base on the test split (one deterministic "seed").

@@ -14,6 +14,10 @@ extension Experiment {
         let which = base.isUserModel ? "your model from \(base.folder.path)" : "the cached '\(base.name)' model"
         let heldOutName = base.isUserModel ? "loss on the world's held-out text" : "held-out pretraining loss"
         let tokenizerNote = base.isUserModel ? " Its tokenizer: \(base.tokenizer.summary)." : ""
+        let speedNote = oneAtATime || parallelThreads == 1
+            ? " Runs train one at a time; tokens/s is a run's training speed on every core."
+            : " Runs train side by side, one per thread, with the same numbers as one at a time; tokens/s is a run's "
+                + "training speed on its one thread beside another run (`--one-at-a-time` measures it alone)."
         nb.say("""
             Base: \(which), \(formatCount(base.model.parameterCount)) parameters \
             (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), \(heldOutName) \
@@ -24,7 +28,7 @@ extension Experiment {
             \(String(format: "%.3f", b.majority)). Each method runs \(seeds.count) seed(s) of \(steps) steps; \
             intervals are 95% bootstrap intervals over the test \
             \(Set(task.test.map(\.entity)).count < task.test.count ? "entities" : "items") \
-            and the seeds.
+            and the seeds.\(speedNote)
             """)
     }
 

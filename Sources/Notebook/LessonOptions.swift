@@ -42,6 +42,12 @@ public struct LessonOptions: ParsableArguments {
     @Flag(help: "Pretrain the base model again instead of using the cached one.")
     public var rebuildBase = false
 
+    @Flag(help: """
+        Train one run at a time, each on every core, instead of several side by side (one per core): slower, with \
+        the same scores; each run's tokens/s is then measured without a neighbour.
+        """)
+    public var oneAtATime = false
+
     public init() {}
 
     /// The package's root folder (where Package.swift is).

@@ -4,6 +4,10 @@ import Foundation
 import TensorKit
 
 public final class Progress {
+    /// Silences every `Progress` on this thread while bound to true (runs side by side report
+    /// through one board instead: `sideBySide`).
+    @TaskLocal public static var isMuted = false
+
     let label: String, total: Int
     let interactive = isatty(1) != 0
     let start = Date()
@@ -17,6 +21,7 @@ public final class Progress {
 
     /// Reports step `step` (1-based) with its loss and the tokens processed so far.
     public func update(step: Int, loss: Float, tokens: Int) {
+        if Progress.isMuted { return }
         let elapsed = Date().timeIntervalSince(start)
         let left = elapsed / Double(step) * Double(total - step)
         let rate = Double(tokens) / max(elapsed, 1e-9)

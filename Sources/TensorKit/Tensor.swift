@@ -11,6 +11,7 @@ import Darwin
 #elseif canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 public final class Tensor {
     /// The extent of each axis, outermost first.
@@ -204,18 +205,26 @@ let heapConfigured: Bool = {
 }()
 
 /// Bytes held by tensor values and gradients right now, and the peak since the last reset.
-/// Tensors are created on one thread (parallel kernels only touch their memory), so plain
-/// counters suffice.
+/// Atomic counters: training runs may go side by side on several threads (`sideBySide` in
+/// Notebook); a peak is only meaningful while one run is measured alone.
 public enum TensorMemory {
-    nonisolated(unsafe) public private(set) static var liveBytes = 0
-    nonisolated(unsafe) public private(set) static var peakBytes = 0
+    private static let live = Atomic<Int>(0)
+    private static let peak = Atomic<Int>(0)
+
+    public static var liveBytes: Int { live.load(ordering: .relaxed) }
+    public static var peakBytes: Int { peak.load(ordering: .relaxed) }
 
     @inline(__always) static func allocated(_ count: Int) {
-        liveBytes += 4 * count
-        if liveBytes > peakBytes { peakBytes = liveBytes }
+        let now = live.add(4 * count, ordering: .relaxed).newValue
+        var seen = peak.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
     }
-    @inline(__always) static func freed(_ count: Int) { liveBytes -= 4 * count }
+    @inline(__always) static func freed(_ count: Int) { live.subtract(4 * count, ordering: .relaxed) }
 
     /// Starts a new peak measurement from the current live bytes.
-    public static func resetPeak() { peakBytes = liveBytes }
+    public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
 }

@@ -12,7 +12,9 @@
 // after the caller has returned, so the next loop may reuse it. The partition of the work is the
 // caller's (`parallelRanges`), not the pool's, so results do not depend on which thread ran what.
 // One loop runs at a time: a loop started while another is running (from a worker, or from
-// another thread, as parallel tests do) runs on its caller's thread alone.
+// another thread, as parallel tests do) runs on its caller's thread alone, cut into the same
+// parts. So whole jobs can be the loop (training runs side by side, one per thread): the loops
+// inside each job then run serially on its thread and compute exactly what they would in parallel.
 
 import Synchronization
 
@@ -47,7 +49,13 @@ final class WorkerPool: @unchecked Sendable {
         for _ in 0..<max(0, workers) {  // only the threads that started count: each loop waits for all of them
             var thread = pthread_t()
             let context = Unmanaged.passRetained(self)
-            let started = pthread_create(&thread, nil, { raw in
+            // Whole training runs may execute here (runs side by side): the main thread's 8 MB of stack,
+            // not the platform's default for secondary threads (512 KB on macOS).
+            var attributes = pthread_attr_t()
+            pthread_attr_init(&attributes)
+            pthread_attr_setstacksize(&attributes, 8 << 20)
+            defer { pthread_attr_destroy(&attributes) }
+            let started = pthread_create(&thread, &attributes, { raw in
                 Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().workLoop()
                 return nil
             }, context.toOpaque())
@@ -78,7 +86,11 @@ final class WorkerPool: @unchecked Sendable {
                 var spins = 0
                 while checkedIn.load(ordering: .acquiring) < workers {
                     spins += 1
-                    if spins > 1000 { sched_yield() }  // a worker that lost its core: give it ours
+                    if spins > 200_000 {
+                        usleep(100)  // a long job on a worker (training runs side by side): wait, do not spin
+                    } else if spins > 1000 {
+                        sched_yield()  // a worker that lost its core: give it ours
+                    }
                 }
             }
             self.body = nil
@@ -114,6 +126,10 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 }
+
+/// The threads a parallel loop can run on: the caller and the worker pool's threads. This many
+/// jobs can run side by side.
+public var parallelThreads: Int { WorkerPool.shared.workers + 1 }
 
 /// CPUs online, at least 1 (Glibc's Swift module does not offer sched_getaffinity).
 private func usableProcessors() -> Int {

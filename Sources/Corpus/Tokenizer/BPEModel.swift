@@ -2,8 +2,11 @@
 // unknown token, byte fallback (<0x41> tokens for characters outside the vocabulary) and
 // `ignore_merges`, merging each word exactly as `tokenizers` does (its priority queue, its order).
 
-/// A BPE vocabulary and its merges.
-final class BPEModel {
+import Synchronization
+
+/// A BPE vocabulary and its merges. Immutable but for a cache of tokenized words, which a lock
+/// guards: one tokenizer may serve training runs side by side.
+final class BPEModel: Sendable {
     /// Token text → id (keys are exact scalars: "é" and "e" + U+0301 are different tokens).
     let ids: [[Unicode.Scalar]: Int]
     /// Id → token text.
@@ -18,7 +21,7 @@ final class BPEModel {
     private let byteIds: [Int?]
     /// The id of each one-character token.
     private let characterIds: [Unicode.Scalar: Int]
-    private var cache: [[Unicode.Scalar]: [Int]] = [:]
+    private let cache = Mutex<[[Unicode.Scalar]: [Int]]>([:])
     private static let cacheLimit = 100_000
     /// Number of entries in the vocabulary (what `tokenizers` calls the model's vocabulary size).
     var count: Int { ids.count }
@@ -54,7 +57,7 @@ final class BPEModel {
 
     /// The ids of one pre-tokenized word.
     func tokenize(_ word: [Unicode.Scalar]) -> [Int] {
-        if let hit = cache[word] { return hit }
+        if let hit = cache.withLock({ $0[word] }) { return hit }
         if ignoreMerges, let id = ids[word] { return [id] }
         var symbols = Word()
         var unknown: (id: Int, length: Int)?
@@ -87,8 +90,10 @@ final class BPEModel {
         }
         if let pending = unknown { symbols.add(pending.id, length: pending.length) }
         let result = symbols.mergeAll(merges)
-        if cache.count >= BPEModel.cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[word] = result
+        cache.withLock {
+            if $0.count >= BPEModel.cacheLimit { $0.removeAll(keepingCapacity: true) }
+            $0[word] = result
+        }
         return result
     }
 }
