@@ -66,14 +66,15 @@ func prefixSection(_ nb: Notebook, _ experiments: [Experiment], _ results: [[Met
         [e.compare(r[Slot.v2], r[Slot.prompt]).verdict, e.compare(r[Slot.prefix], r[Slot.mlp]).verdict]
     }
     let wins = deeper.filter { $0 == .better }.count, losses = deeper.filter { $0 == .worse }.count
-    if !deeper.isEmpty { nb.say("Every layer beat input only in \(wins) of \(deeper.count) paired comparisons and lost "
-        + "\(losses)"
-        + (wins == deeper.count ? ": Li and Liang's depth claim holds here."
-           : wins == 0 && losses > 0 ? ": the reverse of the depth claim held here, at this scale and budget."
-           : wins == 0 ? ": the depth claim does not show at this scale and budget."
-           : "; where it does not, the intervals above say so.")
-        + " (The two MLPs differ: prefix tuning's is Linear–tanh–Linear to every layer's keys and values, P-tuning's "
-        + "three Linear layers with ReLU to the input; the pairs match the depth, not every detail.)") }
+    if !deeper.isEmpty {
+        nb.say("Every layer beat input only in \(wins) of \(deeper.count) paired comparisons and lost \(losses)"
+            + (wins == deeper.count ? ": Li and Liang's depth claim holds here."
+               : wins == 0 && losses > 0 ? ": the reverse of the depth claim held here, at this scale and budget."
+               : wins == 0 ? ": the depth claim does not show at this scale and budget."
+               : "; where it does not, the intervals above say so.")
+            + " (The two MLPs differ: prefix tuning's is Linear–tanh–Linear to every layer's keys and values, "
+            + "P-tuning's three Linear layers with ReLU to the input; the pairs match the depth, not every detail.)")
+    }
     var table = Table(["task", "variant", "test score [95% CI]", "seed-to-seed SD", "validation over the lr grid",
                        "with MLP − direct"])
     var panels: [(title: String, series: [Figure.Series])] = []

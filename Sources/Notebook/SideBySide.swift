@@ -45,18 +45,16 @@ public func sideBySide<T>(_ title: String, labels: [String], oneAtATime: Bool = 
         let outcome: Result<(result: T, log: TrainingLog?), any Error> = Progress.$isMuted.withValue(true) {
             recording ? Result { try job(i) } : withoutGrad { Result { try job(i) } }
         }
-        if case .failure = outcome { firstFailure.min(i, ordering: .acquiringAndReleasing) }
-        board.finished(labels[i], log: try? outcome.get().log, failed: (try? outcome.get()) == nil)
+        let finished = try? outcome.get()
+        if finished == nil { firstFailure.min(i, ordering: .acquiringAndReleasing) }
+        board.finished(labels[i], log: finished?.log, failed: finished == nil)
         outcomes.set(i, outcome.map(\.result))
     }
+    // Every job before the first failure ran and succeeded; the jobs after it may have been skipped.
+    let failed = firstFailure.load(ordering: .acquiring)
+    if failed < labels.count, case .failure(let error)? = outcomes.get(failed) { throw error }
     return try labels.indices.map { i in
-        guard let outcome = outcomes.get(i) else {  // skipped after an earlier failure
-            let failed = firstFailure.load(ordering: .acquiring)
-            guard failed < labels.count, let error = outcomes.get(failed) else {
-                throw LessonError("run \(i) of '\(title)' did not finish")
-            }
-            return try error.get()
-        }
+        guard let outcome = outcomes.get(i) else { throw LessonError("run \(i) of '\(title)' did not finish") }
         return try outcome.get()
     }
 }
