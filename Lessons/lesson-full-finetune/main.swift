@@ -2,7 +2,7 @@
 // what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
 // when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (9:03 measured alone on 2 threads with the base cached)
+//   swift run lesson-full-finetune            (7:29 measured alone on 2 threads with the base cached)
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
 //   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -24,8 +24,8 @@ struct LessonFullFinetune: ParsableCommand {
         Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
         learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
         shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
-        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About nine \
-        minutes even with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About seven \
+        and a half minutes with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 
     @OptionGroup var options: LessonOptions

@@ -23,3 +23,19 @@ extension LlamaModel: CausalLanguageModel {
     public func virtualTokens(for batch: TokenBatch) -> VirtualTokens? { nil }
     public func logits(_ batch: TokenBatch) -> Tensor { self(batch.inputIds, batch: batch.batchSize) }
 }
+
+extension CausalLanguageModel {
+    /// Logits at chosen real-token positions only, [S, V]: `positions` are flat indices r·T + t
+    /// into the batch's [B, T] tokens, and row s holds what `logits(batch)` holds at
+    /// `positions[s]`. The output layer runs at those positions alone (`logitsAt`), so scoring an
+    /// answer token skips the vocabulary-wide product at every other position.
+    public func logits(_ batch: TokenBatch, at positions: [Int]) -> Tensor {
+        let virtual = virtualTokens(for: batch)
+        var n = 0                                                      // prepended virtual positions
+        if case .prepended(let prompt)? = virtual { n = prompt.shape[prompt.rank - 2] }
+        let t = batch.sequenceLength
+        let rows = positions.map { ($0 / t) * (n + t) + n + $0 % t }
+        return model(batch.inputIds, batch: batch.batchSize, virtualTokens: virtual, lengths: batch.lengths,
+                     logitsAt: rows)                                                     // [S, V]
+    }
+}

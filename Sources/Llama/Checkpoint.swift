@@ -167,6 +167,10 @@ public struct TokenBatch: Equatable, Sendable {
     public var batchSize: Int
     /// The task of each row, for multitask prompt tuning (nil when the method needs none).
     public var taskIds: [Int]?
+    /// The real tokens of each row when the rows are right-padded (nil: every position is real).
+    /// Positions past a row's length are padding: with causal attention no real token reads
+    /// them, so a forward that needs the logits at real positions only may skip them.
+    public var lengths: [Int]?
     public var sequenceLength: Int { inputIds.count / max(batchSize, 1) }
 
     public init(inputIds: [[Int]], labels: [[Int]]? = nil, taskIds: [Int]? = nil) {

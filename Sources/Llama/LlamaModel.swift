@@ -39,9 +39,12 @@ public final class DecoderLayer {
     /// The seven projections, attention first.
     public var slots: [LinearSlot] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
 
-    /// x [B, T, C] → [B, T, C]. `prefix` holds prefix-tuning keys/values [B, P, kvHeads·D].
-    func callAsFunction(_ x: Tensor, positionOffset: Int, prefix: KeyValuePrefix?, mask: Tensor?) -> Tensor {
-        block(x, positions: [Int](repeating: positionOffset, count: x.shape[0])) { q, k, v in
+    /// x [B, T, C] → [B, T, C], or the real rows [N, C] → [N, C] when `packing` is given (see
+    /// `PackedRows`). `prefix` holds prefix-tuning keys/values [B, P, kvHeads·D].
+    func callAsFunction(_ x: Tensor, positionOffset: Int, prefix: KeyValuePrefix?, mask: Tensor?,
+                        packing: PackedRows? = nil) -> Tensor {
+        let rows = packing?.batch ?? x.shape[0]
+        return block(x, positions: [Int](repeating: positionOffset, count: rows), packing: packing) { q, k, v in
             causalAttention(q: q, k: k, v: v, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
                             prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask)    // [B, T, H·D]
         }
@@ -61,20 +64,51 @@ public final class DecoderLayer {
 
     /// RMSNorm → attention (queries and keys rotated, row b's tokens from `positions[b]`) →
     /// residual → RMSNorm → SwiGLU MLP → residual. `attend` maps (q, k, v) to the heads' outputs.
-    private func block(_ x: Tensor, positions: [Int], attend: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
+    /// With `packing`, x is the real rows [N, C]: everything but attention runs on them, and
+    /// q, k, v go to the padded grid [B, T, ·] for RoPE and attention and back.
+    private func block(_ x: Tensor, positions: [Int], packing: PackedRows? = nil,
+                       attend: (Tensor, Tensor, Tensor) -> Tensor) -> Tensor {
         let cfg = config
-        let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [B, T, C]
-        let q = TensorKit.rope(qProj(h), heads: cfg.numAttentionHeads, table: rope,
+        func grid(_ t: Tensor) -> Tensor { packing?.padded(t) ?? t }                        // [B, T, ·]
+        let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [B, T, C] or [N, C]
+        let q = TensorKit.rope(grid(qProj(h)), heads: cfg.numAttentionHeads, table: rope,
                                rowOffsets: positions)                                        // [B, T, H·D]
-        let k = TensorKit.rope(kProj(h), heads: cfg.numKeyValueHeads, table: rope,
+        let k = TensorKit.rope(grid(kProj(h)), heads: cfg.numKeyValueHeads, table: rope,
                                rowOffsets: positions)                                        // [B, T, KV·D]
-        let v = vProj(h)                                                                     // [B, T, KV·D]
+        let v = grid(vProj(h))                                                               // [B, T, KV·D]
         let a = attend(q, k, v)                                                              // [B, T, H·D]
-        let x1 = x + oProj(a)                                                                // [B, T, C]
+        let x1 = x + oProj(packing?.packed(a) ?? a)                                          // [B, T, C] or [N, C]
         let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)            // [B, T, C]
         let m = downProj(swiglu(gate: gateProj(h2), up: upProj(h2)))                        // [B, T, C]
         return x1 + m
     }
+}
+
+/// Where the real tokens of right-padded rows sit in the [B, T] grid: `indices` holds their flat
+/// positions r·T + t, row by row. A forward that reads logits at real positions only runs the
+/// norms, projections and MLP on those rows, [N, C] with N = Σ lengths, instead of on B·T; only
+/// attention sees the grid, where padding stays harmless (causal: no real token reads a later
+/// position). The numbers are those of the padded forward, up to rounding.
+struct PackedRows {
+    let indices: [Int]
+    let batch: Int, length: Int
+    /// The row of the packed tensor that holds each grid position (−1 at padding).
+    let slot: [Int]
+
+    init?(lengths: [Int], length: Int) {
+        guard lengths.contains(where: { $0 < length }) else { return nil }            // no padding
+        indices = lengths.enumerated().flatMap { r, n in (0..<n).map { r * length + $0 } }
+        batch = lengths.count
+        self.length = length
+        var slot = [Int](repeating: -1, count: batch * length)
+        for (s, i) in indices.enumerated() { slot[i] = s }
+        self.slot = slot
+    }
+
+    /// [N, W] → [B, T, W], zero at padding.
+    func padded(_ x: Tensor) -> Tensor { x.placingRows(at: indices, in: [batch, length, x.shape[1]]) }
+    /// [B, T, W] → [N, W].
+    func packed(_ x: Tensor) -> Tensor { x.rows(at: indices) }
 }
 
 /// Keys and values put in front of one layer's attention (prefix tuning), [P, kvHeads·D]
@@ -176,9 +210,18 @@ public final class LlamaModel {
     ///   - virtualTokens: what a prompt-learning method adds (see `VirtualTokens`); an unbatched
     ///     prompt [n, ·] is repeated over the batch by a differentiable op.
     ///   - mask: optional additive attention mask [T', S] or [B, T', S] on top of the causal mask.
-    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise.
+    ///   - logitsAt: when given, the output layer runs only at these positions: flat indices
+    ///     r·T' + t into the [B, T'] positions (T' = n+T with prepended embeddings), like
+    ///     `transformers`' `logits_to_keep` but at any positions. A loss that reads a few answer
+    ///     tokens of each row skips the vocabulary projection everywhere else.
+    ///   - lengths: the real tokens of each row when the rows are right-padded
+    ///     (`TokenBatch.lengths`). With `logitsAt` (which must then name real positions) and
+    ///     without `mask`, the blocks skip the padding (`PackedRows`).
+    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise; [S, V] in the
+    ///   order of `logitsAt` when it is given (the values of those rows of the full logits, up
+    ///   to rounding).
     public func callAsFunction(_ inputIds: [Int], batch: Int, virtualTokens: VirtualTokens? = nil,
-                               mask: Tensor? = nil) -> Tensor {
+                               mask: Tensor? = nil, lengths: [Int]? = nil, logitsAt rows: [Int]? = nil) -> Tensor {
         precondition(batch > 0 && inputIds.count % batch == 0, "\(inputIds.count) ids do not split into \(batch) rows")
         let t = inputIds.count / batch
         var x = embedding(inputIds, shape: [batch, t], weight: embedTokens)              // [B, T, C]
@@ -197,11 +240,27 @@ public final class LlamaModel {
             break
         }
         let offset = prefixes?.first?.key.shape[1] ?? 0
+        var packing: PackedRows? = nil
+        if rows != nil, mask == nil, let lengths {
+            precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 0 && $0 <= t },
+                         "\(lengths.count) row lengths for \(batch) rows of \(t) tokens")
+            let n = x.shape[1] - t                                                       // prepended positions
+            packing = PackedRows(lengths: lengths.map { n + $0 }, length: x.shape[1])
+        }
+        if let packing { x = packing.packed(x) }                                         // [N, C]
         for (i, layer) in layers.enumerated() {
-            x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask)      // [B, T', C]
+            x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask,
+                      packing: packing)                                          // [B, T', C] or [N, C]
         }
         x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                              // [B, T', C]
-        return lmHead(x)                                                                 // [B, T', V]
+        guard var rows else { return lmHead(x) }                                         // [B, T', V]
+        if let packing {
+            precondition(rows.allSatisfy { $0 >= 0 && $0 < packing.slot.count },
+                         "logitsAt names a position outside the \(batch)×\(packing.length) positions")
+            rows = rows.map { packing.slot[$0] }
+            precondition(!rows.contains(-1), "logitsAt names a padding position (past its row's length)")
+        }
+        return lmHead(x.rows(at: rows))                                                  // [S, V]
     }
 
     /// Logits for tokens that continue the sequences held in `cache`: incremental decoding. It
@@ -262,7 +321,15 @@ public final class LlamaModel {
 public func causalLanguageModelLoss(_ logits: Tensor, labels: [Int]) -> Tensor {
     let (b, t) = (logits.shape[0], logits.shape[1])
     precondition(labels.count == b * t, "\(labels.count) labels for logits \(logits.shape)")
+    return crossEntropy(logits, targets: nextTokenTargets(labels, rows: b))
+}
+
+/// The target of every position of `labels` [B, T] (row-major): position t predicts label t+1 of
+/// its row; a row's last position, like every −100 label, has the target −100.
+public func nextTokenTargets(_ labels: [Int], rows b: Int) -> [Int] {
+    precondition(b > 0 && labels.count % b == 0, "\(labels.count) labels do not split into \(b) rows")
+    let t = labels.count / b
     var targets = [Int](repeating: -100, count: b * t)
-    for r in 0..<b { for i in 0..<(t - 1) { targets[r * t + i] = labels[r * t + i + 1] } }
-    return crossEntropy(logits, targets: targets)
+    for r in 0..<b { for i in 0..<max(t - 1, 0) { targets[r * t + i] = labels[r * t + i + 1] } }
+    return targets
 }

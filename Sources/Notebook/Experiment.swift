@@ -113,7 +113,7 @@ public final class Experiment {
 
     /// Loads (or pretrains) the lesson's base and draws the task's splits: what every lesson
     /// does first. `trainLimit` caps the training examples, `testLimit` the test items (evaluation
-    /// can cost as much as training: five options per item are five rows); `steps` are (full, --quick).
+    /// can cost as much as training: five options of several tokens are five rows); `steps` are (full, --quick).
     public static func start(_ lesson: String, options: LessonOptions, task name: String, trainLimit: Int,
                              testLimit: Int? = nil, steps: (full: Int, quick: Int)) throws -> Experiment {
         let base = try BaseModel.load(try options.baseChoice(), rebuild: options.rebuildBase)

@@ -53,7 +53,8 @@ extension Tokenizer {
 extension TokenBatch {
     /// Rows padded on the right to one length. Padding needs no attention mask: with causal
     /// attention no real token ever looks at a later (padding) position, and padded labels are −100.
-    /// The rows' task ids become the batch's when every row has one (nil otherwise).
+    /// The rows' task ids become the batch's when every row has one (nil otherwise), and their
+    /// lengths its `lengths`.
     public init(padding items: [EncodedExample], padId: Int) {
         let length = items.map(\.ids.count).max() ?? 0
         var ids: [Int] = [], labels: [Int] = []
@@ -64,6 +65,7 @@ extension TokenBatch {
         }
         let taskIds = items.compactMap(\.taskId)
         self.init(ids: ids, labels: labels, rows: items.count, taskIds: taskIds.count == items.count ? taskIds : nil)
+        lengths = items.map(\.ids.count)
     }
 
     /// Every row of `stream` (token windows of one length) as its own next-token target, read
@@ -77,6 +79,10 @@ extension TokenBatch {
 
 /// Maps a batch to the logits of its real tokens, [B, T, V] (a tuner's `logits`).
 public typealias LogitsFunction = (TokenBatch) -> Tensor
+
+/// Maps a batch and flat positions r·T + t of its real tokens to the logits there, [S, V]
+/// (`CausalLanguageModel.logits(_:at:)`).
+public typealias PositionLogitsFunction = (TokenBatch, [Int]) -> Tensor
 
 /// The knobs of one fine-tuning run.
 public struct TrainingSettings: Sendable {
@@ -146,11 +152,11 @@ public struct Score: Sendable {
 }
 
 /// Scores `examples` with the task's metric through `model` (a tuner, or a plain `LlamaModel`):
-/// choice tasks by the full forward's logits, generated answers with a key/value cache (the same
+/// choice tasks by the logits at the answer positions, generated answers with a key/value cache (the same
 /// greedy tokens as re-running the full forward each step, at one token's cost a step).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, model: any CausalLanguageModel,
                      batchSize: Int = 32) -> Score {
-    score(task, examples, tokenizer: tokenizer, logits: model.logits, batchSize: batchSize) {
+    score(task, examples, tokenizer: tokenizer, logits: model.logits(_:at:), batchSize: batchSize) {
         generate($0, maxTokens: $1, tokenizer: tokenizer, model: model, batchSize: batchSize, taskIds: $2)
     }
 }
@@ -160,14 +166,14 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
 /// the fast path for models and tuners).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32) -> Score {
-    score(task, examples, tokenizer: tokenizer, logits: logits, batchSize: batchSize) {
+    score(task, examples, tokenizer: tokenizer, logits: { logits($0).rows(at: $1) }, batchSize: batchSize) {
         generate($0, maxTokens: $1, tokenizer: tokenizer, logits: logits, batchSize: batchSize, taskIds: $2)
     }
 }
 
 /// The metric of `task` on `examples`: rank classification through `logits`, or the predictions
 /// `generate(prompts, maxTokens, taskIds)` makes against the answers.
-private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
+private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer, logits: PositionLogitsFunction,
                    batchSize: Int, generate: ([String], Int, [Int]?) -> [String]) -> Score {
     withoutGrad {
         switch task.metric {
@@ -199,23 +205,41 @@ private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer
 }
 
 /// For each example, the option (of those `options` gives it) whose tokens have the highest total
-/// log-probability after the prompt; accuracy against the answer. Rows of about `batchSize`
-/// (prompt + option) run together, an example's options always in one batch.
+/// log-probability after the prompt; accuracy against the answer. When every option of an example
+/// is one token after the prompt, one row (the prompt) scores them all: each option's score is
+/// read from the logits at the prompt's last position. Otherwise each option is its own row
+/// (prompt + option). Rows of about `batchSize` run together, an example's rows always in one
+/// batch, and the logits are computed only at the positions read.
 func rankClassification(_ examples: [Example], options: (Example) -> [String], tokenizer: Tokenizer,
-                        logits: LogitsFunction, batchSize: Int) -> Score {
+                        logits: PositionLogitsFunction, batchSize: Int) -> Score {
+    /// Where an option's score comes from: the log-probability of `token` after `position` of `row`.
+    typealias Read = (row: Int, position: Int, token: Int)
     var perItem: [Double] = []
     var samples: [(String, String, String)] = []
     var start = 0
     while start < examples.count {
-        var chunk: [Example] = [], rows: [EncodedExample] = []
-        while start < examples.count, chunk.isEmpty || rows.count + options(examples[start]).count <= batchSize {
-            let e = examples[start]
-            for o in options(e) {
-                var row = tokenizer.encode(prompt: e.prompt, continuation: o, endOfText: false)
-                row.taskId = e.taskId
-                rows.append(row)
+        var chunk: [(example: Example, choices: [String], reads: [[Read]])] = [], rows: [EncodedExample] = []
+        while start < examples.count {
+            let e = examples[start], choices = options(e)
+            let prompt = tokenizer.promptIds(e.prompt)
+            let encoded = choices.map { tokenizer.encode(prompt: e.prompt, continuation: $0, endOfText: false) }
+            let oneToken = !encoded.isEmpty && !prompt.isEmpty
+                && encoded.allSatisfy { $0.ids.count == prompt.count + 1 && $0.ids.starts(with: prompt) }
+            let rowsNeeded = oneToken ? 1 : encoded.count
+            guard chunk.isEmpty || rows.count + rowsNeeded <= batchSize else { break }
+            var reads: [[Read]] = []
+            if oneToken {
+                reads = encoded.map { [(rows.count, prompt.count - 1, $0.ids[prompt.count])] }
+                rows.append(EncodedExample(ids: prompt, labels: prompt.map { _ in -100 }, taskId: e.taskId))
+            } else {
+                for var row in encoded {
+                    reads.append(row.labels.indices.dropFirst().filter { row.labels[$0] != -100 }
+                        .map { (rows.count, $0 - 1, row.labels[$0]) })
+                    row.taskId = e.taskId
+                    rows.append(row)
+                }
             }
-            chunk.append(e)
+            chunk.append((e, choices, reads))
             start += 1
         }
         guard !rows.isEmpty else {  // examples without options count as wrong
@@ -223,19 +247,20 @@ func rankClassification(_ examples: [Example], options: (Example) -> [String], t
             continue
         }
         let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
-        let lp = logSoftmax(logits(batch))                                               // [R, T, V]
-        let v = lp.shape[2], t = batch.sequenceLength
-        var r = 0
-        for e in chunk {
-            let choices = options(e)
+        let t = batch.sequenceLength
+        var positions: [Int] = [], slot: [Int: Int] = [:]                    // flat position → row of lp
+        for read in chunk.flatMap({ $0.reads.joined() }) where slot[read.row * t + read.position] == nil {
+            slot[read.row * t + read.position] = positions.count
+            positions.append(read.row * t + read.position)
+        }
+        let lp = logSoftmax(logits(batch, positions))                                    // [S, V]
+        let v = lp.shape[1]
+        for (e, choices, reads) in chunk {
             var best = 0, bestScore = -Float.infinity
-            for k in choices.indices {
+            for (k, option) in reads.enumerated() {
                 var s: Float = 0
-                for pos in 1..<t where batch.labels[r * t + pos] != -100 {
-                    s += lp.data[(r * t + pos - 1) * v + batch.labels[r * t + pos]]
-                }
+                for read in option { s += lp.data[slot[read.row * t + read.position]! * v + read.token] }
                 if s > bestScore { bestScore = s; best = k }
-                r += 1
             }
             perItem.append(!choices.isEmpty && choices[best] == e.answer ? 1 : 0)
             if samples.count < 4 { samples.append((e.prompt, choices.isEmpty ? "" : choices[best], e.answer)) }

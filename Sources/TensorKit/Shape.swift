@@ -85,6 +85,49 @@ extension Tensor {
         return out
     }
 
+    /// The rows `indices` of the tensor read as a matrix [N, C] (every axis but the last
+    /// flattened), in that order: [S, C] with S = `indices.count` (an index may repeat). PyTorch's
+    /// `x.reshape(-1, C)[indices]`. Backward is a scatter-add: dx[indices[s]] += dy[s].
+    public func rows(at indices: [Int]) -> Tensor {
+        let c = shape.last ?? 1, n = count / max(c, 1)
+        for i in indices { precondition(i >= 0 && i < n, "rows(at:): row \(i) is outside 0..<\(n)") }
+        let out = Tensor(uninitialized: [indices.count, c])
+        for (s, i) in indices.enumerated() { (out.data + s * c).update(from: data + i * c, count: c) }
+        out.record([self]) { g in
+            let gx = self.gradBuffer()
+            for (s, i) in indices.enumerated() {
+                let dst = gx + i * c, src = g + s * c
+                for j in 0..<c { dst[j] += src[j] }
+            }
+        }
+        return out
+    }
+
+    /// The inverse of `rows(at:)`: a zero tensor of `shape` (read as a matrix [M, C], C its last
+    /// axis and this tensor's) whose row `indices[s]` holds row s of this tensor [S, C]. The
+    /// indices must be distinct. Backward gathers: dx[s] = dy[indices[s]].
+    public func placingRows(at indices: [Int], in shape: [Int]) -> Tensor {
+        let c = self.shape.last ?? 1, m = shape.reduce(1, *) / max(c, 1)
+        precondition(shape.last == c && indices.count * c == count,
+                     "placingRows: \(indices.count) rows of \(self.shape) into \(shape)")
+        var taken = [Bool](repeating: false, count: m)
+        for i in indices {
+            precondition(i >= 0 && i < m, "placingRows(at:in:): row \(i) is outside 0..<\(m)")
+            precondition(!taken[i], "placingRows(at:in:): row \(i) is given twice")
+            taken[i] = true
+        }
+        let out = Tensor(zeros: shape)
+        for (s, i) in indices.enumerated() { (out.data + i * c).update(from: data + s * c, count: c) }
+        out.record([self]) { g in
+            let gx = self.gradBuffer()
+            for (s, i) in indices.enumerated() {
+                let dst = gx + s * c, src = g + i * c
+                for j in 0..<c { dst[j] += src[j] }
+            }
+        }
+        return out
+    }
+
     /// The tensor repeated over a new leading batch axis: [n, …] → [batch, n, …] (PyTorch's
     /// `x.unsqueeze(0).expand(batch, …)`). A prompt shared by every row of a batch is one tensor
     /// that trains; each row reads the same values. Backward sums the rows: dx = Σ_b dy[b].

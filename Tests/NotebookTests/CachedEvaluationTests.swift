@@ -59,4 +59,45 @@ import TensorKit
             #expect(after.perItem == before.perItem, "\(name)")
         }
     }
+
+    /// Rank classification scores one-token options from one prompt row, and computes logits only
+    /// where it reads them: it must pick what a full forward of each (prompt + option) row picks,
+    /// for one-token options, options of several tokens, and a mix.
+    @Test func rankClassificationPicksWhatPerOptionRowsPick() throws {
+        let sentiment = try base.world.task("sentiment", sizes: SplitSizes(train: 16, validation: 16, test: 48),
+                                            seed: 0)
+        // The project's small vocabularies spell " positive" in several tokens; one-character options are one
+        let first = sentiment.test[0].prompt, promptLength = base.tokenizer.promptIds(first).count
+        let oneToken = [" p", " n", " a", " s", " t", " the"].filter {
+            base.tokenizer.encode(prompt: first, continuation: $0, endOfText: false).ids.count == promptLength + 1
+        }
+        try #require(oneToken.count >= 2, "the one-token path must be exercised")
+        let variants: [[String: String]] = [
+            [" positive": oneToken[0], " negative": oneToken[1]],               // one token each
+            [" positive": " positive", " negative": " negative"],               // several tokens
+            [" positive": oneToken[0], " negative": " negative"],               // mixed
+        ]
+        for (name, tuner) in try tuners() {
+            for map in variants {
+                var task = sentiment
+                task.test = sentiment.test.map { var e = $0; e.answer = map[e.answer]!; return e }
+                let options = [map[" positive"]!, map[" negative"]!]
+                task.metric = .choice(options: options)
+                let scored = evaluate(task, on: task.test, tokenizer: base.tokenizer, model: tuner)
+                let expected = task.test.map { e -> Double in
+                    let totals = options.map { option -> Float in
+                        let row = base.tokenizer.encode(prompt: e.prompt, continuation: option, endOfText: false)
+                        let lp = withoutGrad {
+                            logSoftmax(tuner.logits(TokenBatch(ids: row.ids, labels: row.labels, rows: 1)))
+                        }                                                                // [1, T, V]
+                        let v = lp.shape[2]
+                        return row.labels.indices.dropFirst().filter { row.labels[$0] != -100 }
+                            .reduce(Float(0)) { $0 + lp.data[($1 - 1) * v + row.labels[$1]] }
+                    }
+                    return options[totals[0] >= totals[1] ? 0 : 1] == e.answer ? 1 : 0
+                }
+                #expect(scored.perItem == expected, "\(name), options \(options)")
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 import Corpus
 import Foundation
+import Llama
 import Notebook
 import Testing
 import TensorKit
@@ -67,5 +68,14 @@ import TensorKit
         let continuation = tokenizer.decode(continuation: kept, after: context)
         #expect(continuation.hasSuffix(" Paris"))
         #expect(tokenizer.decode(context) + continuation == e.prompt + e.answer)
+    }
+
+    @Test func paddedBatchesKeepTheirRowLengths() {
+        let rows = [EncodedExample(ids: [1, 2, 3], labels: [-100, 2, 3]), EncodedExample(ids: [4], labels: [4]),
+                    EncodedExample(ids: [], labels: [])]
+        let batch = TokenBatch(padding: rows, padId: 9)
+        #expect(batch.lengths == [3, 1, 0])
+        #expect(batch.inputIds == [1, 2, 3, 4, 9, 9, 9, 9, 9])
+        #expect(batch.labels == [-100, 2, 3, 4, -100, -100, -100, -100, -100])
     }
 }

@@ -98,6 +98,16 @@ import Foundation
         gradCheck([c]) { $0[0].slice(axis: 2, 0..<1) }
         let s = c.slice(axis: 1, 2..<3)
         #expect(s.array == Array(c.array[8..<12]) + Array(c.array[28..<32]))
+        // rows(at:) reads [2, 5, 4] as 10 rows of 4; a repeated row gets both gradients
+        gradCheck([c]) { $0[0].rows(at: [7, 0, 7, 3]) }
+        #expect(c.rows(at: [7, 2]).array == Array(c.array[28..<32]) + Array(c.array[8..<12]))
+        #expect(c.rows(at: []).shape == [0, 4])
+        // placingRows(at:in:) puts 3 rows into a zero [2, 3, 4] grid; the other rows stay zero
+        let r = randn([3, 4], gen)
+        gradCheck([r]) { $0[0].placingRows(at: [4, 0, 2], in: [2, 3, 4]) }
+        let grid = r.placingRows(at: [4, 0, 2], in: [2, 3, 4])
+        #expect(grid.rows(at: [4, 0, 2]).array == r.array)
+        #expect(grid.rows(at: [1, 3, 5]).array.allSatisfy { $0 == 0 })
     }
 
     @Test func sumAndMean() {

@@ -24,7 +24,10 @@ public protocol Tuner: CausalLanguageModel {
     /// Logits as PEFT's model returns them: [B, n+T, V] with the n virtual positions first for
     /// methods that prepend them, [B, T, V] otherwise. By default the model's forward with
     /// `virtualTokens(for:)`; a tuner that overrides it must still compute exactly that, since
-    /// generation runs the same computation over a key/value cache.
+    /// generation runs the same computation over a key/value cache, and `loss` and
+    /// `logits(_:at:)` call the model with the same inputs directly (to compute only the
+    /// positions they read). A method changes the forward through its virtual tokens and the
+    /// layers in the model's slots.
     func forward(_ batch: TokenBatch) -> Tensor
     /// What the model reads before `batch`'s tokens: a prompt method's virtual tokens (nil for
     /// methods that change weights). Generation puts them in the cache's prefill.
@@ -109,10 +112,18 @@ extension Tuner {
     /// The loss PEFT's model returns with labels: the causal-LM cross-entropy — with the labels
     /// padded in front by one −100 per prepended virtual token, so the last virtual position
     /// predicts `labels[:, 0]` — plus the method's regulariser.
+    ///
+    /// The logits are computed only at the positions that have a target (`logitsAt`: the answer
+    /// tokens of a fine-tuning batch), and the padding of right-padded rows is skipped
+    /// (`lengths`): the same loss and gradients up to rounding, without the vocabulary-wide
+    /// product at every prompt position or any work at padding positions outside attention.
     public func loss(_ batch: TokenBatch) -> (total: Tensor, crossEntropy: Tensor) {
-        let logits = forward(batch)                                                      // [B, n+T, V]
         let labels = paddedLabels(batch.labels, rows: batch.batchSize, virtualTokens: prependedPositions)
-        let crossEntropy = causalLanguageModelLoss(logits, labels: labels)
+        let targets = nextTokenTargets(labels, rows: batch.batchSize)                    // [B·(n+T)]
+        let rows = targets.indices.filter { targets[$0] != -100 }
+        let logits = model(batch.inputIds, batch: batch.batchSize, virtualTokens: virtualTokens(for: batch),
+                           lengths: batch.lengths, logitsAt: rows)                       // [S, V]
+        let crossEntropy = TensorKit.crossEntropy(logits, targets: rows.map { targets[$0] })
         guard let extra = regularizer() else { return (crossEntropy, crossEntropy) }
         return (crossEntropy + extra, crossEntropy)
     }
