@@ -17,16 +17,7 @@ private func embeddingForward(_ ids: [Int], shape idsShape: [Int], weight: Tenso
     let (vocab, c) = (weight.shape[0], weight.shape[1])
     precondition(ids.count == idsShape.reduce(1, *), "embedding: \(ids.count) ids for shape \(idsShape)")
     for id in ids { precondition(id >= 0 && id < vocab, "token id \(id) is outside the vocabulary 0..<\(vocab)") }
-    let out = Tensor(uninitialized: idsShape + [c])
-    for (n, id) in ids.enumerated() { (out.data + n * c).update(from: weight.data + id * c, count: c) }
-    out.record([weight]) { g in
-        let gw = weight.gradBuffer()
-        for (n, id) in ids.enumerated() {
-            let dst = gw + id * c, src = g + n * c
-            for i in 0..<c { dst[i] += src[i] }
-        }
-    }
-    return out
+    return weight.gatheredRows(ids, shape: idsShape + [c])
 }
 
 /// Mean cross-entropy of `logits` [..., V] against `targets` (one per row), skipping rows whose

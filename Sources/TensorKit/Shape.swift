@@ -91,7 +91,14 @@ extension Tensor {
     public func rows(at indices: [Int]) -> Tensor {
         let c = shape.last ?? 1, n = count / max(c, 1)
         for i in indices { precondition(i >= 0 && i < n, "rows(at:): row \(i) is outside 0..<\(n)") }
-        let out = Tensor(uninitialized: [indices.count, c])
+        return gatheredRows(indices, shape: [indices.count, c])
+    }
+
+    /// `rows(at:)` laid out as `outShape` (whose last axis is C and whose other axes hold the
+    /// indices), without checking the indices: the caller has (`embedding` is this gather).
+    func gatheredRows(_ indices: [Int], shape outShape: [Int]) -> Tensor {
+        let c = shape.last ?? 1
+        let out = Tensor(uninitialized: outShape)
         for (s, i) in indices.enumerated() { (out.data + s * c).update(from: data + i * c, count: c) }
         out.record([self]) { g in
             let gx = self.gradBuffer()
