@@ -34,10 +34,11 @@ public final class IncrementalDecoder {
         }
         self.source = source
         cache = KeyValueCache(for: source.model, batchSize: b, capacity: n + t + maxNewTokens)
-        let z = source.model(ids, batch: b, virtualTokens: virtual, cache: cache,
-                             lengths: prompts.map(\.count))                              // [B, (n+)T, V]
-        let skip = z.shape[1] - t                                                        // prepended positions
-        nextLogits = IncrementalDecoder.rows(of: z, at: prompts.map { skip + $0.count - 1 })
+        var skip = 0                                                                     // prepended positions
+        if case .prepended? = virtual { skip = n }
+        let last = prompts.enumerated().map { r, p in r * (skip + t) + skip + p.count - 1 }
+        nextLogits = source.model(ids, batch: b, virtualTokens: virtual, cache: cache,
+                                  lengths: prompts.map(\.count), logitsAt: last)                // [B, V]
     }
 
     /// Appends one token to every row (a finished row may take any token) and computes the
@@ -48,12 +49,28 @@ public final class IncrementalDecoder {
         nextLogits = z.reshaped([batchSize, z.shape[2]])                                 // [B, V]
     }
 
-    /// The logits of row r at position positions[r], [B, V].
-    private static func rows(of z: Tensor, at positions: [Int]) -> Tensor {
-        let (t, v) = (z.shape[1], z.shape[2])
-        let out = Tensor(zeros: [z.shape[0], v])
-        for (r, p) in positions.enumerated() { (out.data + r * v).update(from: z.data + (r * t + p) * v, count: v) }
-        return out
+    /// Logits after continuations of the rows, the cache left as it was: row r is continued by
+    /// `tokens[r]` (rows may differ in length, or get none), and the logits are read after the
+    /// tokens `readAfter[r]` names (indices into `tokens[r]`), [S, V] in row order. Each option of
+    /// a multiple-choice question is scored this way from one prefill of its prompt.
+    /// Nil when nothing is read.
+    public func logits(continuing tokens: [[Int]], readAfter: [[Int]]) -> Tensor? {
+        precondition(tokens.count == batchSize && readAfter.count == batchSize,
+                     "\(tokens.count) continuations and \(readAfter.count) reads for \(batchSize) rows")
+        let t = tokens.map(\.count).max() ?? 0
+        var positions: [Int] = []
+        for (r, reads) in readAfter.enumerated() {
+            for j in reads {
+                precondition(tokens[r].indices.contains(j), "row \(r) reads after token \(j) of \(tokens[r].count)")
+                positions.append(r * t + j)
+            }
+        }
+        guard !positions.isEmpty else { return nil }
+        let (length, next) = (cache.length, cache.nextPositions)
+        defer { cache.rewind(to: length, nextPositions: next) }
+        let ids = tokens.flatMap { $0 + [Int](repeating: $0.last ?? 0, count: t - $0.count) }   // [B, T]
+        return source.model(ids, batch: batchSize, cache: cache, lengths: tokens.map(\.count),
+                            logitsAt: positions)                                          // [S, V]
     }
 }
 

@@ -114,6 +114,21 @@ public final class KeyValueCache {
         length += t
     }
 
+    /// Forgets the slots from `length` on (the next call overwrites them) and gives each row back its
+    /// next position: the cache as it was before the calls made since it held `length` slots. The
+    /// forgotten slots are kept again (a call reads its new slots' flags before `advance` sets
+    /// them, so a padding flag left behind would hide a longer row's own tokens).
+    func rewind(to length: Int, nextPositions positions: [Int]) {
+        precondition(length <= self.length && positions.count == batchSize,
+                     "rewind to \(length) slots of \(self.length), \(positions.count) positions for \(batchSize) rows")
+        for r in 0..<batchSize {
+            let row = keep.data + r * capacity
+            for j in length..<self.length { row[j] = 1 }
+        }
+        self.length = length
+        nextPositions = positions
+    }
+
     /// Copies x [B, T, W] into slots at..<at+T of `buffer` [B, capacity, W].
     private func write(_ x: Tensor, into buffer: Tensor, at slot: Int) {
         let t = x.shape[1]

@@ -272,10 +272,13 @@ public final class LlamaModel {
     ///   - virtualTokens: only into an empty cache, with the prompt (the prefill). Prepended
     ///     embeddings become the first n slots (positions 0..<n); a key/value prefix becomes the
     ///     cache's initial content, not rotated, and the tokens take positions n, n+1, …
-    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise: at every real
-    ///   token, what the forward without a cache gives for the row's whole sequence so far.
+    ///   - logitsAt: when given, the output layer runs only at these positions, flat indices
+    ///     r·T' + t into this call's [B, T'] positions (T' = n+T with prepended embeddings).
+    /// - Returns: logits [B, n+T, V] for prepended embeddings, [B, T, V] otherwise ([S, V] in the
+    ///   order of `logitsAt` when it is given): at every real token, what the forward without a
+    ///   cache gives for the row's whole sequence so far.
     public func callAsFunction(_ inputIds: [Int], batch: Int, virtualTokens: VirtualTokens? = nil,
-                               cache: KeyValueCache, lengths: [Int]? = nil) -> Tensor {
+                               cache: KeyValueCache, lengths: [Int]? = nil, logitsAt rows: [Int]? = nil) -> Tensor {
         precondition(batch > 0 && inputIds.count % batch == 0, "\(inputIds.count) ids do not split into \(batch) rows")
         precondition(cache.batchSize == batch, "a cache of \(cache.batchSize) rows for a batch of \(batch)")
         let t = inputIds.count / batch
@@ -305,7 +308,8 @@ public final class LlamaModel {
             }
             cache.advance(by: x.shape[1], realCounts: real)
             x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                          // [B, T', C]
-            return lmHead(x)                                                             // [B, T', V]
+            guard let rows else { return lmHead(x) }                                     // [B, T', V]
+            return lmHead(x.rows(at: rows))                                              // [S, V]
         }
     }
 

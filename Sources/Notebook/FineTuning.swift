@@ -1,5 +1,5 @@
 // FineTuning.swift — task examples to token batches, fine-tuning any tuner, and evaluation
-// (rank classification for choice tasks, greedy generation for the others).
+// (rank classification for choice tasks, ChoiceScoring.swift; greedy generation for the others).
 
 import Corpus
 import Foundation
@@ -151,14 +151,17 @@ public struct Score: Sendable {
     public var samples: [(prompt: String, prediction: String, answer: String)]
 }
 
-/// Scores `examples` with the task's metric through `model` (a tuner, or a plain `LlamaModel`):
-/// choice tasks by the logits at the answer positions, generated answers with a key/value cache (the same
-/// greedy tokens as re-running the full forward each step, at one token's cost a step).
+/// Scores `examples` with the task's metric through `model` (a tuner, or a plain `LlamaModel`), both
+/// over a key/value cache: choice tasks from one prefill of each prompt, every option continuing it
+/// (`optionScores`), generated answers one token a step (the same greedy tokens as re-running the
+/// full forward each step, at one token's cost a step).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, model: any CausalLanguageModel,
                      batchSize: Int = 32) -> Score {
-    score(task, examples, tokenizer: tokenizer, logits: model.logits(_:at:), batchSize: batchSize) {
+    score(task, examples, choose: {
+        optionScores($0, options: $1, tokenizer: tokenizer, model: model, batchSize: batchSize)
+    }, generate: {
         generate($0, maxTokens: $1, tokenizer: tokenizer, model: model, batchSize: batchSize, taskIds: $2)
-    }
+    })
 }
 
 /// Scores `examples` with the task's metric through a logits function: generation re-runs the
@@ -166,23 +169,26 @@ public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokeni
 /// the fast path for models and tuners).
 public func evaluate(_ task: TaskData, on examples: [Example], tokenizer: Tokenizer, logits: LogitsFunction,
                      batchSize: Int = 32) -> Score {
-    score(task, examples, tokenizer: tokenizer, logits: { logits($0).rows(at: $1) }, batchSize: batchSize) {
+    score(task, examples, choose: {
+        optionScores($0, options: $1, tokenizer: tokenizer, logits: { logits($0).rows(at: $1) }, batchSize: batchSize)
+    }, generate: {
         generate($0, maxTokens: $1, tokenizer: tokenizer, logits: logits, batchSize: batchSize, taskIds: $2)
-    }
+    })
 }
 
-/// The metric of `task` on `examples`: rank classification through `logits`, or the predictions
-/// `generate(prompts, maxTokens, taskIds)` makes against the answers.
-private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer, logits: PositionLogitsFunction,
-                   batchSize: Int, generate: ([String], Int, [Int]?) -> [String]) -> Score {
+/// The metric of `task` on `examples`: rank classification of the option scores
+/// `choose(examples, options)` gives, or the predictions `generate(prompts, maxTokens, taskIds)`
+/// makes against the answers.
+private func score(_ task: TaskData, _ examples: [Example], choose: ([Example], (Example) -> [String]) -> [[Float]],
+                   generate: ([String], Int, [Int]?) -> [String]) -> Score {
     withoutGrad {
         switch task.metric {
         case .choice(let options):
-            return rankClassification(examples, options: { _ in options }, tokenizer: tokenizer, logits: logits,
-                                      batchSize: batchSize)
+            return rankClassification(examples, options: { _ in options },
+                                      scores: choose(examples, { _ in options }))
         case .choiceByKind(let options):
-            return rankClassification(examples, options: { options[$0.kind] ?? [] }, tokenizer: tokenizer,
-                                      logits: logits, batchSize: batchSize)
+            let optionsOf = { (e: Example) in options[e.kind] ?? [] }
+            return rankClassification(examples, options: optionsOf, scores: choose(examples, optionsOf))
         case .exactMatch(let maxTokens), .slotCoverage(let maxTokens):
             let taskIds = examples.compactMap(\.taskId)
             let predictions = generate(examples.map(\.prompt), maxTokens,
@@ -202,72 +208,6 @@ private func score(_ task: TaskData, _ examples: [Example], tokenizer: Tokenizer
                          slotCoverage: isSlotTask ? coverage / n : nil, samples: samples)
         }
     }
-}
-
-/// For each example, the option (of those `options` gives it) whose tokens have the highest total
-/// log-probability after the prompt; accuracy against the answer. When every option of an example
-/// is one token after the prompt, one row (the prompt) scores them all: each option's score is
-/// read from the logits at the prompt's last position. Otherwise each option is its own row
-/// (prompt + option). Rows of about `batchSize` run together, an example's rows always in one
-/// batch, and the logits are computed only at the positions read.
-func rankClassification(_ examples: [Example], options: (Example) -> [String], tokenizer: Tokenizer,
-                        logits: PositionLogitsFunction, batchSize: Int) -> Score {
-    /// Where an option's score comes from: the log-probability of `token` after `position` of `row`.
-    typealias Read = (row: Int, position: Int, token: Int)
-    var perItem: [Double] = []
-    var samples: [(String, String, String)] = []
-    var start = 0
-    while start < examples.count {
-        var chunk: [(example: Example, choices: [String], reads: [[Read]])] = [], rows: [EncodedExample] = []
-        while start < examples.count {
-            let e = examples[start], choices = options(e)
-            let prompt = tokenizer.promptIds(e.prompt)
-            let encoded = choices.map { tokenizer.encode(prompt: e.prompt, continuation: $0, endOfText: false) }
-            let oneToken = !encoded.isEmpty && !prompt.isEmpty
-                && encoded.allSatisfy { $0.ids.count == prompt.count + 1 && $0.ids.starts(with: prompt) }
-            let rowsNeeded = oneToken ? 1 : encoded.count
-            guard chunk.isEmpty || rows.count + rowsNeeded <= batchSize else { break }
-            var reads: [[Read]] = []
-            if oneToken {
-                reads = encoded.map { [(rows.count, prompt.count - 1, $0.ids[prompt.count])] }
-                rows.append(EncodedExample(ids: prompt, labels: prompt.map { _ in -100 }, taskId: e.taskId))
-            } else {
-                for var row in encoded {
-                    reads.append(row.labels.indices.dropFirst().filter { row.labels[$0] != -100 }
-                        .map { (rows.count, $0 - 1, row.labels[$0]) })
-                    row.taskId = e.taskId
-                    rows.append(row)
-                }
-            }
-            chunk.append((e, choices, reads))
-            start += 1
-        }
-        guard !rows.isEmpty else {  // examples without options count as wrong
-            perItem += chunk.map { _ in 0 }
-            continue
-        }
-        let batch = TokenBatch(padding: rows, padId: tokenizer.padId)
-        let t = batch.sequenceLength
-        var positions: [Int] = [], slot: [Int: Int] = [:]                    // flat position → row of lp
-        for read in chunk.flatMap({ $0.reads.joined() }) where slot[read.row * t + read.position] == nil {
-            slot[read.row * t + read.position] = positions.count
-            positions.append(read.row * t + read.position)
-        }
-        let lp = logSoftmax(logits(batch, positions))                                    // [S, V]
-        let v = lp.shape[1]
-        for (e, choices, reads) in chunk {
-            var best = 0, bestScore = -Float.infinity
-            for (k, option) in reads.enumerated() {
-                var s: Float = 0
-                for read in option { s += lp.data[slot[read.row * t + read.position]! * v + read.token] }
-                if s > bestScore { bestScore = s; best = k }
-            }
-            perItem.append(!choices.isEmpty && choices[best] == e.answer ? 1 : 0)
-            if samples.count < 4 { samples.append((e.prompt, choices.isEmpty ? "" : choices[best], e.answer)) }
-        }
-    }
-    return Score(value: perItem.reduce(0, +) / Double(max(examples.count, 1)), perItem: perItem, slotCoverage: nil,
-                 samples: samples)
 }
 
 /// Greedy continuations (up to a newline or end of text) through a key/value cache: the prompts of
