@@ -16,7 +16,9 @@ set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 d
 set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
+set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
 plot "little-data.tsv" index 0 using 1:2:3:4 with yerrorlines linestyle 1 title "pretrained base, full fine-tuning", \
      "little-data.tsv" index 1 using 1:2:3:4 with yerrorlines linestyle 2 title "from scratch", \
      0.5 with lines linestyle 101 title "chance 0.5", \
-     0.445 with lines linestyle 102 title "majority 0.445"
+     0.445 with lines linestyle 102 title "majority 0.445", \
+     0.555 with lines linestyle 103 title "one answer always 0.555"

@@ -88,6 +88,15 @@ extension Experiment {
         return figure
     }
 
+    /// What the best single answer scores when given to every test item (its share of the test
+    /// split): a model that learned nothing can reach it by always giving one answer. It can exceed
+    /// `baselines.majority`, which gives the most common TRAINING answer (sentiment: 0.555 against 0.445).
+    public var oneAnswerScore: Double {
+        let answers = task.test.map(\.answer)
+        let most = Dictionary(grouping: answers) { $0 }.values.map(\.count).max() ?? 0
+        return Double(most) / Double(max(answers.count, 1))
+    }
+
     /// Chance and majority as reference lines for score figures.
     public var baselineReferences: [Figure.Reference] {
         [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]
