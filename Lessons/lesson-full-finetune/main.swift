@@ -332,7 +332,7 @@ struct LessonFullFinetune: ParsableCommand {
             scratch.append((n, b.estimate)); scratchIntervals.append((b.low, b.high))
             let comparison = experiment.compare(full, fresh)
             rows.append(["\(experiment.task.train.count)", "\(steps)", a.text(), b.text(), comparison.text])
-            let floor = max(experiment.baselines.chance, experiment.baselines.majority, experiment.oneAnswerScore)
+            let floor = experiment.scoreWithoutLearning
             outcomes.append((experiment.task.train.count, comparison.verdict, a.low <= floor && b.low <= floor, floor))
         }
         nb.table(Table(["training examples", "steps", "pretrained, full fine-tuning", "from scratch", "difference"],
@@ -358,12 +358,14 @@ struct LessonFullFinetune: ParsableCommand {
         nb.say("Read the gap between the lines only where the models learned something, i.e. where an interval "
             + "clears the baselines and what one answer given every time scores: where the pretrained line is "
             + "higher, the examples alone cannot teach the task and the pretrained model's knowledge does the work; "
-            + "where both learned and the intervals meet, the data suffices. " + littleDataVerdict(outcomes))
+            + "where both learned and the intervals meet, the data suffices. "
+            + littleDataVerdict(outcomes, meaning: reference.scoreWithoutLearningMeaning,
+                                majority: reference.baselines.majority))
     }
 
     /// What the little-data table supports, from its paired intervals and the baselines.
-    func littleDataVerdict(_ outcomes: [(examples: Int, verdict: Verdict, neitherLearns: Bool,
-                                         floor: Double)]) -> String {
+    func littleDataVerdict(_ outcomes: [(examples: Int, verdict: Verdict, neitherLearns: Bool, floor: Double)],
+                           meaning: String, majority: Double) -> String {
         let list = { (sizes: [Int]) -> String in
             let words = sizes.map(String.init)
             return words.count < 2 ? words.joined() : words.dropLast().joined(separator: ", ") + " and " + words.last!
@@ -376,10 +378,10 @@ struct LessonFullFinetune: ParsableCommand {
                                     + "\(list(better)) examples"
         text += worse.isEmpty ? "." : ", and loses to it with \(list(worse))."
         if let floor = outcomes.first?.floor, !flat.isEmpty {
+            let note = floor > majority ? " (the tables' majority is the most common training answer)" : ""
             text += " With \(list(flat)) examples neither model's interval clears \(String(format: "%.3f", floor)), "
-                + "what always giving the test split's most common answer scores (the tables' majority is the most "
-                + "common training answer): neither is shown to have learned more than one fixed answer, so there is "
-                + "no gap for pretraining to show."
+                + "\(meaning)\(note): neither is shown to have learned more than one fixed answer, so there is no gap "
+                + "for pretraining to show."
         }
         text += better.isEmpty
             ? " The tutorial's claim that pretraining matters most with little data is not shown at this scale, budget "

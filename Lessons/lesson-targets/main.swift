@@ -227,11 +227,11 @@ struct LessonTargets: ParsableCommand {
         default: reason4 = "the paper's ordering is not separated from the noise in at least one comparison"
         }
         // A setting that learned nothing can still give one answer every time: count those above it.
-        let floor = max(experiment.baselines.chance, experiment.baselines.majority, experiment.oneAnswerScore)
+        let floor = experiment.scoreWithoutLearning
         let learned = results.filter { experiment.interval($0.1).low > floor }.count
         let caveat = learned * 2 >= results.count ? ""
-            : " Only \(learned) of the \(results.count) settings clear \(String(format: "%.3f", floor)) (what always "
-                + "giving the test split's most common answer scores) beyond the noise, so on \(experiment.task.name) "
+            : " Only \(learned) of the \(results.count) settings clear \(String(format: "%.3f", floor)) "
+                + "(\(experiment.scoreWithoutLearningMeaning)) beyond the noise, so on \(experiment.task.name) "
                 + "these are differences between barely trained adapters."
         return "\(experiment.task.name): reason 1 — \(reason1). Reason 2 — \(reason2). Reason 4 — V alone against "
             + "K alone is \(vOverK.text); \(reason4) on this task, at this scale.\(caveat)"

@@ -97,6 +97,22 @@ extension Experiment {
         return Double(most) / Double(max(answers.count, 1))
     }
 
+    /// The best test score a model can reach without learning the task: chance, the training
+    /// majority, or the best single answer given every time (`oneAnswerScore`). A score is
+    /// "learned" only where its interval clears this.
+    public var scoreWithoutLearning: Double {
+        max(baselines.chance, baselines.majority, oneAnswerScore)
+    }
+
+    /// `scoreWithoutLearning` in words, for a sentence that quotes it.
+    public var scoreWithoutLearningMeaning: String {
+        if oneAnswerScore > max(baselines.chance, baselines.majority) {
+            return "what always giving the test split's most common answer scores"
+        }
+        return baselines.chance >= baselines.majority ? "the chance baseline"
+                                                      : "the majority baseline (always the most common training answer)"
+    }
+
     /// Chance and majority as reference lines for score figures.
     public var baselineReferences: [Figure.Reference] {
         [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]
