@@ -2,7 +2,7 @@
 // task by a rank-one matrix; trained on source tasks, then adapted to a held-out task. Measured
 // against prompt tuning from scratch, prompt transfer from one task, and one prompt per task.
 //
-//   swift run lesson-mpt            (3:37 measured alone on 2 threads with the base cached)
+//   swift run lesson-mpt            (3:27 measured alone on 2 threads with the base cached)
 //   swift run lesson-mpt --quick    (seconds; what the tests run)
 //   swift run lesson-mpt --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -440,7 +440,7 @@ func taskBreakdown(_ experiment: Experiment, tasks: [TaskData], _ results: [Meth
         for (i, ci) in cis.enumerated() { bars[i].append(ci.estimate); intervals[i].append((ci.low, ci.high)) }
         let b = task.baselines
         let difference = experiment.bootstrap.compare(scores[0], scores[1])
-        if abs(difference.difference.estimate) > abs(largest?.comparison.difference.estimate ?? -1) {
+        if largest.map({ abs(difference.difference.estimate) > abs($0.comparison.difference.estimate) }) ?? true {
             largest = (task.name, difference)
         }
         table.add([task.name, String(format: "%.3f", b.chance), String(format: "%.3f", b.majority)]

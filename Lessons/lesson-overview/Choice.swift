@@ -91,13 +91,13 @@ func scoreAgainstParameters(_ e: Experiment, _ results: [MethodResult]) -> Figur
     return figure
 }
 
-/// The methods within noise of the best, of full fine-tuning, and above the baselines.
+/// The methods within noise of the best, of full fine-tuning, and above what learning nothing scores.
 func scoreSummary(_ e: Experiment, _ results: [MethodResult]) -> String {
     guard let full = results.first, let best = results.max(by: { $0.meanScore < $1.meanScore }) else { return "" }
     let tied = results.filter { $0.name == best.name || e.compare($0, best).verdict == .withinNoise }.map(\.name)
     let belowFull = results.dropFirst().filter { e.compare($0, full).verdict == .worse }.map(\.name)
     let matchFull = results.dropFirst().filter { e.compare($0, full).verdict != .worse }.map(\.name)
-    let floor = max(e.baselines.chance, e.baselines.majority)
+    let floor = e.scoreWithoutLearning
     let atBaseline = results.filter { e.interval($0).low <= floor }.map(\.name)
     var text = "The highest mean score is \(best.name)'s, \(e.interval(best).text()); "
         + (tied.count > 1 ? "within noise of it: \(listText(tied.filter { $0 != best.name }))."
@@ -106,7 +106,7 @@ func scoreSummary(_ e: Experiment, _ results: [MethodResult]) -> String {
         : " Not below full fine-tuning (paired): \(listText(matchFull))."
     if !belowFull.isEmpty { text += " Below full fine-tuning: \(listText(belowFull))." }
     if !atBaseline.isEmpty {
-        text += " Not clearly above the chance and majority baselines (\(String(format: "%.3f", floor))): "
+        text += " Not clearly above \(e.scoreWithoutLearningPhrase), what a model that learned nothing can score: "
             + "\(listText(atBaseline))."
     }
     return text

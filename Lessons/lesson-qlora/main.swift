@@ -3,7 +3,7 @@
 // before training, double quantization's saving, memory at this size and at 7B/13B/65B, scores
 // against 32-bit LoRA and full fine-tuning, the time of a step, and the paged optimizer.
 //
-//   swift run lesson-qlora            (1:29 measured alone with the base cached)
+//   swift run lesson-qlora            (1:27 measured alone with the base cached)
 //   swift run lesson-qlora --quick    (seconds; what the tests run)
 //   swift run lesson-qlora --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -695,7 +695,7 @@ struct LessonQLoRA: ParsableCommand {
         ]))
         nb.say("""
             \(result.sentence) In the figure, the heap state fills up during the first step as AdamW allocates each \
-            parameter's moments and stays; the paged state climbs to about the budget and then stays there, the least \
+            parameter's moments and stays; the paged state climbs until paging starts and then stays level, the least \
             recently used moments going out as the next parameter's come in — every step reads all of them once, so \
             every step pages them all out and in again, which is the time it costs. The process's resident memory \
             (VmRSS) mixes everything the process holds (the heap run came first, and freed memory is not always \

@@ -72,16 +72,17 @@ extension BaseModel {
     }
 }
 
-/// Whether the interval of `r` lies above both baselines.
-func aboveBaselines(_ e: Experiment, _ r: MethodResult) -> Bool {
-    e.interval(r).low > max(e.baselines.chance, e.baselines.majority)
+/// Whether the interval of `r` lies above what a model that learned nothing scores
+/// (`Experiment.scoreWithoutLearning`: chance, majority, or one answer given every time).
+func learnedSomething(_ e: Experiment, _ r: MethodResult) -> Bool {
+    e.interval(r).low > e.scoreWithoutLearning
 }
 
 func hardVerdict(_ e: Experiment, hard: MethodResult, frozen: MethodResult) -> String {
-    let b = e.baselines, c = e.compare(hard, frozen)
-    let level = max(b.chance, b.majority)
-    let against = e.interval(hard).high < level ? "below the better baseline (\(String(format: "%.3f", level)))"
-        : aboveBaselines(e, hard) ? "above both baselines" : "not distinguishable from the baselines"
+    let c = e.compare(hard, frozen)
+    let against = e.interval(hard).high < e.scoreWithoutLearning ? "below \(e.scoreWithoutLearningPhrase)"
+        : learnedSomething(e, hard) ? "above \(e.scoreWithoutLearningPhrase)"
+        : "not distinguishable from \(e.scoreWithoutLearningPhrase)"
     return "On \(e.task.name) the instruction scores \(e.interval(hard).text()), \(against); against the same base "
         + "without it: \(c.text). "
         + {
@@ -121,12 +122,12 @@ func comparisonVerdict(_ e: Experiment, _ results: [MethodResult]) -> String {
     guard let full = results.last, results.count > 2 else { return "" }
     let lora = results[results.count - 2]
     let prompts = Array(results.dropLast(2))
-    let above = prompts.filter { aboveBaselines(e, $0) }.map(\.name)
+    let above = prompts.filter { learnedSomething(e, $0) }.map(\.name)
     let best = prompts.max { $0.meanScore < $1.meanScore }!
     var parts: [String] = []
     parts.append(above.isEmpty
-        ? "No soft prompt's interval clears the baselines on \(e.task.name) at this budget."
-        : "Above both baselines on \(e.task.name): \(above.joined(separator: ", ")).")
+        ? "On \(e.task.name), no soft prompt's interval clears \(e.scoreWithoutLearningPhrase) at this budget."
+        : "On \(e.task.name), above \(e.scoreWithoutLearningPhrase): \(above.joined(separator: ", ")).")
     parts.append("The best soft prompt is \(best.name), \(e.interval(best).text()); against full fine-tuning "
         + "\(e.compare(best, full).text), against LoRA \(e.compare(best, lora).text).")
     let matching = prompts.filter { e.compare($0, full).verdict != .worse }.map(\.name)

@@ -6,7 +6,7 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (11:34 measured alone on 2 threads with the bases cached; the
+//   swift run lesson-soft-prompts            (10:33 measured alone on 2 threads with the bases cached; the
 //                                             first run also pretrains the tiny base, 1:54, and the medium one,
 //                                             35:34 on one busy core; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
@@ -221,7 +221,8 @@ struct LessonSoftPrompts: ParsableCommand {
         since they do not depend on n (their embedding table shrinks). Expect prompt tuning to change about as much \
         as section 9's length sweep shows between n = 5 and 20, and compare the methods whose trainable count barely \
         moves with those that lose three quarters. (2) `--classification sentiment`: a task whose labels hinge on \
-        negation and contrast. Expect every soft prompt near the majority baseline and only the methods that change \
+        negation and contrast. Expect every soft prompt near the no-learning floor (on sentiment, what always giving \
+        the test split's most common answer scores) and only the methods that change \
         weights to move; compare the training loss with the test score to see memorisation. Intermediate. (3) \
         `--generation data-to-text`: a task that needs capacity (a whole sentence per record). Expect exact match \
         near 0 for every soft prompt and LoRA at this budget; then `--steps 600`, which trains every method four \

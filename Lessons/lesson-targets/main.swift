@@ -2,7 +2,7 @@
 // one budget of trainable parameters matched exactly, on two tasks, beside the LoRA paper's
 // table; and the source tutorial's four reasons for Q and V, tested one by one.
 //
-//   swift run lesson-targets            (5:01 measured alone on 2 threads with the base cached; 4:56 in another run)
+//   swift run lesson-targets            (4:39 alone on 2 threads, base cached; 4:42 and 4:48 in other runs)
 //   swift run lesson-targets --quick    (seconds; what the tests run)
 //   swift run lesson-targets --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -230,8 +230,8 @@ struct LessonTargets: ParsableCommand {
         let floor = experiment.scoreWithoutLearning
         let learned = results.filter { experiment.interval($0.1).low > floor }.count
         let caveat = learned * 2 >= results.count ? ""
-            : " Only \(learned) of the \(results.count) settings clear \(String(format: "%.3f", floor)) "
-                + "(\(experiment.scoreWithoutLearningMeaning)) beyond the noise, so on \(experiment.task.name) "
+            : " Only \(learned) of the \(results.count) settings clear \(experiment.scoreWithoutLearningPhrase) "
+                + "beyond the noise, so on \(experiment.task.name) "
                 + "these are differences between barely trained adapters."
         return "\(experiment.task.name): reason 1 — \(reason1). Reason 2 — \(reason2). Reason 4 — V alone against "
             + "K alone is \(vOverK.text); \(reason4) on this task, at this scale.\(caveat)"
@@ -259,12 +259,16 @@ struct LessonTargets: ParsableCommand {
             return "\(formatCount(Int(median(t)))) "
                 + "(\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
         }
+        let middle = { (r: MethodResult) in median(r.runs.map(\.log.tokensPerSecond)) }
+        let slowest = middle(all) < [q, k, v].map(middle).min()!
         return "Reason 3 (compute) on \(experiment.task.name): tokens/s per seed, median (range): Wq \(speeds(q)), "
             + "Wk \(speeds(k)), Wv \(speeds(v)), all linear \(speeds(all)). Q, K and V have the same shape here, so "
             + "one adapter does the same arithmetic on any of them: the reason argues for adapting fewer matrices, "
             + "not for Q over K (differences between Wq, Wk and Wv come from the machine, not the arithmetic: runs "
             + "share two cores; `--one-at-a-time` measures each alone). Spreading one budget over more modules adds "
-            + "small products per module, which is what the all-linear column shows."
+            + "small products per module: "
+            + (slowest ? "all linear has the lowest median here."
+                : "here the machine's noise hides that cost (all linear is not the slowest median).")
     }
 }
 

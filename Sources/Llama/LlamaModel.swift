@@ -46,7 +46,8 @@ public final class DecoderLayer {
         let rows = packing?.batch ?? x.shape[0]
         return block(x, positions: [Int](repeating: positionOffset, count: rows), packing: packing) { q, k, v in
             causalAttention(q: q, k: k, v: v, heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
-                            prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask)    // [B, T, H·D]
+                            prefixKey: prefix?.key, prefixValue: prefix?.value, mask: mask,
+                            lengths: packing?.lengths)                                         // [B, T, H·D]
         }
     }
 
@@ -88,10 +89,13 @@ public final class DecoderLayer {
 /// positions r·T + t, row by row. A forward that reads logits at real positions only runs the
 /// norms, projections and MLP on those rows, [N, C] with N = Σ lengths, instead of on B·T; only
 /// attention sees the grid, where padding stays harmless (causal: no real token reads a later
-/// position). The numbers are those of the padded forward, up to rounding.
+/// position), and skips the padding queries (`causalAttention`'s lengths). The numbers are those of
+/// the padded forward, up to rounding.
 struct PackedRows {
     let indices: [Int]
     let batch: Int, length: Int
+    /// Real positions per row (prepended virtual tokens included); attention skips the rest.
+    let lengths: [Int]
     /// The row of the packed tensor that holds each grid position (−1 at padding).
     let slot: [Int]
 
@@ -100,6 +104,7 @@ struct PackedRows {
         indices = lengths.enumerated().flatMap { r, n in (0..<n).map { r * length + $0 } }
         batch = lengths.count
         self.length = length
+        self.lengths = lengths
         var slot = [Int](repeating: -1, count: batch * length)
         for (s, i) in indices.enumerated() { slot[i] = s }
         self.slot = slot

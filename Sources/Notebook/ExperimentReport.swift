@@ -113,6 +113,12 @@ extension Experiment {
                                                       : "the majority baseline (always the most common training answer)"
     }
 
+    /// "the no-learning floor (0.555, what always giving the test split's most common answer
+    /// scores)": `scoreWithoutLearning` as a number and in words, for a verdict to quote.
+    public var scoreWithoutLearningPhrase: String {
+        "the no-learning floor (\(String(format: "%.3f", scoreWithoutLearning)), \(scoreWithoutLearningMeaning))"
+    }
+
     /// Chance and majority as reference lines for score figures.
     public var baselineReferences: [Figure.Reference] {
         [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]

@@ -7,10 +7,11 @@
 // runs side by side give about 1.45 times the throughput of the same runs one after another.
 //
 // The numbers do not change. Every run already owns its model copy, optimizer and generator; the
-// worker pool runs one parallel loop at a time, so the loops inside a job run on the job's own
-// thread, cut into the same parts as when they ran in parallel (the partition is the caller's,
-// never the pool's). A run therefore computes the same bits beside another run as alone, and
-// results are gathered in job order, whatever finished first.
+// loops inside a job run on the job's own thread, cut into the same parts as when they ran in
+// parallel (the partition is the caller's, never the pool's). When a thread has no run left to
+// start (the last run of an odd count), it takes parts of the loops of a run still going
+// (`parallelJobs`): the same parts, on more threads. A run therefore computes the same bits beside
+// another run as alone, and results are gathered in job order, whatever finished first.
 
 import Foundation
 import Synchronization
@@ -40,7 +41,7 @@ public func sideBySide<T>(_ title: String, labels: [String], oneAtATime: Bool = 
     let board = RunBoard(title, total: labels.count)
     let firstFailure = Atomic<Int>(Int.max)
     let recording = GradMode.isEnabled  // task-locals do not reach the pool's threads: bind it again there
-    parallelFor(labels.count) { i in
+    parallelJobs(labels.count) { i in
         guard i < firstFailure.load(ordering: .acquiring) else { return }  // as a loop would have stopped
         let outcome: Result<(result: T, log: TrainingLog?), any Error> = Progress.$isMuted.withValue(true) {
             recording ? Result { try job(i) } : withoutGrad { Result { try job(i) } }

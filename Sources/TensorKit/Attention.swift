@@ -8,6 +8,8 @@
 //   O = A·V                   [T, D]
 // Backward:
 //   dA = dO·Vᵀ,   dV = Aᵀ·dO,   dS = A ⊙ (dA − rowsum(dA ⊙ A)),   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
+// With row lengths L (right padding), every product of row b runs on its first L queries and
+// P + L keys only: the rest of A is zero for them, and the padding queries' dO is zero.
 
 #if canImport(Darwin)
 import Darwin
@@ -23,18 +25,22 @@ import FastMath
 ///     (prefix tuning's past keys/values); every query sees all of them.
 ///   - mask: optional additive mask [T, P+T] or [B, T, P+T] (0 to keep, a large negative to drop),
 ///     applied on top of the causal mask; it takes no gradient.
+///   - lengths: optional, the real positions of each row (right padding): row b's queries
+///     0..<lengths[b] are computed, its padding queries give zeros and pass no gradient. The real
+///     queries see only real keys (causal), so they come out as without `lengths`, with the
+///     padding's share of the work (it grows with T²) skipped.
 /// - Returns: [B, T, heads·D].
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
                             prefixKey: Tensor? = nil, prefixValue: Tensor? = nil,
-                            mask: Tensor? = nil) -> Tensor {
+                            mask: Tensor? = nil, lengths: [Int]? = nil) -> Tensor {
     Profiler.measure("attention") {
         attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey,
-                         prefixValue: prefixValue, mask: mask)
+                         prefixValue: prefixValue, mask: mask, lengths: lengths)
     }
 }
 
 private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
-                              prefixKey: Tensor?, prefixValue: Tensor?, mask: Tensor?) -> Tensor {
+                              prefixKey: Tensor?, prefixValue: Tensor?, mask: Tensor?, lengths: [Int]?) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
     let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
     precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0,
@@ -52,6 +58,10 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
         precondition(mask.shape == [t, s] || mask.shape == [b, t, s],
                      "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]")
     }
+    if let lengths {
+        precondition(lengths.count == b && lengths.allSatisfy { (0...t).contains($0) },
+                     "attention: \(lengths.count) row lengths for \(b) rows of \(t) positions")
+    }
     // Keys and values with the prefix in front: [B, S, kvHeads·D].
     let keys = prefixKey.map { concatRaw($0, k) } ?? k
     let values = prefixValue.map { concatRaw($0, v) } ?? v
@@ -60,22 +70,26 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
     let out = Tensor(uninitialized: [b, t, c])
     let blas = BLAS.shared
     parallelRanges(b, grain: 1) { batches in for bi in batches {
+        let rows = lengths?[bi] ?? t, seen = p + rows  // real queries, and the keys they can see
         for h in 0..<heads {
             let kvh = h / group
             let a = probs.pointer + (bi * heads + h) * t * s
             let qp = q.data + bi * t * c + h * d, kp = keys.data + bi * s * ckv + kvh * d
-            blas.sgemm(transA: false, transB: true, m: t, n: s, k: d, alpha: scale,
+            let o = out.data + bi * t * c + h * d
+            for i in rows..<t { (o + i * c).initialize(repeating: 0, count: d) }  // padding queries
+            if rows == 0 { continue }
+            blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d, alpha: scale,
                        a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [T, S]
             let m = mask.map { $0.data + ($0.rank == 3 ? bi * t * s : 0) }
-            for i in 0..<t {
+            for i in 0..<rows {
                 let row = a + i * s, visible = p + i + 1
                 if let m { for j in 0..<visible { row[j] += m[i * s + j] } }
                 softmaxRow(row, row, visible)
-                for j in visible..<s { row[j] = 0 }
+                for j in visible..<seen { row[j] = 0 }
             }
-            blas.sgemm(transA: false, transB: false, m: t, n: d, k: s,
+            blas.sgemm(transA: false, transB: false, m: rows, n: d, k: seen,
                        a: a, lda: s, b: values.data + bi * s * ckv + kvh * d, ldb: ckv,
-                       c: out.data + bi * t * c + h * d, ldc: c)  // O [T, D]
+                       c: o, ldc: c)  // O [T, D]
         }
     } }
     var inputs = [q, k, v]
@@ -92,31 +106,34 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
         parallelRanges(b, grain: 1) { batches in
           let dA = Buffer(count: t * s)  // per thread
           for bi in batches {
+            // Only real queries (rows) have a gradient; the keys beyond `seen` are seen by none of them.
+            let rows = lengths?[bi] ?? t, seen = p + rows
+            if rows == 0 { continue }
             for h in 0..<heads {
                 let kvh = h / group
                 let a = probs.pointer + (bi * heads + h) * t * s
                 let dO = dOut + bi * t * c + h * d
                 let qp = q.data + bi * t * c + h * d
                 let kp = keys.data + bi * s * ckv + kvh * d, vp = values.data + bi * s * ckv + kvh * d
-                blas.sgemm(transA: false, transB: true, m: t, n: s, k: d,
+                blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d,
                            a: dO, lda: c, b: vp, ldb: ckv, c: dA.pointer, ldc: s)  // dA = dO·Vᵀ
                 if let gValues {  // dV += Aᵀ·dO
-                    blas.sgemm(transA: true, transB: false, m: s, n: d, k: t, a: a, lda: s, b: dO, ldb: c,
+                    blas.sgemm(transA: true, transB: false, m: seen, n: d, k: rows, a: a, lda: s, b: dO, ldb: c,
                                beta: 1, c: gValues.pointer + bi * s * ckv + kvh * d, ldc: ckv)
                 }
-                for i in 0..<t {  // dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
+                for i in 0..<rows {  // dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
                     let ar = a + i * s, dr = dA.pointer + i * s, visible = p + i + 1
                     var dot: Float = 0
                     for j in 0..<visible { dot += ar[j] * dr[j] }
                     for j in 0..<visible { dr[j] = ar[j] * (dr[j] - dot) }
-                    for j in visible..<s { dr[j] = 0 }
+                    for j in visible..<seen { dr[j] = 0 }
                 }
                 if let gq {  // dQ += dS·K/√D
-                    blas.sgemm(transA: false, transB: false, m: t, n: d, k: s, alpha: scale,
+                    blas.sgemm(transA: false, transB: false, m: rows, n: d, k: seen, alpha: scale,
                                a: dA.pointer, lda: s, b: kp, ldb: ckv, beta: 1, c: gq + bi * t * c + h * d, ldc: c)
                 }
                 if let gKeys {  // dK += dSᵀ·Q/√D
-                    blas.sgemm(transA: true, transB: false, m: s, n: d, k: t, alpha: scale,
+                    blas.sgemm(transA: true, transB: false, m: seen, n: d, k: rows, alpha: scale,
                                a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d,
                                ldc: ckv)
                 }

@@ -8,13 +8,26 @@
 //
 // The protocol: the caller publishes the loop (its body and length), bumps `generation`, takes
 // indices from `next` itself, then waits until every worker has checked in for this generation.
-// A worker takes indices until they run out, then checks in. No worker can touch a loop's counter
+// A worker takes indices until they run out (in a loop of jobs, it then helps: below), then checks
+// in. No worker can touch a loop's counter
 // after the caller has returned, so the next loop may reuse it. The partition of the work is the
 // caller's (`parallelRanges`), not the pool's, so results do not depend on which thread ran what.
 // One loop runs at a time: a loop started while another is running (from a worker, or from
 // another thread, as parallel tests do) runs on its caller's thread alone, cut into the same
-// parts. So whole jobs can be the loop (training runs side by side, one per thread): the loops
-// inside each job then run serially on its thread and compute exactly what they would in parallel.
+// parts. So whole jobs can be the loop (training runs side by side, one per thread: `parallelJobs`):
+// the loops inside each job then run serially on its thread and compute exactly what they would in
+// parallel.
+//
+// Except at the end of a loop of jobs. A thread that finds no job left would wait while the others
+// finish theirs (the last run of an odd count can take seconds). It helps instead: a loop started
+// by a thread that is running a job, while some thread is idle, is published on a second slot
+// (`inner…`; one loop at a time, so with more threads one job at a time gets the help), and the
+// idle threads take its parts beside the job's own thread. The parts are the same, so the numbers are
+// too. The slot's protocol: the owner publishes the body, then makes `innerState` odd (open); a
+// helper registers in `innerActive`, then reads `innerState`, and takes parts only if it is odd; the
+// owner, out of parts, makes it even (closed) and waits until `innerActive` is 0 before returning.
+// Registering before reading, and closing before waiting (both sequentially consistent), means the
+// owner never returns while a helper can still run its body.
 
 import Synchronization
 
@@ -37,6 +50,15 @@ final class WorkerPool: @unchecked Sendable {
     private let sleeping = Atomic<Int>(0)         // workers waiting on the condition variable
     private var count = 0                         // the current loop's length
     private var body: ((Int) -> Void)?            // the current loop's body
+    private var isJobLoop = false                 // the current loop's parts are whole jobs
+    private let jobsLeft = Atomic<Int>(0)         // jobs of the current loop not yet finished
+    private let idleThreads = Atomic<Int>(0)      // threads out of jobs, waiting for the others
+    private let innerTaken = Atomic<Bool>(false)  // a job holds the slot for idle threads
+    private let innerState = Atomic<Int>(0)       // odd while the slot's loop is open to helpers
+    private let innerActive = Atomic<Int>(0)      // helpers inside the slot's loop
+    private let innerNext = Atomic<Int>(0)        // the slot loop's next index
+    private var innerCount = 0
+    private var innerBody: ((Int) -> Void)?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -66,15 +88,23 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `body(i)` for every i in 0..<n on the caller and the workers; returns when all are done.
-    func run(_ n: Int, _ body: (Int) -> Void) {
-        guard workers > 0, n > 1, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-        else {
+    /// With `jobs`, each part is a whole job that runs loops of its own: a thread out of jobs then
+    /// helps with those loops until the last job has finished.
+    func run(_ n: Int, jobs: Bool = false, _ body: (Int) -> Void) {
+        guard workers > 0, n > 1 else {
+            for i in 0..<n { body(i) }
+            return
+        }
+        guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            if !jobs && pthread_getspecific(Self.runningJob) != nil && runWithIdleThreads(n, body) { return }
             for i in 0..<n { body(i) }
             return
         }
         withoutActuallyEscaping(body) { escapable in
             self.body = escapable
             count = n
+            isJobLoop = jobs
+            jobsLeft.store(n, ordering: .relaxed)
             next.store(0, ordering: .relaxed)
             checkedIn.store(0, ordering: .relaxed)
             generation.add(1, ordering: .sequentiallyConsistent)
@@ -82,27 +112,106 @@ final class WorkerPool: @unchecked Sendable {
                 pthread_mutex_lock(mutex); pthread_cond_broadcast(wake); pthread_mutex_unlock(mutex)
             }
             takeIndices()
+            if jobs { Profiler.measure("parallel wait") { helpUntilJobsAreDone() } }  // parts it runs: booked apart
             Profiler.measure("parallel wait") {  // the caller's spin is CPU time too: booked, not hidden
                 var spins = 0
                 while checkedIn.load(ordering: .acquiring) < workers {
                     spins += 1
                     if spins > 200_000 {
-                        usleep(100)  // a long job on a worker (training runs side by side): wait, do not spin
+                        usleep(100)  // a long part on a worker: wait, do not spin
                     } else if spins > 1000 {
                         sched_yield()  // a worker that lost its core: give it ours
                     }
                 }
             }
             self.body = nil
+            isJobLoop = false
         }
         busy.store(false, ordering: .releasing)
     }
 
     private func takeIndices() {
-        let n = count, f = body!
+        let n = count, f = body!, jobs = isJobLoop
         while true {
             let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
             if i >= n { return }
+            if jobs {
+                pthread_setspecific(Self.runningJob, UnsafeRawPointer(bitPattern: 1))
+                f(i)
+                pthread_setspecific(Self.runningJob, nil)
+                jobsLeft.subtract(1, ordering: .releasing)
+            } else {
+                f(i)
+            }
+        }
+    }
+
+    /// Set (non-nil) on a thread while it runs a job of a loop of jobs: only such a thread's loops
+    /// may take the idle threads' help (a parallel test's loop on another thread may not).
+    private static let runningJob: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// A thread out of jobs: takes parts of the loops the other jobs publish until every job is done.
+    private func helpUntilJobsAreDone() {
+        idleThreads.add(1, ordering: .sequentiallyConsistent)
+        var spins = 0
+        while jobsLeft.load(ordering: .acquiring) > 0 {
+            if helpWithInnerLoop() {
+                spins = 0
+            } else {
+                spins += 1
+                if spins > 200_000 {
+                    usleep(50)  // a long stretch without loops: stop burning the core
+                } else if spins > 1000 {
+                    sched_yield()  // a lone job's serial stretch: let others have the core
+                }
+            }
+        }
+        idleThreads.subtract(1, ordering: .relaxed)
+    }
+
+    /// Runs a loop started inside a job (the pool is busy with the loop of jobs) with the threads
+    /// that are out of jobs: publishes it on the slot, takes parts itself, closes the slot and waits
+    /// for the helpers. False (nothing run) when no thread is idle or another job holds the slot.
+    private func runWithIdleThreads(_ n: Int, _ body: (Int) -> Void) -> Bool {
+        guard idleThreads.load(ordering: .relaxed) > 0,
+              innerTaken.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        withoutActuallyEscaping(body) { f in
+            innerBody = f
+            innerCount = n
+            innerNext.store(0, ordering: .relaxed)
+            innerState.add(1, ordering: .sequentiallyConsistent)  // odd: open
+            while true {
+                let i = innerNext.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= n { break }
+                f(i)
+            }
+            innerState.add(1, ordering: .sequentiallyConsistent)  // even: closed to newcomers
+            var spins = 0
+            while innerActive.load(ordering: .sequentiallyConsistent) > 0 {  // helpers finish their parts
+                spins += 1
+                if spins > 1000 { sched_yield() }  // a helper lost its core: give it ours
+            }
+            innerBody = nil
+        }
+        innerTaken.store(false, ordering: .releasing)
+        return true
+    }
+
+    /// Takes parts of the slot's loop if one is open; true if it was.
+    private func helpWithInnerLoop() -> Bool {
+        guard innerState.load(ordering: .relaxed) & 1 == 1 else { return false }
+        innerActive.add(1, ordering: .sequentiallyConsistent)
+        defer { innerActive.subtract(1, ordering: .releasing) }
+        guard innerState.load(ordering: .sequentiallyConsistent) & 1 == 1, let f = innerBody else { return false }
+        let n = innerCount
+        while true {
+            let i = innerNext.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= n { return true }
             f(i)
         }
     }
@@ -122,9 +231,18 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = generation.load(ordering: .acquiring)
             takeIndices()
+            if isJobLoop { helpUntilJobsAreDone() }
             checkedIn.add(1, ordering: .releasing)
         }
     }
+}
+
+/// Runs `job(i)` for every i in 0..<n, one job per thread at a time (the next job taken by
+/// whichever thread is free); returns when all are done. The parallel loops inside a job run on
+/// its own thread, cut into the parts they would have in parallel, except when a thread has run
+/// out of jobs: then it takes some of those parts. Either way a job computes the same numbers.
+public func parallelJobs(_ n: Int, _ job: (Int) -> Void) {
+    WorkerPool.shared.run(n, jobs: true, job)
 }
 
 /// The threads a parallel loop can run on: the caller and the worker pool's threads. This many

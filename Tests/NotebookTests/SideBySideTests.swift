@@ -8,15 +8,8 @@ import PEFT
 import Synchronization
 import Testing
 import TensorKit
+import TestSupport
 import Training
-
-/// The threads that prepared a run.
-private final class ThreadLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen = Set<UInt>()
-    func note() { lock.withLock { _ = seen.insert(UInt(bitPattern: Int(bitPattern: pthread_self()))) } }
-    var count: Int { lock.withLock { seen.count } }
-}
 
 @Suite struct SideBySideTests {
     struct Failure: Error, Equatable { let job: Int }
@@ -63,7 +56,7 @@ private final class ThreadLog: @unchecked Sendable {
             let options = try LessonOptions.parse(["--quick", "--seeds", "3"] + arguments)
             let experiment = Experiment(lesson: "side-by-side-test", options: options, base: base, task: task,
                                         steps: 12)
-            let threads = ThreadLog()
+            let threads = ThreadSet()
             var methods: [Method] = [
                 Method.lora("LoRA", base, LoraConfig(r: 4, loraAlpha: 8)).fixed(at: 5e-3),
                 .selective("full fine-tuning", base) { .full($0) },

@@ -234,6 +234,48 @@ import Foundation
         }
     }
 
+    /// Row lengths (right padding): the padding queries give zeros and pass no gradient, the
+    /// gradient matches differences, and every real output and every gradient is what the op
+    /// computes without lengths when the padding's output gradient is zero (up to rounding: the
+    /// products are smaller, and OpenBLAS cuts them into other blocks).
+    @Test(arguments: [(2, 1, 0), (4, 2, 2)])
+    func rowLengthsSkipOnlyThePadding(config: (Int, Int, Int)) {
+        let (heads, kvHeads, prefix) = config
+        let gen = Generator(seed: 20)
+        let (b, t, d) = (3, 6, 4), lengths = [6, 3, 0]
+        var inputs = [randn([b, t, heads * d], gen), randn([b, t, kvHeads * d], gen), randn([b, t, kvHeads * d], gen)]
+        if prefix > 0 { inputs += [randn([b, prefix, kvHeads * d], gen), randn([b, prefix, kvHeads * d], gen)] }
+        func attend(_ x: [Tensor], _ lengths: [Int]?) -> Tensor {
+            causalAttention(q: x[0], k: x[1], v: x[2], heads: heads, kvHeads: kvHeads,
+                            prefixKey: x.count > 3 ? x[3] : nil, prefixValue: x.count > 3 ? x[4] : nil,
+                            lengths: lengths)
+        }
+        gradCheck(inputs) { attend($0, lengths) }
+
+        let width = heads * d
+        let real = (0..<b * t).map { $0 % t < lengths[$0 / t] }  // per [b, t] position
+        let weight = Tensor(shape: [b, t, width], values: randn([b, t, width], gen).array.enumerated().map {
+            real[$0.offset / width] ? $0.element : 0
+        })
+        func run(_ lengths: [Int]?) -> (out: [Float], grads: [[Float]]) {
+            let xs = inputs.map { Tensor(shape: $0.shape, values: $0.array, requiresGrad: true) }
+            let out = attend(xs, lengths)
+            (out * weight).sum().backward()
+            return (out.array, xs.map { $0.gradArray ?? [] })
+        }
+        let full = run(nil), skipped = run(lengths)
+        for i in 0..<b * t * width {
+            if real[i / width] {
+                #expect(abs(skipped.out[i] - full.out[i]) <= 1e-5, "output \(i)")
+            } else {
+                #expect(skipped.out[i] == 0, "padding output \(i)")
+            }
+        }
+        for (n, (a, e)) in zip(skipped.grads, full.grads).enumerated() {
+            #expect(a.count == e.count && zip(a, e).allSatisfy { abs($0 - $1) <= 1e-5 }, "gradient of input \(n)")
+        }
+    }
+
     @Test func attentionIsCausalAndMatchesNaive() {
         let gen = Generator(seed: 19)
         let (t, d) = (4, 3)
