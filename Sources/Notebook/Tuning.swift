@@ -36,8 +36,13 @@ public struct TuningRecord: Codable, Sendable {
     enum CodingKeys: String, CodingKey { case learningRate = "learning_rate", seeds, sweep }
 
     /// The sweep's best point: the highest validation score, ties to the lower validation loss.
+    /// Scores within 1e-9 are tied: a score is a mean over seeds, and the same number of right
+    /// answers can come out as 0.555 or 0.5549999999999999 depending on the order of the sum.
     static func best(_ sweep: [SweepPoint]) -> SweepPoint {
-        sweep.max { ($0.validationScore, -$0.validationLoss) < ($1.validationScore, -$1.validationLoss) }!
+        sweep.max { a, b in
+            abs(a.validationScore - b.validationScore) <= 1e-9 ? a.validationLoss > b.validationLoss
+                : a.validationScore < b.validationScore
+        }!
     }
 
     /// True when the chosen rate is the smallest or largest tried (the grid may be too narrow).

@@ -1,7 +1,7 @@
 // The learning-rate grid is widened where a tuned choice sits at its edge: which rate comes next.
 
 import Foundation
-import Notebook
+@testable import Notebook
 import Testing
 
 @Suite struct TuningGridTests {
@@ -27,5 +27,16 @@ import Testing
         #expect(try record([(3.0, 0.2), (10.0, 0.5)]).rateBeyondEdge == nil)                // past 10
         #expect(try record([(3e-6, 0.5), (1e-5, 0.2)]).rateBeyondEdge == nil)              // below 1e-6
         #expect(try record([(1e-3, 0.5)]).rateBeyondEdge == nil)                           // one rate
+    }
+
+    /// A score that differs only in the last bits of its mean is a tie, broken by the loss
+    /// (lesson-targets' Wq,Wv on sentiment: 0.555 at 5e-3, 0.5549999999999999 at 1e-2).
+    @Test func scoresEqualButForRoundingAreTied() throws {
+        let points = [(Float(5e-3), 0.555, 0.2), (1e-2, 0.5549999999999999, 0.1), (2e-3, 0.55, 0.05)].map {
+            SweepPoint(learningRate: $0.0, validationScore: $0.1, validationLoss: $0.2, heldOutLoss: 1)
+        }
+        #expect(TuningRecord.best(points).learningRate == 1e-2)
+        #expect(TuningRecord.best(Array(points.reversed())).learningRate == 1e-2)
+        #expect(TuningRecord.best([points[0], points[2]]).learningRate == 5e-3, "a real difference in score wins")
     }
 }
