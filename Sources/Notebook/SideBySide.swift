@@ -9,7 +9,7 @@
 // The numbers do not change. Every run already owns its model copy, optimizer and generator; the
 // loops inside a job run on the job's own thread, cut into the same parts as when they ran in
 // parallel (the partition is the caller's, never the pool's). When a thread has no run left to
-// start (the last run of an odd count), it takes parts of the loops of a run still going
+// start (at the end of every batch), it takes parts of the loops of a run still going
 // (`parallelJobs`): the same parts, on more threads. A run therefore computes the same bits beside
 // another run as alone, and results are gathered in job order, whatever finished first.
 

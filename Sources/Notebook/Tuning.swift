@@ -37,7 +37,8 @@ public struct TuningRecord: Codable, Sendable {
 
     /// The sweep's best point: the highest validation score, ties to the lower validation loss.
     /// Scores within 1e-9 are tied: a score is a mean over seeds, and the same number of right
-    /// answers can come out as 0.555 or 0.5549999999999999 depending on the order of the sum.
+    /// answers can come out as 0.555 or 0.5549999999999999 depending on the order of the sum. (Not
+    /// a strict weak ordering in theory; real scores differ by at least 1/(seeds · items).)
     static func best(_ sweep: [SweepPoint]) -> SweepPoint {
         sweep.max { a, b in
             abs(a.validationScore - b.validationScore) <= 1e-9 ? a.validationLoss > b.validationLoss

@@ -9,7 +9,8 @@
 // Backward:
 //   dA = dO·Vᵀ,   dV = Aᵀ·dO,   dS = A ⊙ (dA − rowsum(dA ⊙ A)),   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
 // With row lengths L (right padding), every product of row b runs on its first L queries and
-// P + L keys only: the rest of A is zero for them, and the padding queries' dO is zero.
+// P + L keys only: the rest of A is zero for them, and the padding queries' outputs are not
+// used, so their dO is ignored.
 
 #if canImport(Darwin)
 import Darwin
@@ -79,7 +80,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             for i in rows..<t { (o + i * c).initialize(repeating: 0, count: d) }  // padding queries
             if rows == 0 { continue }
             blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d, alpha: scale,
-                       a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [T, S]
+                       a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [L, P+L]
             let m = mask.map { $0.data + ($0.rank == 3 ? bi * t * s : 0) }
             for i in 0..<rows {
                 let row = a + i * s, visible = p + i + 1
@@ -89,7 +90,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             }
             blas.sgemm(transA: false, transB: false, m: rows, n: d, k: seen,
                        a: a, lda: s, b: values.data + bi * s * ckv + kvh * d, ldb: ckv,
-                       c: o, ldc: c)  // O [T, D]
+                       c: o, ldc: c)  // O [L, D]
         }
     } }
     var inputs = [q, k, v]

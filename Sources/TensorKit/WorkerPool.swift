@@ -9,8 +9,8 @@
 // The protocol: the caller publishes the loop (its body and length), bumps `generation`, takes
 // indices from `next` itself, then waits until every worker has checked in for this generation.
 // A worker takes indices until they run out (in a loop of jobs, it then helps: below), then checks
-// in. No worker can touch a loop's counter
-// after the caller has returned, so the next loop may reuse it. The partition of the work is the
+// in. No worker can touch a loop's counter after the caller has returned, so the next loop may
+// reuse it. The partition of the work is the
 // caller's (`parallelRanges`), not the pool's, so results do not depend on which thread ran what.
 // One loop runs at a time: a loop started while another is running (from a worker, or from
 // another thread, as parallel tests do) runs on its caller's thread alone, cut into the same

@@ -29,8 +29,9 @@ import Testing
         #expect(try record([(1e-3, 0.5)]).rateBeyondEdge == nil)                           // one rate
     }
 
-    /// A score that differs only in the last bits of its mean is a tie, broken by the loss
-    /// (lesson-targets' Wq,Wv on sentiment: 0.555 at 5e-3, 0.5549999999999999 at 1e-2).
+    /// A score that differs only in the last bits of its mean is a tie, broken by the loss. The
+    /// scores are lesson-targets' Wq,Wv on sentiment (0.555 at 5e-3, 0.5549999999999999 at 1e-2);
+    /// the losses are made up so that the loss picks the other rate than the rounding would.
     @Test func scoresEqualButForRoundingAreTied() throws {
         let points = [(Float(5e-3), 0.555, 0.2), (1e-2, 0.5549999999999999, 0.1), (2e-3, 0.55, 0.05)].map {
             SweepPoint(learningRate: $0.0, validationScore: $0.1, validationLoss: $0.2, heldOutLoss: 1)
