@@ -282,7 +282,8 @@ struct LessonFullFinetune: ParsableCommand {
     func littleData(_ nb: Notebook, base: BaseModel, main byTask: [(Experiment, [MethodResult])]) throws {
         let sizes = dataSizes.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
         guard !sizes.isEmpty else { return }
-        let reference = try byTask.first { $0.0.task.name == dataTask }?.0
+        let mainRuns = byTask.first { $0.0.task.name == dataTask }  // the main runs on this task, if any
+        let reference = try mainRuns?.0
             ?? Experiment.start("lesson-full-finetune", options: options, task: dataTask, trainLimit: trainExamples,
                                 steps: Self.mainSteps)
         let epochs = Double(reference.steps * reference.batchSize) / Double(reference.task.train.count)
@@ -309,7 +310,7 @@ struct LessonFullFinetune: ParsableCommand {
         for size in sizes {
             let experiment: Experiment, full: MethodResult, fresh: MethodResult, steps: Int
             if options.splitSizes(trainLimit: size).train == options.splitSizes(trainLimit: trainExamples).train,
-               let (main, results) = byTask.first(where: { $0.0.task.name == dataTask }),
+               let (main, results) = mainRuns,
                let f = results.first(where: { $0.name == "full fine-tuning" }),
                let s = results.first(where: { $0.name == "from scratch" }) {
                 (experiment, full, fresh, steps) = (main, f, s, main.steps)  // same data, steps, rates and seeds
@@ -366,10 +367,7 @@ struct LessonFullFinetune: ParsableCommand {
     /// What the little-data table supports, from its paired intervals and the baselines.
     func littleDataVerdict(_ outcomes: [(examples: Int, verdict: Verdict, neitherLearns: Bool, floor: Double)],
                            meaning: String, majority: Double) -> String {
-        let list = { (sizes: [Int]) -> String in
-            let words = sizes.map(String.init)
-            return words.count < 2 ? words.joined() : words.dropLast().joined(separator: ", ") + " and " + words.last!
-        }
+        let list = { (sizes: [Int]) in listText(sizes.map(String.init)) }
         let better = outcomes.filter { $0.verdict == .better }.map(\.examples)
         let worse = outcomes.filter { $0.verdict == .worse }.map(\.examples)
         let flat = outcomes.filter(\.neitherLearns).map(\.examples)

@@ -254,12 +254,12 @@ struct LessonTargets: ParsableCommand {
     func computeVerdict(_ byTask: [(Experiment, [(Setting, MethodResult)])]) -> String {
         guard let (experiment, results) = byTask.first, let q = result("Wq", results), let k = result("Wk", results),
               let v = result("Wv", results), let all = result("all linear", results) else { return "" }
+        let middle = { (r: MethodResult) in median(r.runs.map(\.log.tokensPerSecond)) }
         func speeds(_ r: MethodResult) -> String {
             let t = r.runs.map(\.log.tokensPerSecond)
-            return "\(formatCount(Int(median(t)))) "
+            return "\(formatCount(Int(middle(r)))) "
                 + "(\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
         }
-        let middle = { (r: MethodResult) in median(r.runs.map(\.log.tokensPerSecond)) }
         let slowest = middle(all) < [q, k, v].map(middle).min()!
         return "Reason 3 (compute) on \(experiment.task.name): tokens/s per seed, median (range): Wq \(speeds(q)), "
             + "Wk \(speeds(k)), Wv \(speeds(v)), all linear \(speeds(all)). Q, K and V have the same shape here, so "

@@ -185,11 +185,7 @@ final class WorkerPool: @unchecked Sendable {
             innerCount = n
             innerNext.store(0, ordering: .relaxed)
             innerState.add(1, ordering: .sequentiallyConsistent)  // odd: open
-            while true {
-                let i = innerNext.wrappingAdd(1, ordering: .relaxed).oldValue
-                if i >= n { break }
-                f(i)
-            }
+            takeInnerParts(f, n)
             innerState.add(1, ordering: .sequentiallyConsistent)  // even: closed to newcomers
             var spins = 0
             while innerActive.load(ordering: .sequentiallyConsistent) > 0 {  // helpers finish their parts
@@ -208,10 +204,15 @@ final class WorkerPool: @unchecked Sendable {
         innerActive.add(1, ordering: .sequentiallyConsistent)
         defer { innerActive.subtract(1, ordering: .releasing) }
         guard innerState.load(ordering: .sequentiallyConsistent) & 1 == 1, let f = innerBody else { return false }
-        let n = innerCount
+        takeInnerParts(f, innerCount)
+        return true
+    }
+
+    /// Runs parts of the slot's loop (owner and helpers alike) until none is left.
+    private func takeInnerParts(_ f: (Int) -> Void, _ n: Int) {
         while true {
             let i = innerNext.wrappingAdd(1, ordering: .relaxed).oldValue
-            if i >= n { return true }
+            if i >= n { return }
             f(i)
         }
     }
