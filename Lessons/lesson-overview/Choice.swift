@@ -106,8 +106,7 @@ func scoreSummary(_ e: Experiment, _ results: [MethodResult]) -> String {
         : " Not below full fine-tuning (paired): \(listText(matchFull))."
     if !belowFull.isEmpty { text += " Below full fine-tuning: \(listText(belowFull))." }
     if !atBaseline.isEmpty {
-        text += " Not clearly above \(e.scoreWithoutLearningPhrase), what a model that learned nothing can score: "
-            + "\(listText(atBaseline))."
+        text += " Not clearly above \(e.scoreWithoutLearningPhrase): \(listText(atBaseline))."
     }
     return text
 }

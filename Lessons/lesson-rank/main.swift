@@ -85,8 +85,7 @@ struct LessonRank: ParsableCommand {
                        r == best.r ? "—" : experiment.compare(result, best.result).text,
                        formatCount(Int(result.tokensPerSecond)), formatCount(6 * result.trainableParameters)])
         }
-        table.add(["chance", "—", "—", "—", String(format: "%.3f", experiment.baselines.chance), "—", "—", "—"])
-        table.add(["majority", "—", "—", "—", String(format: "%.3f", experiment.baselines.majority), "—", "—", "—"])
+        for row in experiment.baselineRows(columns: 8, scoreColumn: 4) { table.add(row) }
         nb.table(table)
         nb.say("The last column counts what the adapters add to a training step per token: each adapter weight costs "
             + "2 floating-point operations forward and 4 backward (its input's gradient and its own), 6 per trainable "

@@ -74,14 +74,14 @@ extension BaseModel {
 
 /// Whether the interval of `r` lies above what a model that learned nothing scores
 /// (`Experiment.scoreWithoutLearning`: chance, majority, or one answer given every time).
-func learnedSomething(_ e: Experiment, _ r: MethodResult) -> Bool {
+func clearsScoreWithoutLearning(_ e: Experiment, _ r: MethodResult) -> Bool {
     e.interval(r).low > e.scoreWithoutLearning
 }
 
 func hardVerdict(_ e: Experiment, hard: MethodResult, frozen: MethodResult) -> String {
     let c = e.compare(hard, frozen)
     let against = e.interval(hard).high < e.scoreWithoutLearning ? "below \(e.scoreWithoutLearningPhrase)"
-        : learnedSomething(e, hard) ? "above \(e.scoreWithoutLearningPhrase)"
+        : clearsScoreWithoutLearning(e, hard) ? "above \(e.scoreWithoutLearningPhrase)"
         : "not distinguishable from \(e.scoreWithoutLearningPhrase)"
     return "On \(e.task.name) the instruction scores \(e.interval(hard).text()), \(against); against the same base "
         + "without it: \(c.text). "
@@ -122,7 +122,7 @@ func comparisonVerdict(_ e: Experiment, _ results: [MethodResult]) -> String {
     guard let full = results.last, results.count > 2 else { return "" }
     let lora = results[results.count - 2]
     let prompts = Array(results.dropLast(2))
-    let above = prompts.filter { learnedSomething(e, $0) }.map(\.name)
+    let above = prompts.filter { clearsScoreWithoutLearning(e, $0) }.map(\.name)
     let best = prompts.max { $0.meanScore < $1.meanScore }!
     var parts: [String] = []
     parts.append(above.isEmpty

@@ -200,9 +200,7 @@ struct LessonTargets: ParsableCommand {
                        qv.map { s.label == "Wq,Wv" ? "—" : experiment.compare(r, $0).text } ?? "—",
                        formatCount(Int(r.tokensPerSecond)), s.paper])
         }
-        let b = experiment.baselines
-        table.add(["chance", "—", "—", String(format: "%.3f", b.chance), "—", "—", "—"])
-        table.add(["majority", "—", "—", String(format: "%.3f", b.majority), "—", "—", "—"])
+        for row in experiment.baselineRows(columns: 7, scoreColumn: 3) { table.add(row) }
         return table
     }
 

@@ -17,7 +17,8 @@ extension Experiment {
         let speedNote = oneAtATime || parallelThreads == 1
             ? " Runs train one at a time; tokens/s is a run's training speed on every core."
             : " Runs train side by side, one per thread, with the same numbers as one at a time; tokens/s is a run's "
-                + "training speed on its one thread beside another run (`--one-at-a-time` measures it alone)."
+                + "training speed on its one thread beside another run; the last runs of a batch get the other thread "
+                + "whenever it is free, so compare medians (`--one-at-a-time` measures each run alone)."
         nb.say("""
             Base: \(which), \(formatCount(base.model.parameterCount)) parameters \
             (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), \(heldOutName) \
@@ -25,12 +26,23 @@ extension Experiment {
             \(task.train.count) training, \
             \(task.validation.count) validation and \(testDescription). Baselines on the test split: chance \
             \(String(format: "%.3f", b.chance)), always the most common training answer (majority) \
-            \(String(format: "%.3f", b.majority)). Each method runs \(seeds.count) seed(s) of \(steps) steps; \
+            \(String(format: "%.3f", b.majority))\(oneAnswerNote). \
+            Each method runs \(seeds.count) seed(s) of \(steps) steps; \
             intervals are 95% bootstrap intervals over the test \
             \(Set(task.test.map(\.entity)).count < task.test.count ? "entities" : "items") \
             and the seeds.\(speedNote)
             """)
     }
+
+    /// ", and the test split's most common answer given every time 0.555" where that scores above
+    /// chance and majority (it is then the no-learning floor the verdicts quote), else nothing.
+    var oneAnswerNote: String {
+        guard showsOneAnswer else { return "" }
+        return ", and the test split's most common answer given every time \(String(format: "%.3f", oneAnswerScore))"
+    }
+
+    /// Whether `oneAnswerScore` beats chance and majority, so that tables and figures show it too.
+    var showsOneAnswer: Bool { oneAnswerScore > max(baselines.chance, baselines.majority) + 1e-9 }
 
     /// Scores with their intervals, forgetting, cost and speed per method, and the baselines.
     /// With `reference`, a column of each method's paired difference to it.
@@ -47,11 +59,22 @@ extension Experiment {
                     r.tokensPerSecond > 0 ? formatCount(Int(r.tokensPerSecond)) : "—"]
             table.add(row)
         }
-        let b = baselines, blank = [String](repeating: "—", count: headers.count - 5 - (reference == nil ? 0 : 1))
-        table.add(["chance", "—", "—", "—", String(format: "%.3f", b.chance)] + (reference == nil ? [] : ["—"]) + blank)
-        table.add(["majority answer", "—", "—", "—", String(format: "%.3f", b.majority)]
-            + (reference == nil ? [] : ["—"]) + blank)
+        for row in baselineRows(columns: headers.count, scoreColumn: 4) { table.add(row) }
         return table
+    }
+
+    /// The baselines as rows of a score table of `columns` columns: the name first, the score in
+    /// `scoreColumn`, "—" elsewhere. Chance and the training majority always; the test split's most
+    /// common answer given every time where it scores higher (the no-learning floor verdicts quote).
+    public func baselineRows(columns: Int, scoreColumn: Int) -> [[String]] {
+        var scores = [("chance", baselines.chance), ("majority answer", baselines.majority)]
+        if showsOneAnswer { scores.append(("test's most common answer", oneAnswerScore)) }
+        return scores.map { name, score in
+            var row = [String](repeating: "—", count: columns)
+            row[0] = name
+            row[scoreColumn] = String(format: "%.3f", score)
+            return row
+        }
     }
 
     /// "2e-3 (tuned)" / "2e-3 (swept now)" / "2e-3 (fixed)" / "2e-3 (default)".
@@ -76,7 +99,7 @@ extension Experiment {
                      intervals: intervals.map { ($0.low, $0.high) })
     }
 
-    /// Bars of the mean test score with 95% intervals, chance and majority as dashed lines.
+    /// Bars of the mean test score with 95% intervals, the baselines as dashed lines.
     public func scoreFigure(name: String, title: String, _ results: [MethodResult]) -> Figure {
         let intervals = results.map { interval($0) }
         var figure = Figure(name: name, title: title, yLabel: "test \(task.metricName) (95% CI)",
@@ -119,9 +142,11 @@ extension Experiment {
         "the no-learning floor (\(String(format: "%.3f", scoreWithoutLearning)), \(scoreWithoutLearningMeaning))"
     }
 
-    /// Chance and majority as reference lines for score figures.
+    /// Chance and majority as reference lines for score figures, and the test split's most common
+    /// answer given every time where it scores higher (the no-learning floor the verdicts quote).
     public var baselineReferences: [Figure.Reference] {
         [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]
+            + (showsOneAnswer ? [.init("one answer always", y: oneAnswerScore)] : [])
     }
 
     // MARK: Learning rates

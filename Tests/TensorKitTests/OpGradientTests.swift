@@ -237,18 +237,24 @@ import Foundation
     /// Row lengths (right padding): the padding queries give zeros and pass no gradient, the
     /// gradient matches differences, and every real output and every gradient is what the op
     /// computes without lengths when the padding's output gradient is zero (up to rounding: the
-    /// products are smaller, and OpenBLAS cuts them into other blocks).
-    @Test(arguments: [(2, 1, 0), (4, 2, 2)])
-    func rowLengthsSkipOnlyThePadding(config: (Int, Int, Int)) {
-        let (heads, kvHeads, prefix) = config
+    /// products are smaller, and OpenBLAS cuts them into other blocks). With a mask too (per row,
+    /// dropping some keys each query could see), both apply.
+    @Test(arguments: [(2, 1, 0, false), (4, 2, 2, false), (4, 2, 2, true), (2, 2, 0, true)])
+    func rowLengthsSkipOnlyThePadding(config: (Int, Int, Int, Bool)) {
+        let (heads, kvHeads, prefix, masked) = config
         let gen = Generator(seed: 20)
-        let (b, t, d) = (3, 6, 4), lengths = [6, 3, 0]
+        let (b, t, d) = (3, 6, 4), lengths = [6, 3, 0], s = prefix + t
         var inputs = [randn([b, t, heads * d], gen), randn([b, t, kvHeads * d], gen), randn([b, t, kvHeads * d], gen)]
         if prefix > 0 { inputs += [randn([b, prefix, kvHeads * d], gen), randn([b, prefix, kvHeads * d], gen)] }
+        // [B, T, P+T]: each query keeps its own key and drops a third of the others
+        let mask = masked ? Tensor(shape: [b, t, s], values: (0..<b * t * s).map { n in
+            let (row, i, j) = (n / (t * s), n / s % t, n % s)
+            return j != prefix + i && (row + i + j) % 3 == 1 ? -1e9 : 0
+        }) : nil
         func attend(_ x: [Tensor], _ lengths: [Int]?) -> Tensor {
             causalAttention(q: x[0], k: x[1], v: x[2], heads: heads, kvHeads: kvHeads,
                             prefixKey: x.count > 3 ? x[3] : nil, prefixValue: x.count > 3 ? x[4] : nil,
-                            lengths: lengths)
+                            mask: mask, lengths: lengths)
         }
         gradCheck(inputs) { attend($0, lengths) }
 
