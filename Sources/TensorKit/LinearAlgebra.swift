@@ -28,40 +28,45 @@ public struct SVD {
             return
         }
         self.m = m; self.n = n; self.k = n
-        // columns of A as contiguous vectors, and V = I
-        var cols = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
-        for i in 0..<m { for j in 0..<n { cols[j][i] = Double(a[i * n + j]) } }
-        var v = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-        for j in 0..<n { v[j][j] = 1 }
-        for _ in 0..<60 {
-            var rotated = false
-            for p in 0..<n {
-                for q in (p + 1)..<max(p + 1, n) {
-                    var alpha = 0.0, beta = 0.0, gamma = 0.0
-                    for i in 0..<m {
-                        alpha += cols[p][i] * cols[p][i]; beta += cols[q][i] * cols[q][i]
-                        gamma += cols[p][i] * cols[q][i]
+        // Columns of A as contiguous vectors (column j at j·m), and V = I (row j at j·n): flat
+        // buffers, so the inner loops run on pointers (the rotations vectorise; the sums keep
+        // their order, so the result does not depend on how the loops compile).
+        var columns = [Double](repeating: 0, count: n * m), vRows = [Double](repeating: 0, count: n * n)
+        for i in 0..<m { for j in 0..<n { columns[j * m + i] = Double(a[i * n + j]) } }
+        for j in 0..<n { vRows[j * n + j] = 1 }
+        columns.withUnsafeMutableBufferPointer { colsBuffer in vRows.withUnsafeMutableBufferPointer { vBuffer in
+            let (cols, v) = (colsBuffer.baseAddress!, vBuffer.baseAddress!)
+            for _ in 0..<60 {
+                var rotated = false
+                for p in 0..<n {
+                    let cp = cols + p * m, vp = v + p * n
+                    for q in (p + 1)..<max(p + 1, n) {
+                        let cq = cols + q * m, vq = v + q * n
+                        var alpha = 0.0, beta = 0.0, gamma = 0.0  // ‖a_p‖², ‖a_q‖², a_p·a_q
+                        for i in 0..<m {
+                            alpha += cp[i] * cp[i]; beta += cq[i] * cq[i]
+                            gamma += cp[i] * cq[i]
+                        }
+                        if abs(gamma) <= 1e-15 * (alpha * beta).squareRoot() || gamma == 0 { continue }
+                        rotated = true
+                        // the rotation that makes columns p and q orthogonal: tan θ = t
+                        let zeta = (beta - alpha) / (2 * gamma)
+                        let t = (zeta >= 0 ? 1.0 : -1.0) / (abs(zeta) + (1 + zeta * zeta).squareRoot())
+                        let c = 1 / (1 + t * t).squareRoot(), s = c * t
+                        for i in 0..<m { let x = cp[i], y = cq[i]; cp[i] = c * x - s * y; cq[i] = s * x + c * y }
+                        for i in 0..<n { let x = vp[i], y = vq[i]; vp[i] = c * x - s * y; vq[i] = s * x + c * y }
                     }
-                    if abs(gamma) <= 1e-15 * (alpha * beta).squareRoot() || gamma == 0 { continue }
-                    rotated = true
-                    let zeta = (beta - alpha) / (2 * gamma)
-                    let t = (zeta >= 0 ? 1.0 : -1.0) / (abs(zeta) + (1 + zeta * zeta).squareRoot())
-                    let c = 1 / (1 + t * t).squareRoot(), s = c * t
-                    for i in 0..<m {
-                        let x = cols[p][i], y = cols[q][i]; cols[p][i] = c * x - s * y; cols[q][i] = s * x + c * y
-                    }
-                    for i in 0..<n { let x = v[p][i], y = v[q][i]; v[p][i] = c * x - s * y; v[q][i] = s * x + c * y }
                 }
+                if !rotated { break }
             }
-            if !rotated { break }
-        }
-        let norms = cols.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        } }
+        let norms = (0..<n).map { j in columns[(j * m)..<(j * m + m)].reduce(0) { $0 + $1 * $1 }.squareRoot() }
         let order = (0..<n).sorted { norms[$0] > norms[$1] }
         s = order.map { norms[$0] }
         var u = [Double](repeating: 0, count: m * n), vt = [Double](repeating: 0, count: n * n)
         for (c, j) in order.enumerated() {
-            for i in 0..<m { u[i * n + c] = norms[j] > 1e-300 ? cols[j][i] / norms[j] : 0 }
-            for i in 0..<n { vt[c * n + i] = v[j][i] }
+            for i in 0..<m { u[i * n + c] = norms[j] > 1e-300 ? columns[j * m + i] / norms[j] : 0 }
+            for i in 0..<n { vt[c * n + i] = vRows[j * n + i] }
         }
         self.u = u; self.vt = vt
     }

@@ -76,12 +76,14 @@ public final class AdamW: Optimizer {
                 let (m, v) = state(for: p)
                 storage?.willAccess([(m, p.count), (v, p.count)])
                 let w = p.data
-                for i in 0..<p.count {
-                    let gi = g[i]
-                    m[i] = b1 * m[i] + (1 - b1) * gi
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                    // torch: denom = √v / √(1−β₂ᵗ) + ε;  θ −= (lr/(1−β₁ᵗ)) · m / denom
-                    w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() / rootC2 + eps)
+                parallelRanges(p.count) { range in  // elementwise: the same numbers on any number of threads
+                    for i in range {
+                        let gi = g[i]
+                        m[i] = b1 * m[i] + (1 - b1) * gi
+                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                        // torch: denom = √v / √(1−β₂ᵗ) + ε;  θ −= (lr/(1−β₁ᵗ)) · m / denom
+                        w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() / rootC2 + eps)
+                    }
                 }
             }
         }
