@@ -99,11 +99,12 @@ struct LessonFullFinetune: ParsableCommand {
             negation ("not great") and contrast ("…, but …"). Text in, answer out; the loss covers the answer tokens \
             only.
             """)
-        var taskTable = Table(["task", "what it asks", "train", "validation", "test", "metric", "chance", "majority"])
+        var taskTable = Table(["task", "what it asks", "train", "validation", "test", "metric", "chance", "majority",
+                               "most common test answer"])
         for e in experiments {
             taskTable.add([e.task.name, e.task.summary, "\(e.task.train.count)", "\(e.task.validation.count)",
                            e.testDescription, e.task.metricName, String(format: "%.3f", e.baselines.chance),
-                           String(format: "%.3f", e.baselines.majority)])
+                           String(format: "%.3f", e.baselines.majority), String(format: "%.3f", e.oneAnswerScore)])
         }
         nb.table(taskTable)
         nb.code(experiments.map { e in
@@ -344,11 +345,7 @@ struct LessonFullFinetune: ParsableCommand {
                                                 intervals: pretrainedIntervals),
                                           .init("from scratch", scratch, intervals: scratchIntervals)]))
         figure.logX = true
-        if let floor = outcomes.first?.floor, floor > references.map(\.y).max() ?? 0 {
-            figure.references = references + [.init("one answer always", y: floor)]
-        } else {
-            figure.references = references
-        }
+        figure.references = references
         nb.figure(figure)
         if !reused.isEmpty {
             nb.say("The row\(reused.count > 1 ? "s" : "") with \(reused.map(String.init).joined(separator: ", ")) "

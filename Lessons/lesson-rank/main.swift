@@ -85,7 +85,7 @@ struct LessonRank: ParsableCommand {
                        r == best.r ? "—" : experiment.compare(result, best.result).text,
                        formatCount(Int(result.tokensPerSecond)), formatCount(6 * result.trainableParameters)])
         }
-        for row in experiment.baselineRows(columns: 8, scoreColumn: 4) { table.add(row) }
+        for row in experiment.baselineRows(columns: table.headers.count, scoreColumn: 4) { table.add(row) }
         nb.table(table)
         nb.say("The last column counts what the adapters add to a training step per token: each adapter weight costs "
             + "2 floating-point operations forward and 4 backward (its input's gradient and its own), 6 per trainable "
@@ -134,9 +134,9 @@ struct LessonRank: ParsableCommand {
     /// "r = 4 or 8 is enough", judged by paired intervals against the best rank.
     func rankVerdict(_ results: [(r: Int, result: MethodResult)], best: (r: Int, result: MethodResult),
                      _ experiment: Experiment) -> String {
-        guard best.result.meanScore > experiment.baselines.majority else {
-            return "No rank beat the majority baseline in this configuration, so the sweep says nothing about the "
-                + "claim \"r = 4 or 8 is enough\"; run with more --steps (or without --quick)."
+        guard experiment.interval(best.result).low > experiment.scoreWithoutLearning else {
+            return "No rank clearly beat \(experiment.scoreWithoutLearningPhrase) in this configuration, so the sweep "
+                + "says nothing about the claim \"r = 4 or 8 is enough\"; run with more --steps (or without --quick)."
         }
         let tied = results.filter {
             $0.r == best.r || experiment.compare($0.result, best.result).verdict == .withinNoise

@@ -200,7 +200,7 @@ struct LessonTargets: ParsableCommand {
                        qv.map { s.label == "Wq,Wv" ? "—" : experiment.compare(r, $0).text } ?? "—",
                        formatCount(Int(r.tokensPerSecond)), s.paper])
         }
-        for row in experiment.baselineRows(columns: 7, scoreColumn: 3) { table.add(row) }
+        for row in experiment.baselineRows(columns: table.headers.count, scoreColumn: 3) { table.add(row) }
         return table
     }
 

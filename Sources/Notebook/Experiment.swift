@@ -67,8 +67,9 @@ public struct MethodResult {
     public func curve(window: Int) -> [Double] { runs.first?.log.smoothed(window) ?? [] }
     /// Mean training time of a run.
     public var seconds: Double { runs.map(\.log.seconds).reduce(0, +) / Double(max(runs.count, 1)) }
-    /// Mean training throughput.
-    public var tokensPerSecond: Double { runs.map(\.log.tokensPerSecond).reduce(0, +) / Double(max(runs.count, 1)) }
+    /// Median training throughput over seeds: a batch's last runs can be helped by a thread that is
+    /// free (side by side), which one fast seed must not pull into the figure.
+    public var tokensPerSecond: Double { runs.isEmpty ? 0 : median(runs.map(\.log.tokensPerSecond)) }
 }
 
 public final class Experiment {

@@ -16,9 +16,9 @@ extension Experiment {
         let tokenizerNote = base.isUserModel ? " Its tokenizer: \(base.tokenizer.summary)." : ""
         let speedNote = oneAtATime || parallelThreads == 1
             ? " Runs train one at a time; tokens/s is a run's training speed on every core."
-            : " Runs train side by side, one per thread, with the same numbers as one at a time; tokens/s is a run's "
-                + "training speed on its one thread beside another run; the last runs of a batch get the other thread "
-                + "whenever it is free, so compare medians (`--one-at-a-time` measures each run alone)."
+            : " Runs train side by side, one per thread, with the same numbers as one at a time; tokens/s is the "
+                + "median over seeds of a run's training speed on its one thread beside another run (the last runs of "
+                + "a batch also get any thread that is free; `--one-at-a-time` measures each run alone)."
         nb.say("""
             Base: \(which), \(formatCount(base.model.parameterCount)) parameters \
             (\(c.numHiddenLayers) layers of width \(c.hiddenSize)), \(heldOutName) \
@@ -34,15 +34,16 @@ extension Experiment {
             """)
     }
 
-    /// ", and the test split's most common answer given every time 0.555" where that scores above
-    /// chance and majority (it is then the no-learning floor the verdicts quote), else nothing.
+    /// ", and always the split's own most common answer 0.555" where that scores above chance and
+    /// majority (it is then the no-learning floor the verdicts quote), else nothing.
     var oneAnswerNote: String {
         guard showsOneAnswer else { return "" }
-        return ", and the test split's most common answer given every time \(String(format: "%.3f", oneAnswerScore))"
+        return ", and always the split's own most common answer \(String(format: "%.3f", oneAnswerScore))"
     }
 
-    /// Whether `oneAnswerScore` beats chance and majority, so that tables and figures show it too.
-    var showsOneAnswer: Bool { oneAnswerScore > max(baselines.chance, baselines.majority) + 1e-9 }
+    /// Whether `oneAnswerScore` beats chance and majority: it is then the no-learning floor, and
+    /// tables and figures show it beside them.
+    public var showsOneAnswer: Bool { oneAnswerScore > max(baselines.chance, baselines.majority) + 1e-9 }
 
     /// Scores with their intervals, forgetting, cost and speed per method, and the baselines.
     /// With `reference`, a column of each method's paired difference to it.
@@ -68,7 +69,7 @@ extension Experiment {
     /// common answer given every time where it scores higher (the no-learning floor verdicts quote).
     public func baselineRows(columns: Int, scoreColumn: Int) -> [[String]] {
         var scores = [("chance", baselines.chance), ("majority answer", baselines.majority)]
-        if showsOneAnswer { scores.append(("test's most common answer", oneAnswerScore)) }
+        if showsOneAnswer { scores.append(("most common test answer", oneAnswerScore)) }
         return scores.map { name, score in
             var row = [String](repeating: "—", count: columns)
             row[0] = name
@@ -129,7 +130,7 @@ extension Experiment {
 
     /// `scoreWithoutLearning` in words, for a sentence that quotes it.
     public var scoreWithoutLearningMeaning: String {
-        if oneAnswerScore > max(baselines.chance, baselines.majority) {
+        if showsOneAnswer {
             return "what always giving the test split's most common answer scores"
         }
         return baselines.chance >= baselines.majority ? "the chance baseline"
@@ -146,7 +147,7 @@ extension Experiment {
     /// answer given every time where it scores higher (the no-learning floor the verdicts quote).
     public var baselineReferences: [Figure.Reference] {
         [.init("chance", y: baselines.chance), .init("majority", y: baselines.majority)]
-            + (showsOneAnswer ? [.init("one answer always", y: oneAnswerScore)] : [])
+            + (showsOneAnswer ? [.init("most common test answer", y: oneAnswerScore)] : [])
     }
 
     // MARK: Learning rates

@@ -24,15 +24,17 @@ import Corpus
         #expect(leaning.oneAnswerScore == 0.75)
         #expect(leaning.scoreWithoutLearning == 0.75)
         let rows = leaning.baselineRows(columns: 4, scoreColumn: 2)
-        #expect(rows.map(\.[0]) == ["chance", "majority answer", "test's most common answer"])
+        #expect(rows.map(\.[0]) == ["chance", "majority answer", "most common test answer"])
         #expect(rows.map(\.[2]) == ["0.500", "0.250", "0.750"])
         #expect(rows.allSatisfy { $0.count == 4 && $0[1] == "—" && $0[3] == "—" })
         #expect(leaning.baselineReferences.map(\.y) == [0.5, 0.25, 0.75])
+        #expect(leaning.oneAnswerNote == ", and always the split's own most common answer 0.750")
         #expect(leaning.scoreWithoutLearningPhrase.contains("0.750, what always giving the test split's most common"))
 
         task.test = Array(same.prefix(3)) + [others[0]]  // the training majority is also the test's: two rows
         let even = experiment()
         #expect(even.baselineRows(columns: 4, scoreColumn: 2).map(\.[0]) == ["chance", "majority answer"])
         #expect(even.baselineReferences.count == 2)
+        #expect(even.oneAnswerNote.isEmpty && !even.showsOneAnswer)
     }
 }
