@@ -17,9 +17,11 @@ set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 d
 set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
+set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
 plot "forgetting-sentiment.tsv" index 0 using 1:2 with linespoints linestyle 1 title "full fine-tuning", \
      "forgetting-sentiment.tsv" index 1 using 1:2 with linespoints linestyle 2 title "freeze-tuning (top 1)", \
      "forgetting-sentiment.tsv" index 2 using 1:2 with linespoints linestyle 3 title "head only", \
      "forgetting-sentiment.tsv" index 3 using 1:2 with linespoints linestyle 4 title "from scratch", \
      0.5 with lines linestyle 101 title "chance 0.5", \
-     0.445 with lines linestyle 102 title "majority 0.445"
+     0.445 with lines linestyle 102 title "majority 0.445", \
+     0.555 with lines linestyle 103 title "most common test answer 0.555"

@@ -21,4 +21,4 @@ plot "little-data.tsv" index 0 using 1:2:3:4 with yerrorlines linestyle 1 title 
      "little-data.tsv" index 1 using 1:2:3:4 with yerrorlines linestyle 2 title "from scratch", \
      0.5 with lines linestyle 101 title "chance 0.5", \
      0.445 with lines linestyle 102 title "majority 0.445", \
-     0.555 with lines linestyle 103 title "one answer always 0.555"
+     0.555 with lines linestyle 103 title "most common test answer 0.555"

@@ -21,6 +21,7 @@ set offsets 0, 0, graph 0.1, 0  # room above the bars for their value labels
 set style line 1 linecolor rgb "#0072B2" linewidth 2
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
+set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
 # Value labels: above the bar or its error bar; bar g (from 0) of a cluster sits at barx(g)
 groups = 1
 gap = 1
@@ -28,4 +29,5 @@ barx(g) = column(0) + (g - (groups - 1) / 2.0) / (groups + gap)
 plot "scores-sentiment.tsv" using 2:3:4:xtic(1) linestyle 1 title "accuracy", \
      "" using (barx(0)):($4 > 0 ? $4 : 0):(sprintf("%.3f", $2)) with labels offset 0, 0.7 font ",10" notitle, \
      0.5 with lines linestyle 101 title "chance 0.5", \
-     0.445 with lines linestyle 102 title "majority 0.445"
+     0.445 with lines linestyle 102 title "majority 0.445", \
+     0.555 with lines linestyle 103 title "most common test answer 0.555"

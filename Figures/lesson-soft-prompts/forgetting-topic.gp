@@ -20,6 +20,7 @@ set style line 6 linecolor rgb "#56B4E9" linewidth 2 pointtype 6 pointsize 1.2 d
 set style line 7 linecolor rgb "#000000" linewidth 2 pointtype 4 pointsize 1.2 dashtype 5
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
+set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
 plot "forgetting-topic.tsv" index 0 using 1:2 with linespoints linestyle 1 title "prompt tuning", \
      "forgetting-topic.tsv" index 1 using 1:2 with linespoints linestyle 2 title "prefix tuning", \
      "forgetting-topic.tsv" index 2 using 1:2 with linespoints linestyle 3 title "P-tuning (MLP)", \
@@ -28,4 +29,5 @@ plot "forgetting-topic.tsv" index 0 using 1:2 with linespoints linestyle 1 title
      "forgetting-topic.tsv" index 5 using 1:2 with linespoints linestyle 6 title "LoRA r=8 (q,v)", \
      "forgetting-topic.tsv" index 6 using 1:2 with linespoints linestyle 7 title "full fine-tuning", \
      0.2 with lines linestyle 101 title "chance 0.2", \
-     0.185 with lines linestyle 102 title "majority 0.185"
+     0.185 with lines linestyle 102 title "majority 0.185", \
+     0.24 with lines linestyle 103 title "most common test answer 0.24"

@@ -18,8 +18,10 @@ set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 d
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
 set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
+set style line 104 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 6, 4, 6)
 plot "score-vs-parameters-topic.tsv" using 2:3:6:7 with yerrorbars linestyle 1 pointsize 1.5 notitle, \
      "" using 2:3:1 with labels left offset 1, 0.6 font ",11" notitle, \
      0.2 with lines linestyle 101 title "chance 0.2", \
      0.185 with lines linestyle 102 title "majority 0.185", \
-     0.17 with lines linestyle 103 title "hard prompt 0.17"
+     0.24 with lines linestyle 103 title "most common test answer 0.24", \
+     0.17 with lines linestyle 104 title "hard prompt 0.17"
