@@ -66,6 +66,19 @@ extension Figure {
         return true
     }
 
+    /// About how wide `text` is drawn in the figures' 12-point DejaVu Sans (16 pixels to the em):
+    /// the font's advance widths by kind of character (W 0.99 em, q 0.64, i 0.28, a comma 0.32).
+    func textPixels(_ text: String) -> Double {
+        16 * text.reduce(0.0) { width, c in
+            width + ("WMmw".contains(c) ? 0.93
+                : c.isUppercase ? 0.68
+                : "ijlftr".contains(c) ? 0.35
+                : " ,.:;'|!".contains(c) ? 0.32
+                : "()[]-".contains(c) ? 0.38
+                : 0.62)
+        }
+    }
+
     /// One `set style line` per series (and per reference line).
     private func lineStyles(_ count: Int, withPoints: Bool = true) -> [String] {
         var s = [withPoints ? "# Line styles: colour, point type and dash type per series; dashed grey for references"
@@ -92,12 +105,15 @@ extension Figure {
         }
     }
 
-    /// Labels at the right end of the reference lines, when there is no legend to name them.
+    /// Labels at the right end of the reference lines, when there is no legend to name them: in
+    /// front of the bars and lines, on a white box, so that a bar under a label does not hide it.
     private var referenceLabels: [String] {
-        legendShown ? [] : references.map {
-            "set label \"\(esc($0.title))\" at graph 1, first \(num($0.y)) right offset -0.5, 0.6 "
-                + "textcolor rgb \"\(referenceColour)\""
-        }
+        guard !legendShown, !references.isEmpty else { return [] }
+        return ["set style textbox opaque noborder  # reference labels on white, in front of the plot"]
+            + references.map {
+                "set label \"\(esc($0.title))\" at graph 1, first \(num($0.y)) right offset -0.5, 0.6 "
+                    + "textcolor rgb \"\(referenceColour)\" front boxed"
+            }
     }
 
     private var logXSetting: [String] {
@@ -156,7 +172,12 @@ extension Figure {
             .filter(\.isFinite)
         let slotPixels = 860.0 / Double(max(1, categories.count * (groups + 1)))
         let labelPixels = 7.0 * Double(label(values.max() ?? 0).count)
-        let crowded = Double(categories.map(\.count).max() ?? 0) * 8 > 860 / Double(max(1, categories.count))
+        // Tic labels are rotated when two neighbours would touch: their half widths and a gap of 10
+        // pixels exceed the space between category centres (840 pixels of plot over the categories).
+        let spacing = 840 / Double(max(1, categories.count))
+        let crowded = zip(categories, categories.dropFirst()).contains { a, b in
+            (textPixels(a) + textPixels(b)) / 2 + 10 > spacing
+        }
         var s = ["set grid ytics", keySetting(entries: groups + references.count),
                  "set style data histogram",
                  "set style histogram " + (withIntervals ? "errorbars gap 1 linewidth 1" : "clustered gap 1"),

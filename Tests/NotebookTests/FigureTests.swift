@@ -106,7 +106,24 @@ func curve(_ steps: Int, every: Int = 10, speed: Double) -> [(x: Double, y: Doub
         #expect(try render(figure).script.contains("set key inside top right"))
         figure.legend = .hidden
         let hidden = try render(figure)
-        expect(hidden.script, contains: ["unset key", "set label \"uniform guess 2\" at graph 1", "2 with lines"])
+        expect(hidden.script, contains: ["unset key", "set label \"uniform guess 2\" at graph 1", "2 with lines",
+                                         "set style textbox opaque noborder", "textcolor rgb \"#555555\" front boxed"])
+    }
+
+    /// Tic labels turn only when two neighbours would touch, judged by the font's widths, not by
+    /// counting characters: capital Ws are three times as wide as an i.
+    @Test func barLabelsTurnOnlyWhenNeighboursWouldTouch() throws {
+        func script(_ categories: [String]) throws -> String {
+            try render(Figure(name: "tics", title: "Scores", yLabel: "score",
+                              kind: .bars(categories: categories, [.init("score", categories.map { _ in 0.5 })])))
+                .script
+        }
+        // lesson-targets' nine settings: "Wq,Wk,Wv,Wo" (about 115 pixels) beside "MLP only" (77), centres 93 apart
+        let targets = ["Wq", "Wk", "Wv", "Wo", "Wq,Wk", "Wq,Wv", "Wq,Wk,Wv,Wo", "MLP only", "all linear"]
+        #expect(try script(targets).contains("set xtics nomirror rotate by 30 right"))
+        // lesson-full-finetune's five methods fit side by side: 21 characters, but narrow ones
+        let methods = ["full fine-tuning", "freeze-tuning (top 1)", "head only", "from scratch", "frozen base"]
+        #expect(try script(methods).contains("set xtics nomirror\n"))
     }
 
     @Test func logXEndsAtTheFirstAndLastPoint() throws {
