@@ -13,7 +13,7 @@ set style data histogram
 set style histogram errorbars gap 1 linewidth 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set xtics nomirror
+set xtics nomirror rotate by 30 right
 set xrange [-0.5:8.5]
 set yrange [0:*]
 set offsets 0, 0, graph 0.1, 0  # room above the bars for their value labels
@@ -22,9 +22,10 @@ set style line 1 linecolor rgb "#0072B2" linewidth 2
 set style line 101 linecolor rgb "#555555" linewidth 1.5 dashtype 2
 set style line 102 linecolor rgb "#555555" linewidth 1.5 dashtype (4, 6)
 set style line 103 linecolor rgb "#555555" linewidth 1.5 dashtype (20, 8)
-set label "chance 0.5" at graph 1, first 0.5 right offset -0.5, 0.6 textcolor rgb "#555555"
-set label "majority 0.445" at graph 1, first 0.445 right offset -0.5, 0.6 textcolor rgb "#555555"
-set label "most common test answer 0.555" at graph 1, first 0.555 right offset -0.5, 0.6 textcolor rgb "#555555"
+set style textbox opaque noborder  # reference labels on white, in front of the plot
+set label "chance 0.5" at graph 1, first 0.5 right offset -0.5, 0.6 textcolor rgb "#555555" front boxed
+set label "majority 0.445" at graph 1, first 0.445 right offset -0.5, 0.6 textcolor rgb "#555555" front boxed
+set label "most common test answer 0.555" at graph 1, first 0.555 right offset -0.5, 0.6 textcolor rgb "#555555" front boxed
 # Value labels: above the bar or its error bar; bar g (from 0) of a cluster sits at barx(g)
 groups = 1
 gap = 1

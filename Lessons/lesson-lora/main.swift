@@ -2,7 +2,7 @@
 // with full fine-tuning when both get a fair learning rate, why a low rank can be enough, and
 // how the adapter is merged away for inference.
 //
-//   swift run lesson-lora            (1:10 measured with the base cached; the first run
+//   swift run lesson-lora            (1:06 measured with the base cached; the first run
 //                                     pretrains the base, about 3 more)
 //   swift run lesson-lora --quick    (seconds; what the tests run)
 //   swift run lesson-lora --tune     (sweeps the learning rates again and rewrites tuning.json)
@@ -25,8 +25,8 @@ struct LessonLoRA: ParsableCommand {
         Wraps q_proj and v_proj of a small pretrained LLaMA with rank-8 adapters (h = W₀x + (alpha/r)·B·A·x), trains \
         them and full fine-tuning on the same task, each at the learning rate chosen on the validation split \
         (Lessons/lesson-lora/tuning.json), five seeds each, and measures trainable parameters, memory, test score with \
-        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About 1.5 \
-        minutes once the base model is cached. The report and figures go to Figures/lesson-lora (or --out).
+        95% intervals, forgetting, the singular values of the full update, merging and the adapter's size. About a \
+        minute once the base model is cached. The report and figures go to Figures/lesson-lora (or --out).
         """)
 
     @OptionGroup var options: LessonOptions
