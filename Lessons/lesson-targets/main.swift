@@ -252,13 +252,12 @@ struct LessonTargets: ParsableCommand {
     func computeVerdict(_ byTask: [(Experiment, [(Setting, MethodResult)])]) -> String {
         guard let (experiment, results) = byTask.first, let q = result("Wq", results), let k = result("Wk", results),
               let v = result("Wv", results), let all = result("all linear", results) else { return "" }
-        let middle = { (r: MethodResult) in median(r.runs.map(\.log.tokensPerSecond)) }
-        func speeds(_ r: MethodResult) -> String {
+        func speeds(_ r: MethodResult) -> String {  // tokensPerSecond is the median over seeds
             let t = r.runs.map(\.log.tokensPerSecond)
-            return "\(formatCount(Int(middle(r)))) "
+            return "\(formatCount(Int(r.tokensPerSecond))) "
                 + "(\(formatCount(Int(t.min() ?? 0)))–\(formatCount(Int(t.max() ?? 0))))"
         }
-        let slowest = middle(all) < [q, k, v].map(middle).min()!
+        let slowest = all.tokensPerSecond < [q, k, v].map(\.tokensPerSecond).min()!
         return "Reason 3 (compute) on \(experiment.task.name): tokens/s per seed, median (range): Wq \(speeds(q)), "
             + "Wk \(speeds(k)), Wv \(speeds(v)), all linear \(speeds(all)). Q, K and V have the same shape here, so "
             + "one adapter does the same arithmetic on any of them: the reason argues for adapting fewer matrices, "

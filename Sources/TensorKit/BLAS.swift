@@ -198,10 +198,13 @@ public func parallelFor(_ n: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// The fewest elements per thread for which `parallelRanges` splits an elementwise loop.
+public let parallelGrain = 1 << 15
+
 /// Splits 0..<count into one contiguous range per thread and runs `body` on each in parallel;
 /// runs serially when there are fewer than `grain` items per thread.
 @inline(__always)
-public func parallelRanges(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+public func parallelRanges(_ count: Int, grain: Int = parallelGrain, _ body: (Range<Int>) -> Void) {
     let parts = min(BLAS.shared.threads, count / max(grain, 1))
     if parts <= 1 { body(0..<count); return }
     parallelFor(parts) { part in body(part * count / parts ..< (part + 1) * count / parts) }

@@ -35,7 +35,7 @@ private func crossEntropyForward(_ logits: Tensor, targets: [Int], ignoreIndex: 
     for t in targets where t != ignoreIndex {
         precondition(t >= 0 && t < v, "crossEntropy: target \(t) is outside 0..<\(v)")
     }
-    parallelRanges(rows, grain: max(1, (1 << 15) / v)) { range in
+    parallelRanges(rows, grain: max(1, parallelGrain / v)) { range in
         for r in range where targets[r] != ignoreIndex { lse.pointer[r] = logSumExp(logits.data + r * v, v) }
     }
     var total: Double = 0
@@ -48,7 +48,7 @@ private func crossEntropyForward(_ logits: Tensor, targets: [Int], ignoreIndex: 
     out.record([logits]) { g in
         guard valid > 0 else { return }
         let gz = logits.gradBuffer(), k = g[0] / Float(valid)
-        parallelRanges(rows, grain: max(1, (1 << 15) / v)) { range in
+        parallelRanges(rows, grain: max(1, parallelGrain / v)) { range in
             for r in range where targets[r] != ignoreIndex {
                 let z = logits.data + r * v, d = gz + r * v, l = lse.pointer[r]
                 for i in 0..<v { d[i] += k * fastExp(z[i] - l) }

@@ -79,7 +79,7 @@ public final class AdamW: Optimizer {
                 // Elementwise, so the same numbers on any number of threads. Paged state stays on the
                 // calling thread: pages another CPU touched can wait in that CPU's batch of new pages,
                 // where madvise(MADV_PAGEOUT) from this thread does not reach them (they stayed resident).
-                parallelRanges(p.count, grain: storage == nil ? 1 << 15 : .max) { range in
+                parallelRanges(p.count, grain: storage == nil ? parallelGrain : .max) { range in
                     for i in range {
                         let gi = g[i]
                         m[i] = b1 * m[i] + (1 - b1) * gi
