@@ -1,10 +1,10 @@
-# The score of λ11 in model.layers.1.self_attn.o_proj
+# The score of λ10 in model.layers.1.mlp.gate_proj
 # Draws importance.png from the data in importance.tsv:   gnuplot importance.gp
 # Colours: the Okabe–Ito palette (colour-blind safe); every setting is on its own line.
 set terminal pngcairo size 960,600 font "DejaVu Sans,12"
 set termoption noenhanced
 set output "importance.png"
-set title "The score of λ11 in model.layers.1.self_attn.o_proj"
+set title "The score of λ10 in model.layers.1.mlp.gate_proj"
 set xlabel "step"
 set ylabel "sensitivity (log scale)"
 set grid

@@ -14,7 +14,7 @@ set xtics out nomirror
 set ytics 1 out nomirror
 # viridis, a perceptual colour map: lightness grows evenly from dark blue to yellow
 set palette defined (0.0 "#440154", 0.125 "#472D7B", 0.25 "#3B528B", 0.375 "#2C728E", 0.5 "#21918C", 0.625 "#28AE80", 0.75 "#5EC962", 0.875 "#ADDC30", 1.0 "#FDE725")
-set cbrange [0.0625:0.78395]
+set cbrange [0.0625:0.783951]
 set cbtics ("0.2" 0.2, "0.4" 0.4, "0.6" 0.6)
 set cbtics add ("chance 0.0625" 0.0625)
 set rmargin 20  # room for the chance label of the colour box

@@ -119,8 +119,13 @@ func costSummary(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
     var text = String(format: "A PEFT step needs as little as %.0f%% of full fine-tuning's memory (%@); ",
                       100 * Double(costs.rows[leanest].memory.total) / Double(max(full.memory.total, 1)),
                       results[leanest].name)
-    text += "the weights stay, and activations still flow back through the frozen layers, so the saving is in "
-        + "gradients and optimizer state. "
+    let lean = costs.rows[leanest].memory
+    let state = full.memory.gradients + full.memory.optimizerState - lean.gradients - lean.optimizerState
+    let activations = full.memory.activations - lean.activations
+    text += "the weights stay; it saves \(formatBytes(state)) of gradients and optimizer state, and its activations "
+        + (activations >= 0 ? "take \(formatBytes(activations)) less" : "take \(formatBytes(-activations)) more")
+        + " (back-propagation stops below the lowest layer that trains: adapters in the first layer keep almost "
+        + "every activation, training the top block alone keeps few). "
     text += String(format: "The slowest at inference is %@ at %.2f× the base's throughput", results[slowest].name,
                    costs.rows[slowest].inferenceRatio)
     text += prompts.isEmpty ? ". "

@@ -78,10 +78,49 @@ public final class DecoderLayer {
                                rowOffsets: positions)                                        // [B, T, KV·D]
         let v = grid(vProj(h))                                                               // [B, T, KV·D]
         let a = attend(q, k, v)                                                              // [B, T, H·D]
-        let x1 = x + oProj(packing?.packed(a) ?? a)                                          // [B, T, C] or [N, C]
-        let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: cfg.rmsNormEps)            // [B, T, C]
-        let m = downProj(swiglu(gate: gateProj(h2), up: upProj(h2)))                        // [B, T, C]
-        return x1 + m
+        return mlpHalf(x + oProj(packing?.packed(a) ?? a))                                   // [B, T, C] or [N, C]
+    }
+
+    /// The block at chosen rows only, for the last layer of a forward read at a few positions:
+    /// keys and values at every row, the queries, attention output, residuals and MLP only at
+    /// `chosen`'s K rows — those rows of the full block, up to rounding. x is the packed rows [N, C]
+    /// (with `packing`) or the grid [B, T, C]; returns [K, C] in `chosen`'s order.
+    func callAsFunction(_ x: Tensor, chosen: ChosenRows, positionOffset: Int, prefix: KeyValuePrefix?,
+                        packing: PackedRows?) -> Tensor {
+        let cfg = config, batch = packing?.batch ?? x.shape[0]
+        func grid(_ t: Tensor) -> Tensor { packing?.padded(t) ?? t }                        // [B, T, ·]
+        let h = rmsNorm(x, weight: inputLayernorm, eps: cfg.rmsNormEps)                    // [N, C] or [B, T, C]
+        let k = TensorKit.rope(grid(kProj(h)), heads: cfg.numKeyValueHeads, table: rope,
+                               rowOffsets: [Int](repeating: positionOffset, count: batch))  // [B, T, KV·D]
+        let v = grid(vProj(h))                                                               // [B, T, KV·D]
+        let q = TensorKit.rope(qProj(h.rows(at: chosen.indices)).reshaped([chosen.count, 1, -1]),
+                               heads: cfg.numAttentionHeads, table: rope,
+                               rowOffsets: chosen.positions.map { $0 + positionOffset })    // [K, 1, H·D]
+        let a = causalAttention(queries: q, rows: chosen.rows, positions: chosen.positions, k: k, v: v,
+                                heads: cfg.numAttentionHeads, kvHeads: cfg.numKeyValueHeads,
+                                prefixKey: prefix?.key, prefixValue: prefix?.value)          // [K, H·D]
+        return mlpHalf(x.rows(at: chosen.indices) + oProj(a))                               // [K, C]
+    }
+
+    /// The block's second half on the residual stream x1 after attention: x1 + MLP(RMSNorm(x1)).
+    private func mlpHalf(_ x1: Tensor) -> Tensor {
+        let h2 = rmsNorm(x1, weight: postAttentionLayernorm, eps: config.rmsNormEps)         // [·, C]
+        return x1 + downProj(swiglu(gate: gateProj(h2), up: upProj(h2)))                    // [·, C]
+    }
+}
+
+/// The positions a last layer computes (see `DecoderLayer.callAsFunction(_:chosen:…)`): grid positions
+/// r·T' + t in ascending order, each with its row r, its position t and its row in the layer's input
+/// (the packed row when the rows are packed).
+struct ChosenRows {
+    let rows: [Int], positions: [Int], indices: [Int]
+    var count: Int { rows.count }
+
+    /// `grid` holds distinct flat positions r·T' + t, ascending; `packing` maps them to packed rows.
+    init(grid: [Int], length: Int, packing: PackedRows?) {
+        rows = grid.map { $0 / length }
+        positions = grid.map { $0 % length }
+        indices = packing.map { p in grid.map { p.slot[$0] } } ?? grid
     }
 }
 
@@ -218,7 +257,8 @@ public final class LlamaModel {
     ///   - logitsAt: when given, the output layer runs only at these positions: flat indices
     ///     r·T' + t into the [B, T'] positions (T' = n+T with prepended embeddings), like
     ///     `transformers`' `logits_to_keep` but at any positions. A loss that reads a few answer
-    ///     tokens of each row skips the vocabulary projection everywhere else.
+    ///     tokens of each row skips the vocabulary projection everywhere else, and (without `mask`)
+    ///     the last decoder layer's queries, attention output and MLP too (`ChosenRows`).
     ///   - lengths: the real tokens of each row when the rows are right-padded
     ///     (`TokenBatch.lengths`). With `logitsAt` (which must then name real positions) and
     ///     without `mask`, the blocks skip the padding (`PackedRows`).
@@ -253,6 +293,26 @@ public final class LlamaModel {
             packing = PackedRows(lengths: lengths.map { n + $0 }, length: x.shape[1])
         }
         if let packing { x = packing.packed(x) }                                         // [N, C]
+        // Read at a few positions (and without a mask), the last layer computes only those: its
+        // other rows would reach no logit.
+        let chosen = rows.flatMap { $0.isEmpty || mask != nil || layers.isEmpty ? nil : Array(Set($0)).sorted() }
+        if let rows, let chosen {
+            let length = packing?.length ?? x.shape[1]                                   // T'
+            precondition(chosen.first! >= 0 && chosen.last! < batch * length,
+                         "logitsAt names a position outside the \(batch)×\(length) positions")
+            precondition(packing.map { p in chosen.allSatisfy { p.slot[$0] >= 0 } } ?? true,
+                         "logitsAt names a padding position (past its row's length)")
+            for (i, layer) in layers.dropLast().enumerated() {
+                x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: nil,
+                          packing: packing)                                      // [B, T', C] or [N, C]
+            }
+            x = layers.last!(x, chosen: ChosenRows(grid: chosen, length: length, packing: packing),
+                             positionOffset: offset, prefix: prefixes?.last, packing: packing)    // [K, C]
+            x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                          // [K, C]
+            if rows == chosen { return lmHead(x) }                                       // [S, V]
+            let slot = Dictionary(uniqueKeysWithValues: chosen.enumerated().map { ($1, $0) })
+            return lmHead(x.rows(at: rows.map { slot[$0]! }))                            // [S, V]
+        }
         for (i, layer) in layers.enumerated() {
             x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask,
                       packing: packing)                                          // [B, T', C] or [N, C]

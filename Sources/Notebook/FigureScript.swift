@@ -66,10 +66,12 @@ extension Figure {
         return true
     }
 
-    /// About how wide `text` is drawn in the figures' 12-point DejaVu Sans (16 pixels to the em):
-    /// the font's advance widths by kind of character (W 0.99 em, q 0.64, i 0.28, a comma 0.32).
-    func textPixels(_ text: String) -> Double {
-        16 * text.reduce(0.0) { width, c in
+    /// About how wide `text` is drawn in the figures' DejaVu Sans, 12 points by default (16 pixels
+    /// to the em, 4/3 of the size in points): the font's advance widths by kind of character
+    /// (W and M about 0.93 em, other capitals 0.68, most lower-case letters and digits 0.62, i l f t r
+    /// 0.35, brackets and hyphen 0.38, a comma or space 0.32).
+    func textPixels(_ text: String, points: Double = 12) -> Double {
+        points * 4 / 3 * text.reduce(0.0) { width, c in
             width + ("WMmw".contains(c) ? 0.93
                 : c.isUppercase ? 0.68
                 : "ijlftr".contains(c) ? 0.35
@@ -171,7 +173,7 @@ extension Figure {
         let values = bars.flatMap { b in b.values + (b.intervals ?? []).flatMap { [$0.low, $0.high] } }
             .filter(\.isFinite)
         let slotPixels = 860.0 / Double(max(1, categories.count * (groups + 1)))
-        let labelPixels = 7.0 * Double(label(values.max() ?? 0).count)
+        let labelPixels = bars.flatMap(\.values).map { textPixels(label($0), points: 10) }.max() ?? 0  // 10-point
         // Tic labels are rotated when two neighbours would touch: their half widths and a gap of 10
         // pixels exceed the space between category centres (840 pixels of plot over the categories).
         let spacing = 840 / Double(max(1, categories.count))

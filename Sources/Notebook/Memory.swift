@@ -7,8 +7,10 @@ import TensorKit
 
 /// The memory of one training setup. Weights, gradients and optimiser state are counted from
 /// the storage bytes of the tensors (a quantized weight by its packed bytes); activations are
-/// measured: the peak of live tensor bytes during a real forward and backward pass, less what
-/// was live before it and the parameter gradients.
+/// measured: the peak of live tensor bytes (`Buffer`s included: attention's probabilities, the
+/// norms' inverse RMS) during a real forward and backward pass on the calling thread, less what was
+/// live before it — the parameter gradients included, allocated first so that the peak never
+/// counts them short (it may fall in the forward, before a backward would allocate them).
 public struct MemoryBreakdown: Sendable {
     public var weights: Int
     public var gradients: Int
@@ -29,14 +31,14 @@ public struct MemoryBreakdown: Sendable {
         let base = Set(tuner.model.namedParameters.map { ObjectIdentifier($0.tensor) })
         let added = trainable.filter { !base.contains(ObjectIdentifier($0)) }.reduce(0) { $0 + $1.storageBytes }
         let trainableBytes = trainable.reduce(0) { $0 + $1.storageBytes }
-        for p in trainable { p.zeroGrad() }
+        for p in trainable { p.zeroGrad(); _ = p.gradBuffer() }                   // zero gradients, live
         let before = TensorMemory.liveBytes
         TensorMemory.resetPeak()
         tuner.loss(batch).total.backward()
         let peak = TensorMemory.peakBytes
         for p in trainable { p.zeroGrad() }
         return MemoryBreakdown(weights: tuner.model.weightBytes + added, gradients: trainableBytes,
-                               optimizerState: 2 * trainableBytes, activations: max(0, peak - before - trainableBytes))
+                               optimizerState: 2 * trainableBytes, activations: max(0, peak - before))
     }
 }
 

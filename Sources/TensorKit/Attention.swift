@@ -10,7 +10,8 @@
 //   dA = dO·Vᵀ,   dV = Aᵀ·dO,   dS = A ⊙ (dA − rowsum(dA ⊙ A)),   dQ = dS·K/√D,   dK = dSᵀ·Q/√D.
 // With row lengths L (right padding), every product of row b runs on its first L queries and
 // P + L keys only: the rest of A is zero for them, and the padding queries' outputs are not
-// used, so their dO is ignored.
+// used, so their dO is ignored. The same code computes chosen queries only (a row's queries at
+// positions t₁ < t₂ < …, the products on P + t_last + 1 keys): a last layer read at a few positions.
 
 #if canImport(Darwin)
 import Darwin
@@ -34,57 +35,113 @@ import FastMath
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
                             prefixKey: Tensor? = nil, prefixValue: Tensor? = nil,
                             mask: Tensor? = nil, lengths: [Int]? = nil) -> Tensor {
-    Profiler.measure("attention") {
+    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
+    let (b, t) = (q.shape[0], q.shape[1])
+    precondition(k.shape[0] == b && k.shape[1] == t, "attention: q \(q.shape), k \(k.shape): rows and positions differ")
+    if let lengths {
+        precondition(lengths.count == b && lengths.allSatisfy { (0...t).contains($0) },
+                     "attention: \(lengths.count) row lengths for \(b) rows of \(t) positions")
+    }
+    if let mask {
+        let s = (prefixKey?.shape[1] ?? 0) + t
+        precondition(mask.shape == [t, s] || mask.shape == [b, t, s],
+                     "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]")
+    }
+    let plan = QueryPlan(positions: (0..<b).map { Array(0..<(lengths?[$0] ?? t)) }, first: (0..<b).map { $0 * t },
+                         reserved: t)
+    return Profiler.measure("attention") {
         attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey,
-                         prefixValue: prefixValue, mask: mask, lengths: lengths)
+                         prefixValue: prefixValue, mask: mask, plan: plan, outputShape: q.shape)
     }
 }
 
-private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
-                              prefixKey: Tensor?, prefixValue: Tensor?, mask: Tensor?, lengths: [Int]?) -> Tensor {
-    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3, "attention takes [B, T, C] tensors")
-    let (b, t, c) = (q.shape[0], q.shape[1], q.shape[2])
-    precondition(heads > 0 && c % heads == 0 && kvHeads > 0 && heads % kvHeads == 0,
-                 "attention: \(heads) heads, \(kvHeads) kv heads, width \(c)")
-    let d = c / heads, ckv = kvHeads * d, group = heads / kvHeads
-    precondition(k.shape == [b, t, ckv] && v.shape == [b, t, ckv],
-                 "attention: k \(k.shape), v \(v.shape), expected [\(b), \(t), \(ckv)]")
+/// Causal attention for chosen queries only: query s is position t = `positions[s]` of row
+/// r = `rows[s]`, and for each head
+///   o_s = softmax(q_s·K_rᵀ / √D)·V_r   over the row's P prefix slots and its positions 0…t
+/// — what `causalAttention` gives at that position, without computing the other queries. A forward
+/// that reads the logits of a few positions needs nothing else from its last layer (every row's
+/// keys and values, but only these queries). Same backward as `causalAttention`, on these queries.
+/// - Parameters:
+///   - q: the S chosen queries, [S, heads·D] (or any shape of S·heads·D values, e.g. [S, 1, heads·D]),
+///     already rotated (RoPE at position P + t when a prefix of P slots comes first, like the keys),
+///     grouped by row (`rows` ascending) and, within a row, by ascending distinct position.
+///   - k, v: [B, T, kvHeads·D], every position of every row; `prefixKey`, `prefixValue` as in
+///     `causalAttention`.
+/// - Returns: [S, heads·D].
+public func causalAttention(queries q: Tensor, rows: [Int], positions: [Int], k: Tensor, v: Tensor, heads: Int,
+                            kvHeads: Int, prefixKey: Tensor? = nil, prefixValue: Tensor? = nil) -> Tensor {
+    precondition(k.rank == 3 && v.rank == 3, "attention takes keys and values [B, T, C]")
+    let (b, t, n) = (k.shape[0], k.shape[1], rows.count)
+    precondition(positions.count == n && n > 0 && q.count % n == 0,
+                 "attention: \(q.shape) queries for \(n) rows and \(positions.count) positions")
+    var grouped = [[Int]](repeating: [], count: b)
+    for (s, (r, i)) in zip(rows, positions).enumerated() {
+        precondition(r >= 0 && r < b && i >= 0 && i < t,
+                     "attention: query (row \(r), position \(i)) outside [\(b), \(t)]")
+        precondition(s == 0 || (rows[s - 1], positions[s - 1]) < (r, i),
+                     "attention: queries must be grouped by row, positions ascending and distinct")
+        grouped[r].append(i)
+    }
+    var first = [0]                                       // the queries of rows before b: no padding
+    for g in grouped.dropLast() { first.append(first.last! + g.count) }
+    let plan = QueryPlan(positions: grouped, first: first, reserved: grouped.map(\.count).max() ?? 0)
+    return Profiler.measure("attention") {
+        attentionForward(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, prefixKey: prefixKey,
+                         prefixValue: prefixValue, mask: nil, plan: plan, outputShape: [n, q.count / n])
+    }
+}
+
+/// Which queries one attention call computes. Row b's queries are at `positions[b]` (ascending) of its
+/// T positions and sit in rows first[b], first[b]+1, … of q and of the output, read as matrices
+/// [·, heads·D]; each (row, head) keeps `reserved` rows of probabilities for backward. With the
+/// padded layout (first[b] = b·T, reserved = T), the output rows after a row's queries are its
+/// padding: zeros.
+private struct QueryPlan {
+    let positions: [[Int]]
+    let first: [Int]
+    let reserved: Int
+}
+
+private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, prefixKey: Tensor?,
+                              prefixValue: Tensor?, mask: Tensor?, plan: QueryPlan, outputShape: [Int]) -> Tensor {
+    let (b, t, c) = (k.shape[0], k.shape[1], heads * (k.shape[2] / max(kvHeads, 1)))
+    precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0 && k.shape[2] % kvHeads == 0,
+                 "attention: \(heads) heads, \(kvHeads) kv heads, key width \(k.shape[2])")
+    let d = c / heads, ckv = kvHeads * d, group = heads / kvHeads, r = plan.reserved
+    precondition(q.count == outputShape.reduce(1, *) && outputShape.last == c,
+                 "attention: q \(q.shape) for heads of width \(d) (\(heads) heads, \(kvHeads) kv heads)")
+    precondition(v.shape == [b, t, ckv], "attention: k \(k.shape), v \(v.shape), expected [\(b), \(t), \(ckv)]")
     precondition((prefixKey == nil) == (prefixValue == nil), "attention: prefix keys and values come together")
     let p = prefixKey?.shape[1] ?? 0, s = p + t
     if let pk = prefixKey, let pv = prefixValue {
         precondition(pk.shape == [b, p, ckv] && pv.shape == [b, p, ckv],
                      "attention: prefix \(pk.shape), expected [\(b), P, \(ckv)]")
     }
-    if let mask {
-        precondition(mask.shape == [t, s] || mask.shape == [b, t, s],
-                     "attention: mask \(mask.shape), expected [\(t), \(s)] or [\(b), \(t), \(s)]")
-    }
-    if let lengths {
-        precondition(lengths.count == b && lengths.allSatisfy { (0...t).contains($0) },
-                     "attention: \(lengths.count) row lengths for \(b) rows of \(t) positions")
-    }
     // Keys and values with the prefix in front: [B, S, kvHeads·D].
     let keys = prefixKey.map { concatRaw($0, k) } ?? k
     let values = prefixValue.map { concatRaw($0, v) } ?? v
     let scale = 1 / Float(d).squareRoot()
-    let probs = Buffer(count: b * heads * t * s)  // A, kept for backward
-    let out = Tensor(uninitialized: [b, t, c])
+    let probs = Buffer(count: b * heads * r * s)  // A, kept for backward
+    let out = Tensor(uninitialized: outputShape)
+    let outRows = out.count / c
     let blas = BLAS.shared
     parallelRanges(b, grain: 1) { batches in for bi in batches {
-        let rows = lengths?[bi] ?? t, seen = p + rows  // real queries, and the keys they can see
+        let positions = plan.positions[bi], rows = positions.count, q0 = plan.first[bi]
+        let seen = p + (positions.last.map { $0 + 1 } ?? 0)  // the keys its queries can see
+        let padding = (bi + 1 < b ? plan.first[bi + 1] : outRows) - q0 - rows  // output rows to zero
         for h in 0..<heads {
             let kvh = h / group
-            let a = probs.pointer + (bi * heads + h) * t * s
-            let qp = q.data + bi * t * c + h * d, kp = keys.data + bi * s * ckv + kvh * d
-            let o = out.data + bi * t * c + h * d
-            for i in rows..<t { (o + i * c).initialize(repeating: 0, count: d) }  // padding queries
+            let a = probs.pointer + (bi * heads + h) * r * s
+            let qp = q.data + q0 * c + h * d, kp = keys.data + bi * s * ckv + kvh * d
+            let o = out.data + q0 * c + h * d
+            for i in rows..<rows + max(padding, 0) { (o + i * c).initialize(repeating: 0, count: d) }
             if rows == 0 { continue }
             blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d, alpha: scale,
                        a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [L, P+L]
             let m = mask.map { $0.data + ($0.rank == 3 ? bi * t * s : 0) }
-            for i in 0..<rows {
-                let row = a + i * s, visible = p + i + 1
-                if let m { for j in 0..<visible { row[j] += m[i * s + j] } }
+            for (i, position) in positions.enumerated() {
+                let row = a + i * s, visible = p + position + 1
+                if let m { for j in 0..<visible { row[j] += m[position * s + j] } }
                 softmaxRow(row, row, visible)
                 for j in visible..<seen { row[j] = 0 }
             }
@@ -105,25 +162,27 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             gValues.pointer.initialize(repeating: 0, count: b * s * ckv)
         }
         parallelRanges(b, grain: 1) { batches in
-          let dA = Buffer(count: t * s)  // per thread
+          let dA = UnsafeMutablePointer<Float>.allocate(capacity: max(r * s, 1))  // per part: scratch, not counted
+          defer { dA.deallocate() }
           for bi in batches {
-            // Only real queries (rows) have a gradient; the keys beyond `seen` are seen by none of them.
-            let rows = lengths?[bi] ?? t, seen = p + rows
+            // Only the computed queries have a gradient; the keys beyond `seen` are seen by none of them.
+            let positions = plan.positions[bi], rows = positions.count, q0 = plan.first[bi]
+            let seen = p + (positions.last.map { $0 + 1 } ?? 0)
             if rows == 0 { continue }
             for h in 0..<heads {
                 let kvh = h / group
-                let a = probs.pointer + (bi * heads + h) * t * s
-                let dO = dOut + bi * t * c + h * d
-                let qp = q.data + bi * t * c + h * d
+                let a = probs.pointer + (bi * heads + h) * r * s
+                let dO = dOut + q0 * c + h * d
+                let qp = q.data + q0 * c + h * d
                 let kp = keys.data + bi * s * ckv + kvh * d, vp = values.data + bi * s * ckv + kvh * d
                 blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d,
-                           a: dO, lda: c, b: vp, ldb: ckv, c: dA.pointer, ldc: s)  // dA = dO·Vᵀ
+                           a: dO, lda: c, b: vp, ldb: ckv, c: dA, ldc: s)  // dA = dO·Vᵀ
                 if let gValues {  // dV += Aᵀ·dO
                     blas.sgemm(transA: true, transB: false, m: seen, n: d, k: rows, a: a, lda: s, b: dO, ldb: c,
                                beta: 1, c: gValues.pointer + bi * s * ckv + kvh * d, ldc: ckv)
                 }
-                for i in 0..<rows {  // dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
-                    let ar = a + i * s, dr = dA.pointer + i * s, visible = p + i + 1
+                for (i, position) in positions.enumerated() {  // dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place in dA
+                    let ar = a + i * s, dr = dA + i * s, visible = p + position + 1
                     var dot: Float = 0
                     for j in 0..<visible { dot += ar[j] * dr[j] }
                     for j in 0..<visible { dr[j] = ar[j] * (dr[j] - dot) }
@@ -131,11 +190,11 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
                 }
                 if let gq {  // dQ += dS·K/√D
                     blas.sgemm(transA: false, transB: false, m: rows, n: d, k: seen, alpha: scale,
-                               a: dA.pointer, lda: s, b: kp, ldb: ckv, beta: 1, c: gq + bi * t * c + h * d, ldc: c)
+                               a: dA, lda: s, b: kp, ldb: ckv, beta: 1, c: gq + q0 * c + h * d, ldc: c)
                 }
                 if let gKeys {  // dK += dSᵀ·Q/√D
                     blas.sgemm(transA: true, transB: false, m: seen, n: d, k: rows, alpha: scale,
-                               a: dA.pointer, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d,
+                               a: dA, lda: s, b: qp, ldb: c, beta: 1, c: gKeys.pointer + bi * s * ckv + kvh * d,
                                ldc: ckv)
                 }
             }

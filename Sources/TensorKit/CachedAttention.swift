@@ -48,12 +48,13 @@ private func cachedAttentionForward(q: Tensor, keys: Tensor, values: Tensor, sta
     let out = Tensor(uninitialized: [b, t, c])
     let blas = BLAS.shared
     parallelRanges(b, grain: 1) { rows in
-        let scores = Buffer(count: t * s)  // per thread
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(t * s, 1))  // per part: scratch, not counted
+        defer { scores.deallocate() }
         for bi in rows {
             let kept = keep.map { $0.data + bi * capacity }
             for h in 0..<heads {
                 let kvh = h / group
-                let a = scores.pointer
+                let a = scores
                 let kp = keys.data + bi * capacity * ckv + kvh * d, vp = values.data + bi * capacity * ckv + kvh * d
                 blas.sgemm(transA: false, transB: true, m: t, n: s, k: d, alpha: scale,
                            a: q.data + bi * t * c + h * d, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [T, S]

@@ -22,12 +22,24 @@ public func customOp(shape: [Int], inputs: [Tensor], forward: (_ output: UnsafeM
     return out
 }
 
-/// A scratch buffer of `count` floats owned by whoever holds it (typically a backward closure),
-/// freed with it.
+/// A scratch buffer of `count` floats owned by whoever holds it (typically a backward closure, as
+/// attention's probabilities), freed with it; counted in `TensorMemory` like a tensor.
 public final class Buffer {
     public let pointer: UnsafeMutablePointer<Float>
-    public init(count: Int) { pointer = .allocate(capacity: max(count, 1)) }
-    /// Takes ownership of memory allocated with `UnsafeMutablePointer.allocate`.
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-    deinit { pointer.deallocate() }
+    private let count: Int
+    public init(count: Int) {
+        pointer = .allocate(capacity: max(count, 1))
+        self.count = count
+        TensorMemory.allocated(count)
+    }
+    /// Takes ownership of `count` floats allocated with `UnsafeMutablePointer.allocate`.
+    init(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
+        self.pointer = pointer
+        self.count = count
+        TensorMemory.allocated(count)
+    }
+    deinit {
+        pointer.deallocate()
+        TensorMemory.freed(count)
+    }
 }

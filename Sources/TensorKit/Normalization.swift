@@ -70,7 +70,7 @@ private func rmsNormForward(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
         inv[r] = ri
         for i in 0..<c { yr[i] = xr[i] * ri * weight.data[i] }
     } }
-    let buffer = Buffer(inv)
+    let buffer = Buffer(inv, count: rows)
     out.record([x, weight]) { g in
         let gx = x.requiresGrad ? x.gradBuffer() : nil
         if weight.requiresGrad {  // a reduction over rows: kept serial so the sum's order never changes
@@ -114,7 +114,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float = 1e
         inv[r] = ri
         for i in 0..<c { h[i] = (xr[i] - mu) * ri; yr[i] = h[i] * weight.data[i] + bias.data[i] }
     }
-    let buffer = Buffer(inv)
+    let buffer = Buffer(inv, count: rows)
     out.record([x, weight, bias]) { g in
         let gx = x.requiresGrad ? x.gradBuffer() : nil
         for r in 0..<rows {

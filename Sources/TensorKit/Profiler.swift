@@ -32,18 +32,8 @@ public enum Profiler {
     private final class Stack {
         var open: [(category: String, children: Double)] = []
     }
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { if let raw = $0 { Unmanaged<AnyObject>.fromOpaque(raw).release() } }
-        return key
-    }()
-
-    private static var stack: Stack {
-        if let raw = pthread_getspecific(key) { return Unmanaged<Stack>.fromOpaque(raw).takeUnretainedValue() }
-        let s = Stack()
-        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
-        return s
-    }
+    private static let stacks = ThreadLocal { Stack() }
+    private static var stack: Stack { stacks.value }
 
     /// Clears the counters.
     public static func reset() {

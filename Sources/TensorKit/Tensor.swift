@@ -204,27 +204,29 @@ let heapConfigured: Bool = {
     return true
 }()
 
-/// Bytes held by tensor values and gradients right now, and the peak since the last reset.
-/// Atomic counters: training runs may go side by side on several threads (`sideBySide` in
-/// Notebook); a peak is only meaningful while one run is measured alone.
+/// Bytes held by tensor values, gradients and scratch buffers (`Buffer`), and the peak since the
+/// last reset, counted per thread: what this thread allocated less what it freed. A measurement
+/// (`MemoryBreakdown.measure` in Notebook) therefore sees its own forward and backward only, even
+/// while other training runs (`sideBySide`) or tests allocate on other threads. Ops allocate their
+/// outputs and kept buffers on the caller, before any parallel loop; the scratch a loop's parts use
+/// is raw memory, not counted (it would count on whichever thread ran a part).
 public enum TensorMemory {
-    private static let live = Atomic<Int>(0)
-    private static let peak = Atomic<Int>(0)
+    private final class Counter { var live = 0, peak = 0 }
+    private static let counters = ThreadLocal { Counter() }
+    private static var counter: Counter { counters.value }
 
-    public static var liveBytes: Int { live.load(ordering: .relaxed) }
-    public static var peakBytes: Int { peak.load(ordering: .relaxed) }
+    /// Bytes this thread holds now (negative if it freed more than it allocated: memory made elsewhere).
+    public static var liveBytes: Int { counter.live }
+    /// The most this thread held since `resetPeak()`.
+    public static var peakBytes: Int { counter.peak }
 
     @inline(__always) static func allocated(_ count: Int) {
-        let now = live.add(4 * count, ordering: .relaxed).newValue
-        var seen = peak.load(ordering: .relaxed)
-        while now > seen {
-            let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
-            if exchanged { break }
-            seen = original
-        }
+        let c = counter
+        c.live += 4 * count
+        if c.live > c.peak { c.peak = c.live }
     }
-    @inline(__always) static func freed(_ count: Int) { live.subtract(4 * count, ordering: .relaxed) }
+    @inline(__always) static func freed(_ count: Int) { counter.live -= 4 * count }
 
-    /// Starts a new peak measurement from the current live bytes.
-    public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
+    /// Starts a new peak measurement on this thread from its current live bytes.
+    public static func resetPeak() { let c = counter; c.peak = c.live }
 }

@@ -158,6 +158,8 @@ struct Bench: ParsableCommand {
     /// FLOPs of one training step as computed here: every linear layer 2·N·in·out forward and
     /// the same again for its input gradient; its weight gradient (another 2·N·in·out) only when
     /// it trains; LoRA (and AdaLoRA) adds its two thin products (×3); attention 4·B·H·T²·D forward, 8 backward.
+    /// For a prompt method it is an upper estimate: the loss skips the output layer, and the last
+    /// layer its queries and MLP, at the virtual positions (no label there).
     func stepFlops(config c: LlamaConfig, tokens: Int, seq: Int, adapterRank: Int?) -> Double {
         let kvWidth = c.numKeyValueHeads * c.headDim
         let perLayer = 2 * c.hiddenSize * c.hiddenSize + 2 * c.hiddenSize * kvWidth

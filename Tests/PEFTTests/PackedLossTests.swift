@@ -65,10 +65,10 @@ import TestSupport
         for name in ["lora", "prompt", "prefix"] {
             let tuner = try AdapterFolder.load(from: Golden.folder(name), onto: try Golden.base())
             let batch = Self.paddedBatch([10, 6, 3], lengths: [10, 6, 3])
-            let positions = [22, 0, 15, 9, 21]                                        // real tokens only
+            let positions = [22, 0, 15, 9, 21, 15]                            // real tokens only, one twice
             let full = withoutGrad { tuner.logits(batch) }                            // [3, 10, V]
-            let picked = withoutGrad { tuner.logits(batch, at: positions) }          // [5, V]
-            #expect(picked.shape == [5, full.shape[2]])
+            let picked = withoutGrad { tuner.logits(batch, at: positions) }          // [6, V]
+            #expect(picked.shape == [6, full.shape[2]])
             #expect(maxAbsDiff(picked.array, full.rows(at: positions).array) < 1e-5, "\(name)")
         }
     }

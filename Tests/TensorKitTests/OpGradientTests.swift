@@ -282,6 +282,43 @@ import Foundation
         }
     }
 
+    /// Chosen queries only (the last layer of a forward read at a few positions): the gradient
+    /// matches differences, and each output and every gradient is what `causalAttention` computes
+    /// at those positions when the other positions' output gradient is zero. Row 1 has no query.
+    @Test(arguments: [(2, 1, 0), (4, 2, 2), (2, 2, 3)])
+    func chosenQueriesAreThoseOfTheFullAttention(config: (Int, Int, Int)) {
+        let (heads, kvHeads, prefix) = config
+        let gen = Generator(seed: 21)
+        let (b, t, d) = (3, 6, 4), width = heads * d
+        let rows = [0, 0, 0, 2, 2], positions = [0, 3, 5, 1, 4]
+        let chosen = zip(rows, positions).map { $0 * t + $1 }
+        var inputs = [randn([b, t, width], gen), randn([b, t, kvHeads * d], gen), randn([b, t, kvHeads * d], gen)]
+        if prefix > 0 { inputs += [randn([b, prefix, kvHeads * d], gen), randn([b, prefix, kvHeads * d], gen)] }
+        func attend(_ x: [Tensor], chosenOnly: Bool) -> Tensor {
+            let (pk, pv) = x.count > 3 ? (x[3], x[4]) : (nil, nil)
+            return chosenOnly
+                ? causalAttention(queries: x[0].rows(at: chosen), rows: rows, positions: positions, k: x[1], v: x[2],
+                                  heads: heads, kvHeads: kvHeads, prefixKey: pk, prefixValue: pv)     // [S, H·D]
+                : causalAttention(q: x[0], k: x[1], v: x[2], heads: heads, kvHeads: kvHeads, prefixKey: pk,
+                                  prefixValue: pv).rows(at: chosen)                                  // [S, H·D]
+        }
+        gradCheck(inputs) { attend($0, chosenOnly: true) }
+
+        let weight = randn([chosen.count, width], gen)
+        func run(chosenOnly: Bool) -> (out: [Float], grads: [[Float]]) {
+            let xs = inputs.map { Tensor(shape: $0.shape, values: $0.array, requiresGrad: true) }
+            let out = attend(xs, chosenOnly: chosenOnly)
+            (out * weight).sum().backward()
+            return (out.array, xs.map { $0.gradArray ?? [] })
+        }
+        let full = run(chosenOnly: false), chosenOnly = run(chosenOnly: true)
+        #expect(chosenOnly.out.count == chosen.count * width)
+        #expect(zip(chosenOnly.out, full.out).allSatisfy { abs($0 - $1) <= 1e-5 }, "outputs")
+        for (n, (a, e)) in zip(chosenOnly.grads, full.grads).enumerated() {
+            #expect(a.count == e.count && zip(a, e).allSatisfy { abs($0 - $1) <= 1e-5 }, "gradient of input \(n)")
+        }
+    }
+
     @Test func attentionIsCausalAndMatchesNaive() {
         let gen = Generator(seed: 19)
         let (t, d) = (4, 3)
