@@ -84,7 +84,10 @@ extension LessonAdaLoRA {
                                     experiment, more: "the top layers got more rank, as in the paper",
                                     less: "the bottom layers got more rank, unlike the paper"))
         }
-        nb.say("Mean final rank per matrix, " + findings.joined(separator: "; ") + ".")
+        let unseen = findings.filter { $0.hasSuffix("noise") }.count
+        nb.say("Mean final rank per matrix, " + findings.joined(separator: "; ")
+               + (unseen == 0 ? "." : unseen == 1 ? ": that finding of the paper's does not show at this scale."
+                                                  : ": neither finding of the paper's shows at this scale."))
 
         // Over training
         let steps = trace.steps.map(Double.init)
@@ -140,8 +143,7 @@ extension LessonAdaLoRA {
         switch c.verdict {
         case .better: return "\(what): \(interval), so \(more)"
         case .worse: return "\(what): \(interval), so \(less)"
-        case .withinNoise: return "\(what): \(interval), no difference beyond the seeds' noise: the paper's finding "
-            + "does not show at this scale"
+        case .withinNoise: return "\(what): \(interval), no difference beyond the seeds' noise"
         }
     }
 }

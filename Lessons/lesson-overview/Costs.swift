@@ -116,16 +116,14 @@ func costSummary(_ e: Experiment, _ results: [MethodResult], _ costs: MeasuredCo
           let slowest = indices.min(by: { costs.rows[$0].inferenceRatio < costs.rows[$1].inferenceRatio })
     else { return "" }
     let prompts = indices.filter { costs.rows[$0].virtualTokens > 0 }
-    var text = String(format: "A PEFT step needs as little as %.0f%% of full fine-tuning's memory (%@); ",
-                      100 * Double(costs.rows[leanest].memory.total) / Double(max(full.memory.total, 1)),
-                      results[leanest].name)
     let lean = costs.rows[leanest].memory
     let state = full.memory.gradients + full.memory.optimizerState - lean.gradients - lean.optimizerState
     let activations = full.memory.activations - lean.activations
-    text += "the weights stay; it saves \(formatBytes(state)) of gradients and optimizer state, and its activations "
-        + (activations >= 0 ? "take \(formatBytes(activations)) less" : "take \(formatBytes(-activations)) more")
-        + " (back-propagation stops below the lowest layer that trains: adapters in the first layer keep almost "
-        + "every activation, training the top block alone keeps few). "
+    var text = String(format: "A PEFT step needs as little as %.0f%% of full fine-tuning's memory, with %@: ",
+                      100 * Double(lean.total) / Double(max(full.memory.total, 1)), results[leanest].name)
+    text += "with the same weights, it saves \(formatBytes(state)) of gradients and optimizer state, and its "
+        + "activations take " + formatBytes(abs(activations)) + (activations >= 0 ? " less" : " more")
+        + " (back-propagation stops below the lowest layer that trains; see the activations column for the others). "
     text += String(format: "The slowest at inference is %@ at %.2f× the base's throughput", results[slowest].name,
                    costs.rows[slowest].inferenceRatio)
     text += prompts.isEmpty ? ". "

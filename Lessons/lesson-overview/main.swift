@@ -5,7 +5,7 @@
 // cost, file size and forgetting, then a "which one when" table that only says what these
 // measurements support.
 //
-//   swift run lesson-overview            (2:55 measured alone with the base cached;
+//   swift run lesson-overview            (2:50 measured alone with the base cached;
 //                                         most learning rates are the ones the method's own lesson chose
 //                                         for this same setting)
 //   swift run lesson-overview --quick    (seconds; what the tests run)
@@ -91,7 +91,7 @@ struct LessonOverview: ParsableCommand {
         // 3. What each costs
         nb.section("What each costs", """
             Measured on the trained models of the first seed: the memory of one training step on the same 16 \
-            examples (weights, gradients, AdamW's moments, activations), training throughput (mean over seeds), \
+            examples (weights, gradients, AdamW's moments, activations), training throughput (median over seeds), \
             inference throughput as the method is deployed (merged into the base where the method allows it, \
             otherwise with its adapter or prompt in place; median of 5 forward passes of the probe batch), the \
             saved adapter's size against a full checkpoint's, and forgetting (held-out pretraining loss after \

@@ -3,7 +3,7 @@
 // before training, double quantization's saving, memory at this size and at 7B/13B/65B, scores
 // against 32-bit LoRA and full fine-tuning, the time of a step, and the paged optimizer.
 //
-//   swift run lesson-qlora            (1:21 measured alone with the base cached)
+//   swift run lesson-qlora            (1:15 measured alone with the base cached)
 //   swift run lesson-qlora --quick    (seconds; what the tests run)
 //   swift run lesson-qlora --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -433,7 +433,8 @@ struct LessonQLoRA: ParsableCommand {
             second book is needed.
             """)
         let tuners = try methods.map { ($0.name, try $0.prepare(experiment.options.seed)) }
-        nb.table(memoryTable(tuners, batch: experiment.probeBatch).table)
+        let memory = memoryTable(tuners, batch: experiment.probeBatch)
+        nb.table(memory.table)
         let floatBytes = base.model.weightBytes
         let quantized = tuners[2].1.model
         let linear4 = quantized.quantizedLayers.reduce(0) { $0 + $1.layer.storageBytes }
@@ -447,7 +448,9 @@ struct LessonQLoRA: ParsableCommand {
                 / Double(ModelShape.llama[0].parameters))) of the parameters. Besides the table, a 4-bit layer \
             borrows one float buffer for the dequantized weight during each product: \
             \(formatBytes(DequantizationScratch.shared.idleBytes)) here, the size of the largest layer, shared by \
-            all. Activations do not shrink at all: every method carries gradients back through every layer.
+            all. Activations barely change (\(formatBytes(memory.rows[2].activations)) for \(tuners[2].0) against \
+            \(formatBytes(memory.rows[0].activations)) for \(tuners[0].0)): every method here carries gradients back \
+            through every layer, down to the adapters of the first one.
             """)
         nb.say("""
             The QLoRA paper's arithmetic at real sizes, computed (activations left out: they depend on batch and \

@@ -137,7 +137,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             for i in rows..<rows + max(padding, 0) { (o + i * c).initialize(repeating: 0, count: d) }
             if rows == 0 { continue }
             blas.sgemm(transA: false, transB: true, m: rows, n: seen, k: d, alpha: scale,
-                       a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [L, P+L]
+                       a: qp, lda: c, b: kp, ldb: ckv, c: a, ldc: s)  // S [rows, seen]
             let m = mask.map { $0.data + ($0.rank == 3 ? bi * t * s : 0) }
             for (i, position) in positions.enumerated() {
                 let row = a + i * s, visible = p + position + 1
@@ -147,7 +147,7 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             }
             blas.sgemm(transA: false, transB: false, m: rows, n: d, k: seen,
                        a: a, lda: s, b: values.data + bi * s * ckv + kvh * d, ldb: ckv,
-                       c: o, ldc: c)  // O [L, D]
+                       c: o, ldc: c)  // O [rows, D]
         }
     } }
     var inputs = [q, k, v]

@@ -11,7 +11,6 @@ import Darwin
 #elseif canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 public final class Tensor {
     /// The extent of each axis, outermost first.
