@@ -67,7 +67,7 @@ extension LessonAdaLoRA {
         nb.table(table)
 
         // The paper's two findings, as differences per seed
-        var findings: [String] = []
+        var findings: [(text: String, withinNoise: Bool)] = []
         let ffn = modules.filter { feedForwardTypes.contains(matrixType($0)) }
         if !ffn.isEmpty && ffn.count < modules.count {
             let a = perSeed { feedForwardTypes.contains(matrixType($0)) }
@@ -84,8 +84,8 @@ extension LessonAdaLoRA {
                                     experiment, more: "the top layers got more rank, as in the paper",
                                     less: "the bottom layers got more rank, unlike the paper"))
         }
-        let unseen = findings.filter { $0.hasSuffix("noise") }.count
-        nb.say("Mean final rank per matrix, " + findings.joined(separator: "; ")
+        let unseen = findings.filter(\.withinNoise).count
+        nb.say("Mean final rank per matrix, " + findings.map(\.text).joined(separator: "; ")
                + (unseen == 0 ? "." : unseen == 1 ? ": that finding of the paper's does not show at this scale."
                                                   : ": neither finding of the paper's shows at this scale."))
 
@@ -130,20 +130,21 @@ extension LessonAdaLoRA {
         String(format: "%.0f%%", 100 * Double(count) / Double(max(total, 1)))
     }
 
-    /// One of the paper's findings, from the per-seed differences' interval.
+    /// One of the paper's findings, from the per-seed differences' interval, and whether the
+    /// interval shows no difference.
     func finding(_ what: String, _ differences: [Double], _ experiment: Experiment, more: String,
-                 less: String) -> String {
+                 less: String) -> (text: String, withinNoise: Bool) {
         guard differences.count > 1 else {
-            return String(format: "%@: %+.2f with one seed (no interval: run more seeds)", what,
-                          differences.first ?? .nan)
+            return (String(format: "%@: %+.2f with one seed (no interval: run more seeds)", what,
+                           differences.first ?? .nan), false)
         }
         let c = experiment.bootstrap.compare(ItemScores(seeds: differences.map { [$0] }, entities: [0]),
                                              ItemScores(seeds: differences.map { _ in [0] }, entities: [0]))
         let interval = c.difference.text(2, signed: true)
         switch c.verdict {
-        case .better: return "\(what): \(interval), so \(more)"
-        case .worse: return "\(what): \(interval), so \(less)"
-        case .withinNoise: return "\(what): \(interval), no difference beyond the seeds' noise"
+        case .better: return ("\(what): \(interval), so \(more)", false)
+        case .worse: return ("\(what): \(interval), so \(less)", false)
+        case .withinNoise: return ("\(what): \(interval), no difference beyond the seeds' noise", true)
         }
     }
 }

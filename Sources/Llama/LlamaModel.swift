@@ -285,18 +285,20 @@ public final class LlamaModel {
             break
         }
         let offset = prefixes?.first?.key.shape[1] ?? 0
-        var packing: PackedRows? = nil
+        // Read at a few positions (and without a mask), the blocks skip the padding and the last
+        // layer computes only those positions: its other rows would reach no logit.
         if rows != nil, mask == nil, let lengths {
             precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 0 && $0 <= t },
                          "\(lengths.count) row lengths for \(batch) rows of \(t) tokens")
-            let n = x.shape[1] - t                                                       // prepended positions
-            packing = PackedRows(lengths: lengths.map { n + $0 }, length: x.shape[1])
         }
-        if let packing { x = packing.packed(x) }                                         // [N, C]
-        // Read at a few positions (and without a mask), the last layer computes only those: its
-        // other rows would reach no logit.
-        let chosen = rows.flatMap { $0.isEmpty || mask != nil || layers.isEmpty ? nil : Array(Set($0)).sorted() }
+        let chosen = rows.flatMap { $0.isEmpty || mask != nil ? nil : Array(Set($0)).sorted() }
         if let rows, let chosen {
+            var packing: PackedRows? = nil
+            if let lengths {
+                let n = x.shape[1] - t                                                   // prepended positions
+                packing = PackedRows(lengths: lengths.map { n + $0 }, length: x.shape[1])
+            }
+            if let packing { x = packing.packed(x) }                                     // [N, C]
             let length = packing?.length ?? x.shape[1]                                   // T'
             precondition(chosen.first! >= 0 && chosen.last! < batch * length,
                          "logitsAt names a position outside the \(batch)×\(length) positions")
@@ -306,25 +308,20 @@ public final class LlamaModel {
                 x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: nil,
                           packing: packing)                                      // [B, T', C] or [N, C]
             }
-            x = layers.last!(x, chosen: ChosenRows(grid: chosen, length: length, packing: packing),
-                             positionOffset: offset, prefix: prefixes?.last, packing: packing)    // [K, C]
+            let picked = ChosenRows(grid: chosen, length: length, packing: packing)
+            x = layers.last.map {
+                $0(x, chosen: picked, positionOffset: offset, prefix: prefixes?.last, packing: packing)
+            } ?? x.rows(at: picked.indices)                                              // [K, C]
             x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                          // [K, C]
             if rows == chosen { return lmHead(x) }                                       // [S, V]
             let slot = Dictionary(uniqueKeysWithValues: chosen.enumerated().map { ($1, $0) })
             return lmHead(x.rows(at: rows.map { slot[$0]! }))                            // [S, V]
         }
         for (i, layer) in layers.enumerated() {
-            x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask,
-                      packing: packing)                                          // [B, T', C] or [N, C]
+            x = layer(x, positionOffset: offset, prefix: prefixes?[i], mask: mask)        // [B, T', C]
         }
         x = rmsNorm(x, weight: norm, eps: config.rmsNormEps)                              // [B, T', C]
-        guard var rows else { return lmHead(x) }                                         // [B, T', V]
-        if let packing {
-            precondition(rows.allSatisfy { $0 >= 0 && $0 < packing.slot.count },
-                         "logitsAt names a position outside the \(batch)×\(packing.length) positions")
-            rows = rows.map { packing.slot[$0] }
-            precondition(!rows.contains(-1), "logitsAt names a padding position (past its row's length)")
-        }
+        guard let rows else { return lmHead(x) }                                         // [B, T', V]
         return lmHead(x.rows(at: rows))                                                  // [S, V]
     }
 
