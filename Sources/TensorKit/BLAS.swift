@@ -4,6 +4,13 @@
 // or Xᵀ. OpenBLAS (Linux) or Accelerate (macOS) is loaded at run time with dlopen, so the
 // package builds and runs without it; then a built-in Swift product takes over and one plain
 // line says how to get the fast one.
+//
+// OpenBLAS picks its kernels for the CPU it finds, and kernels differ in the order they add
+// products, so the same seed would give other last bits, and through training other scores, on
+// another CPU. On x86-64 with AVX2 and FMA the loader therefore asks for one kernel set, Zen's
+// (`OPENBLAS_CORETYPE=Zen`, the one the committed reports were made with): every such CPU,
+// Intel or AMD, with or without AVX-512, then repeats them bit for bit. A user's own
+// `OPENBLAS_CORETYPE` wins.
 
 #if canImport(Darwin)
 import Darwin
@@ -31,6 +38,9 @@ public final class BLAS: @unchecked Sendable {
     private let setThreads: SetIntFn?
     /// A short description such as `OpenBLAS 0.3.21 (Haswell)` or `built-in Swift sgemm`.
     public let name: String
+    /// `OPENBLAS_CORETYPE` as OpenBLAS found it when it was loaded (the user's, or `pinnedCoreType`),
+    /// nil if unset.
+    public let coreTypeRequest: String?
     /// True when a system BLAS was found.
     public var isAccelerated: Bool { sgemmFn != nil }
 
@@ -45,6 +55,8 @@ public final class BLAS: @unchecked Sendable {
             candidates = ["libopenblas.so.0", "libopenblas.so", "libopenblas64_.so.0", "libblas.so.3"]
             #endif
         }
+        Self.pinKernels()
+        coreTypeRequest = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
         var found: (UnsafeMutableRawPointer, String)? = nil
         for path in candidates {
             if let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL), dlsym(handle, "cblas_sgemm") != nil {
@@ -75,6 +87,34 @@ public final class BLAS: @unchecked Sendable {
             name = path
         }
     }
+
+    /// The kernel set OpenBLAS is asked for on x86-64 CPUs with AVX2 and FMA (see the file comment).
+    public static let pinnedCoreType = "Zen"
+
+    /// Sets `OPENBLAS_CORETYPE` to `pinnedCoreType` before OpenBLAS is loaded (it reads the variable
+    /// once, when the library initialises), unless the user set it or the CPU lacks AVX2 or FMA,
+    /// whose instructions those kernels use.
+    private static func pinKernels() {
+        #if os(Linux) && arch(x86_64)
+        guard getenv("OPENBLAS_CORETYPE") == nil, cpuFlags.contains("avx2"), cpuFlags.contains("fma") else { return }
+        setenv("OPENBLAS_CORETYPE", pinnedCoreType, 0)
+        #endif
+    }
+
+    /// The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere).
+    static let cpuFlags: Set<String> = {
+        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>? = nil, capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line)
+            if text.hasPrefix("flags") {
+                return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+            }
+        }
+        return []
+    }()
 
     /// Threads a large product is split over. OpenBLAS itself runs single-threaded and we
     /// split C into row or column blocks on our own threads: then elementwise ops can share the
