@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
-        .target(name: "PEFT", dependencies: ["TensorKit", "SafeTensors", "Llama", "Training"],
+        .target(name: "PEFT", dependencies: ["FastMath", "TensorKit", "SafeTensors", "Llama", "Training"],
                 swiftSettings: optimised),
         // `peft export`: an adapter's run for Hugging Face PEFT, LLaMA-Factory, ms-swift (text only: not optimised).
         .target(name: "Export", dependencies: ["PEFT", "SafeTensors"]),

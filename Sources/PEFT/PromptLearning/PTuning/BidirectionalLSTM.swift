@@ -1,6 +1,6 @@
 // BidirectionalLSTM.swift — `torch.nn.LSTM(input, h, num_layers, bidirectional=True,
-// batch_first=True)` over one sequence, built from differentiable tensor ops (linear, slice,
-// sigmoid, tanh, *, +, concat), so its backward is the ops' own.
+// batch_first=True)` over one sequence: the input projection of every step as one linear, the
+// recurrence as one op with its backward through time (LSTMKernel.swift).
 //
 // One direction, zero initial state h₀ = c₀ = 0, gates in PyTorch's row order i, f, g, o:
 //   z_t = W_ih·x_t + b_ih + W_hh·h_{t−1} + b_hh            [4h] = [z_i; z_f; z_g; z_o]
@@ -71,20 +71,8 @@ public final class BidirectionalLSTM {
 
     /// One direction over x [T, in] → [T, h], rows in time order.
     func run(_ x: Tensor, _ d: Direction, reverse: Bool) -> Tensor {
-        let h = hiddenSize, steps = x.shape[0]
         let inputGates = linear(x, weight: d.weightIH, bias: d.biasIH)                           // [T, 4h]
-        var hidden = Tensor(zeros: [1, h]), cell = Tensor(zeros: [1, h])                          // [1, h]
-        var outputs = [Tensor](repeating: hidden, count: steps)
-        for t in reverse ? Array((0..<steps).reversed()) : Array(0..<steps) {
-            let z = inputGates.slice(axis: 0, t..<t + 1)
-                + linear(hidden, weight: d.weightHH, bias: d.biasHH)                             // [1, 4h]
-            let i = sigmoid(z.slice(axis: 1, 0..<h)), f = sigmoid(z.slice(axis: 1, h..<2 * h))    // [1, h]
-            let g = tanh(z.slice(axis: 1, 2 * h..<3 * h)), o = sigmoid(z.slice(axis: 1, 3 * h..<4 * h))
-            cell = f * cell + i * g                                                              // [1, h]
-            hidden = o * tanh(cell)                                                              // [1, h]
-            outputs[t] = hidden
-        }
-        return concat(outputs, axis: 0)                                                          // [T, h]
+        return lstmDirection(inputGates, weightHH: d.weightHH, biasHH: d.biasHH, reverse: reverse)  // [T, h]
     }
 
     /// Every tensor under PyTorch's names inside `prefix` (`prompt_encoder.lstm_head`), in
