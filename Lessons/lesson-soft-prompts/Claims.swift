@@ -35,7 +35,7 @@ extension LessonSoftPrompts {
             its own tuned learning rate, \(seeds.count) seed(s) of \(main.steps) steps (the \(main.base.name) \
             base's runs are the comparison's first \(seeds.count) seeds). A base not in the cache is pretrained first, \
             once, and then cached beside the default one; the table's pretraining column says how long that took \
-            (the medium base, about 5M parameters and 1,800 steps, takes over half an hour on this machine).
+            (the medium base, about 5M parameters and 1,800 steps, takes several times as long as the small one).
             """)
         var rows: [(name: String, base: BaseModel, e: Experiment, prompt: MethodResult, full: MethodResult,
                     loadSeconds: Double)] = []

@@ -6,9 +6,9 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (9:50 measured alone on 2 threads with the bases cached; the
-//                                             first run also pretrains the tiny base, 1:54, and the medium one,
-//                                             35:34 on one busy core; see section 7)
+//   swift run lesson-soft-prompts            (6:35 measured alone on 2 threads with the bases cached; the
+//                                             first run also pretrains the tiny base, 14 s, and the medium one,
+//                                             12:11; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
 //   swift run lesson-soft-prompts --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -8,9 +8,10 @@
 // OpenBLAS picks its kernels for the CPU it finds, and kernels differ in the order they add
 // products, so the same seed would give other last bits, and through training other scores, on
 // another CPU. On x86-64 with AVX2 and FMA the loader therefore asks for one kernel set, Zen's
-// (`OPENBLAS_CORETYPE=Zen`, the one the committed reports were made with): every such CPU,
-// Intel or AMD, with or without AVX-512, then repeats them bit for bit. A user's own
-// `OPENBLAS_CORETYPE` wins.
+// (`OPENBLAS_CORETYPE=Zen`, the one the committed reports were made with): with the same OpenBLAS
+// (Debian 12's 0.3.21, built to pick kernels at run time), every such CPU, Intel or AMD, with or
+// without AVX-512, then repeats them bit for bit. It gives up the AVX-512 kernels, which on the
+// Zen 4 measured made no difference at these sizes. A user's own `OPENBLAS_CORETYPE` wins.
 
 #if canImport(Darwin)
 import Darwin
@@ -55,7 +56,7 @@ public final class BLAS: @unchecked Sendable {
             candidates = ["libopenblas.so.0", "libopenblas.so", "libopenblas64_.so.0", "libblas.so.3"]
             #endif
         }
-        Self.pinKernels()
+        if env != "none" { Self.pinKernels() }
         coreTypeRequest = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
         var found: (UnsafeMutableRawPointer, String)? = nil
         for path in candidates {
@@ -93,7 +94,10 @@ public final class BLAS: @unchecked Sendable {
 
     /// Sets `OPENBLAS_CORETYPE` to `pinnedCoreType` before OpenBLAS is loaded (it reads the variable
     /// once, when the library initialises), unless the user set it or the CPU lacks AVX2 or FMA,
-    /// whose instructions those kernels use.
+    /// whose instructions those kernels use. It runs once, in `shared`'s initialiser, before any
+    /// parallel loop starts (the worker pool is sized from `shared`), but a test thread could read
+    /// the environment meanwhile: glibc's `setenv` keeps the old array alive, so such a read sees
+    /// the old or the new one. Child processes inherit the setting, which is what they should use.
     private static func pinKernels() {
         #if os(Linux) && arch(x86_64)
         guard getenv("OPENBLAS_CORETYPE") == nil, cpuFlags.contains("avx2"), cpuFlags.contains("fma") else { return }

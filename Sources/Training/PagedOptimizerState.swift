@@ -11,8 +11,8 @@
 // live in a temporary file mapped with `mmap(MAP_SHARED)`; the kernel may write its pages back
 // and drop them at any time, and reading them later faults them in again. A budget makes this
 // explicit: before the optimizer touches a parameter's moments, the least recently used
-// mappings beyond the budget are paged out (`madvise(MADV_PAGEOUT)`, or `MADV_DONTNEED`, which
-// keeps the data in the file and the page cache). Values are never lost, and the optimizer's
+// mappings beyond the budget are paged out (`madvise(MADV_PAGEOUT)`, then `MADV_DONTNEED` for what
+// it left, which keeps the data in the file and the page cache). Values are never lost, and the optimizer's
 // arithmetic is unchanged, so a paged AdamW gives the same parameters bit for bit.
 // Put the file on a disk-backed folder (not tmpfs) if the pages should go to disk rather than
 // to swap.
@@ -113,9 +113,13 @@ public final class PagedOptimizerState: OptimizerStateStorage {
 
     private func pageOut(_ i: Int) {
         let r = regions[i]
-        // MADV_PAGEOUT (21, Linux 5.4+) writes the pages back and frees them; MADV_DONTNEED drops
-        // them from this process (the data stays in the file and the page cache).
-        if madvise(r.pointer, r.bytes, 21) != 0 { _ = madvise(r.pointer, r.bytes, Int32(MADV_DONTNEED)) }
+        // MADV_PAGEOUT (21, Linux 5.4+) writes the pages back and frees them, but may leave some and
+        // still return 0: in a full `swift test` on a busy machine 2.2 MB stayed resident against a
+        // 2 MB budget, and more than 64 KB after paging everything out. MADV_DONTNEED then drops what
+        // is left from this process at once (on a shared file mapping the data stays in the file and
+        // the page cache), so the budget holds.
+        _ = madvise(r.pointer, r.bytes, 21)
+        _ = madvise(r.pointer, r.bytes, Int32(MADV_DONTNEED))
         regions[i].isResident = false
         pageOuts += 1
     }

@@ -5,15 +5,17 @@
 // two tanh, products, sums): 1,280 tape entries for P-tuning's two bidirectional layers over 20
 // virtual tokens, each too small to be worth its overhead. Here the T steps are one entry.
 //
-// Forward, gates in PyTorch's order i, f, g, o, h₋₁ = c₋₁ = 0, G = W_ih·x + b_ih precomputed:
+// Forward, gates in PyTorch's order i, f, g, o, G = W_ih·x + b_ih precomputed; t−1 is the step
+// processed before t (t+1 in the forward direction, t−1 in the reverse one), zero before the first:
 //   z_t = G_t + (W_hh·h_{t−1} + b_hh)                         [4h]
 //   i, f, o = σ(z_i, z_f, z_o),  g = tanh(z_g)
 //   c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
-// Backward, from the last step processed to the first (dH_t: the output's gradient at t):
+// Backward, from the last step processed to the first (dH_t: the output's gradient at t; t+1 the
+// step processed after t):
 //   dh_t = dH_t + dz_{t+1}·W_hh                               (the next step's recurrent input)
 //   dc_t = dc_{t+1} ⊙ f_{t+1} + (dh_t ⊙ o) ⊙ (1 − tanh²c_t)
 //   dz = [dc⊙g ⊙ i(1−i); dc⊙c_{t−1} ⊙ f(1−f); dc⊙i ⊙ (1−g²); dh⊙tanh c_t ⊙ o(1−o)]
-//   dG_t = dz,  db_hh += dz,  dW_hh += dzᵀ·h_{t−1}
+//   dG_t += dz,  db_hh += dz,  dW_hh += dzᵀ·h_{t−1}
 // Every product and sum is the one the op-by-op graph computes, in the same order, so the values
 // and gradients are the same to the bit (LSTMKernelTests compares them).
 
@@ -26,6 +28,7 @@ import TensorKit
 /// states [T, h], rows in time order.
 func lstmDirection(_ inputGates: Tensor, weightHH: Tensor, biasHH: Tensor, reverse: Bool) -> Tensor {
     let steps = inputGates.shape[0], h = weightHH.shape[1], width = 4 * h
+    precondition(steps > 0, "lstmDirection: a sequence of no steps")
     precondition(weightHH.shape == [width, h] && inputGates.shape == [steps, width] && biasHH.count == width,
                  "lstmDirection: gates \(inputGates.shape), W_hh \(weightHH.shape), b_hh \(biasHH.shape)")
     let order = reverse ? Array((0..<steps).reversed()) : Array(0..<steps)
@@ -45,16 +48,16 @@ func lstmDirection(_ inputGates: Tensor, weightHH: Tensor, biasHH: Tensor, rever
             let cPrevious = previous.map { cells.pointer + $0 * h } ?? zero.pointer
             blas.sgemm(transA: false, transB: true, m: 1, n: width, k: h, a: hPrevious, lda: h, b: w, ldb: h,
                        c: z, ldc: width)                                          // W_hh·h_{t−1}
-            let g0 = inputGates.data + t * width, a = gates.pointer + t * width
+            let gRow = inputGates.data + t * width, a = gates.pointer + t * width    // G_t [4h], gates [4h]
             for j in 0..<width { z[j] += b[j] }
-            for j in 0..<width { z[j] = g0[j] + z[j] }
+            for j in 0..<width { z[j] = gRow[j] + z[j] }
             for j in 0..<h {
                 a[j] = 1 / (1 + fastExp(-z[j]))                                   // i
                 a[h + j] = 1 / (1 + fastExp(-z[h + j]))                           // f
                 a[2 * h + j] = tanhf(z[2 * h + j])                                // g
                 a[3 * h + j] = 1 / (1 + fastExp(-z[3 * h + j]))                   // o
             }
-            let c = cells.pointer + t * h, tc = tanhCells.pointer + t * h, ht = hidden.pointer + t * h
+            let c = cells.pointer + t * h, tc = tanhCells.pointer + t * h, ht = hidden.pointer + t * h  // [h]
             for j in 0..<h {
                 c[j] = a[h + j] * cPrevious[j] + a[j] * a[2 * h + j]
                 tc[j] = tanhf(c[j])
