@@ -28,7 +28,7 @@ struct LessonAdaLoRA: ParsableCommand {
         each at the learning rates chosen on the validation split (Lessons/lesson-adalora/tuning.json); traces one run \
         of the allocator step by step, draws the final ranks as a heat map of layers × matrix types, tests the \
         importance score against the size of the singular values, and trains once more with the orthogonal \
-        regulariser switched off. About 3 minutes with the base cached. The report and figures go to \
+        regulariser switched off. About two minutes with the base cached. The report and figures go to \
         Figures/lesson-adalora (or --out).
         """)
 

@@ -24,8 +24,8 @@ struct LessonFullFinetune: ParsableCommand {
         Trains a small pretrained LLaMA four ways on a knowledge task (qa) and a skill task (sentiment), each at the \
         learning rate chosen on the validation split (Lessons/lesson-full-finetune/tuning.json), five seeds each, then \
         shows trainable parameters, memory (measured, and computed for 7B and 65B models), test scores with 95% \
-        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About four \
-        minutes with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
+        intervals, forgetting, and how the value of pretraining changes with the amount of task data. About two and a \
+        half minutes with the base cached. The report and figures go to Figures/lesson-full-finetune (or --out).
         """)
 
     @OptionGroup var options: LessonOptions

@@ -30,7 +30,7 @@ struct LessonQLoRA: ParsableCommand {
         weight, the memory of a training step (and computes it for 7B, 13B and 65B), trains full fine-tuning, 32-bit \
         LoRA, QLoRA on q_proj,v_proj and QLoRA on all linear layers at the learning rates chosen on the validation \
         split (Lessons/lesson-qlora/tuning.json), five seeds each, times a QLoRA step against a LoRA step and runs the \
-        paged optimizer under a resident budget. About two minutes once the base is cached. The report and figures \
+        paged optimizer under a resident budget. About a minute once the base is cached. The report and figures \
         go to Figures/lesson-qlora (or --out).
         """)
 

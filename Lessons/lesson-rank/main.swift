@@ -23,7 +23,7 @@ struct LessonRank: ParsableCommand {
         Sweeps the LoRA rank r over 1…64 on q_proj and v_proj, each rank at the learning rate chosen for it on the \
         validation split (Lessons/lesson-rank/tuning.json), five seeds each; compares the subspaces learned at r = 8 \
         and r = 64 with the LoRA paper's φ against chance and against two seeds of the same rank; and trains alpha/r \
-        against rsLoRA's alpha/√r at a fixed alpha and learning rate. About 3 minutes with the base cached. The \
+        against rsLoRA's alpha/√r at a fixed alpha and learning rate. About two minutes with the base cached. The \
         report and figures go to Figures/lesson-rank (or --out).
         """)
 

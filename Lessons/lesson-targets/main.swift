@@ -24,7 +24,7 @@ struct LessonTargets: ParsableCommand {
         Trains LoRA on Wq, Wk, Wv, Wo alone (r 8), in pairs (r 4), all four (r 2), the MLP and all linear layers with \
         per-module ranks that match the same budget, on a knowledge task and a skill task, five seeds each at the \
         learning rates chosen on the validation split (Lessons/lesson-targets/tuning.json), and tests the source \
-        tutorial's four reasons for Q and V. About five minutes with the base cached. The report and \
+        tutorial's four reasons for Q and V. About three minutes with the base cached. The report and \
         figures go to Figures/lesson-targets (or --out).
         """)
 
