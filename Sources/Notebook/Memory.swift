@@ -56,13 +56,3 @@ public func memoryTable(_ tuners: [(name: String, tuner: any Tuner)],
     }
     return (table, rows)
 }
-
-/// The process's peak resident memory (VmHWM), if the system reports it.
-public func processPeakMemory() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = line.split(separator: " ").compactMap { Int($0) }.first
-        return kb.map { $0 * 1024 }
-    }
-    return nil
-}

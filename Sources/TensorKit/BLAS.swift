@@ -107,17 +107,8 @@ public final class BLAS: @unchecked Sendable {
 
     /// The CPU's feature flags as Linux lists them in /proc/cpuinfo (empty elsewhere).
     static let cpuFlags: Set<String> = {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return [] }
-        defer { fclose(file) }
-        var line: UnsafeMutablePointer<CChar>? = nil, capacity = 0
-        defer { free(line) }
-        while getline(&line, &capacity, file) > 0, let line {
-            let text = String(cString: line)
-            if text.hasPrefix("flags") {
-                return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
-            }
-        }
-        return []
+        let line = readProcFile("/proc/cpuinfo")?.split(separator: "\n").first { $0.hasPrefix("flags") }
+        return Set((line ?? "").split(separator: " ").map(String.init))
     }()
 
     /// Threads a large product is split over. OpenBLAS itself runs single-threaded and we

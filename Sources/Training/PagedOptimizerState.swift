@@ -18,6 +18,7 @@
 // to swap.
 
 import Foundation
+import TensorKit
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -4,6 +4,7 @@
 // no change to the training loop.
 
 import Foundation
+import TensorKit
 
 /// Resident memory as Linux reports it in /proc/self/status.
 public enum ResidentMemory {
@@ -19,21 +20,6 @@ public enum ResidentMemory {
         }
         return nil
     }
-}
-
-/// The whole text of a /proc file. These files report a size of 0 or one page, so they are read
-/// until the end instead of by their size (which truncates /proc/self/smaps).
-func readProcFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// VmRSS sampled once per training step (call `record()` from the loop's progress callback).
