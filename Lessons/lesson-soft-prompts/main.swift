@@ -6,7 +6,7 @@
 // layer and the reparametrisation (Li and Liang), P-tuning's encoder and v2's deep prompts, and
 // what the adapter files hold.
 //
-//   swift run lesson-soft-prompts            (6:35 measured alone on 2 threads with the bases cached; the
+//   swift run lesson-soft-prompts            (5:56 measured alone on 2 threads with the bases cached; the
 //                                             first run also pretrains the tiny base, 14 s, and the medium one,
 //                                             12:11; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)

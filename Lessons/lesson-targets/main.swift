@@ -2,7 +2,7 @@
 // one budget of trainable parameters matched exactly, on two tasks, beside the LoRA paper's
 // table; and the source tutorial's four reasons for Q and V, tested one by one.
 //
-//   swift run lesson-targets            (2:50 alone on 2 threads, base cached)
+//   swift run lesson-targets            (2:37 alone on 2 threads, base cached)
 //   swift run lesson-targets --quick    (seconds; what the tests run)
 //   swift run lesson-targets --tune     (sweeps the learning rates again and rewrites tuning.json)
 
@@ -24,7 +24,7 @@ struct LessonTargets: ParsableCommand {
         Trains LoRA on Wq, Wk, Wv, Wo alone (r 8), in pairs (r 4), all four (r 2), the MLP and all linear layers with \
         per-module ranks that match the same budget, on a knowledge task and a skill task, five seeds each at the \
         learning rates chosen on the validation split (Lessons/lesson-targets/tuning.json), and tests the source \
-        tutorial's four reasons for Q and V. About three minutes with the base cached. The report and \
+        tutorial's four reasons for Q and V. About two and a half minutes with the base cached. The report and \
         figures go to Figures/lesson-targets (or --out).
         """)
 

@@ -34,14 +34,61 @@ public func fastExp(_ x: Float) -> Float {
     return er * Float(bitPattern: UInt32(bitPattern: (Int32(n) + 127) << 23))
 }
 
+/// The largest of n values (−∞ for none; NaNs are passed over), eight running maxima at a time so
+/// the loop is not one long chain of compares. The order of comparisons cannot change the value:
+/// only which of +0 and −0 comes back when both are the largest. The kernels below use the max as
+/// e^(x − m) and m + log s, where the two zeros give the same bits: x − m may then be +0 or −0,
+/// but `fastExp` takes both to 1, and s ≥ 1, so m + log s is +0 + log s either way.
+@inlinable @inline(__always)
+public func maxElement(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var lanes = SIMD8<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        lanes = lanes.replacing(with: v, where: v .> lanes)
+        i += 8
+    }
+    var m = lanes.max()
+    while i < n { m = max(m, x[i]); i += 1 }
+    return m
+}
+
+/// Σ_i e^(x_i − m) over n values, added strictly left to right (the order a plain loop uses, so
+/// the bits do not depend on the vector width). A loop that computes e^(…) and adds it in one go
+/// runs one element at a time, since the ordered sum cannot be vectorised; here the exps of a
+/// block go to a stack buffer of 256 first (a vectorised loop), then the block is added in order.
+/// If `keep` is given (it may be x), the exps are written there instead (n values) and left.
+@inlinable @inline(__always)
+public func sumExp(_ x: UnsafePointer<Float>, _ n: Int, minus m: Float, keep: UnsafeMutablePointer<Float>?) -> Float {
+    var s: Float = 0
+    if let keep {
+        if UnsafePointer(keep) == x {  // in place: one pointer, so no overlap check sends it to the scalar loop
+            for i in 0..<n { keep[i] = fastExp(keep[i] - m) }
+        } else {
+            for i in 0..<n { keep[i] = fastExp(x[i] - m) }
+        }
+        for i in 0..<n { s += keep[i] }
+        return s
+    }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+        let e = buffer.baseAddress!
+        var start = 0
+        while start < n {
+            let count = min(256, n - start), xs = x + start
+            for i in 0..<count { e[i] = fastExp(xs[i] - m) }
+            for i in 0..<count { s += e[i] }
+            start += count
+        }
+    }
+    return s
+}
+
 /// y = softmax(x) over one row of n values (y may be x): the max is subtracted before exp, so
 /// no value overflows (softmax(x) = softmax(x − max x)).
 @inlinable @inline(__always)
 public func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for i in 0..<n { m = max(m, x[i]) }
-    var s: Float = 0
-    for i in 0..<n { let e = fastExp(x[i] - m); y[i] = e; s += e }
+    let m = maxElement(x, n)
+    let s = sumExp(x, n, minus: m, keep: y)
     let inv = 1 / s
     for i in 0..<n { y[i] *= inv }
 }
@@ -49,9 +96,6 @@ public func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
 /// log Σ_i e^(x_i) over one row of n values, as m + log Σ_i e^(x_i − m) with m = max x.
 @inlinable @inline(__always)
 public func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for i in 0..<n { m = max(m, x[i]) }
-    var s: Float = 0
-    for i in 0..<n { s += fastExp(x[i] - m) }
-    return m + logf(s)
+    let m = maxElement(x, n)
+    return m + logf(sumExp(x, n, minus: m, keep: nil))
 }

@@ -204,10 +204,10 @@ private func attentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHea
             for (tensor, offset, grads) in [(prefixKey, 0, gKeys), (prefixValue, 0, gValues), (k, p, gKeys),
                                             (v, p, gValues)] {
                 guard let tensor, tensor.requiresGrad else { continue }
-                let g = tensor.gradBuffer(), len = tensor.shape[1] * ckv
+                let (g, fresh) = tensor.gradBufferToFill(), len = tensor.shape[1] * ckv  // every element: filled if new
                 for bi in 0..<b {
                     let src = grads.pointer + (bi * s + offset) * ckv, dst = g + bi * len
-                    for i in 0..<len { dst[i] += src[i] }
+                    if fresh { for i in 0..<len { dst[i] = 0 + src[i] } } else { for i in 0..<len { dst[i] += src[i] } }
                 }
             }
         }
@@ -239,26 +239,36 @@ public func rope(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -
 }
 
 private func ropeForward(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: [Int]) -> Tensor {
+    precondition(x.rank == 3, "RoPE takes [B, T, heads·D], got \(x.shape)")
     let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
     let d = c / heads, half = d / 2
     precondition(d == table.headDim, "RoPE: head dimension \(d), table built for \(table.headDim)")
     precondition(rowOffsets.count == b && rowOffsets.allSatisfy { $0 >= 0 },
                  "RoPE: \(rowOffsets.count) row offsets for \(b) rows")
     table.reserve((rowOffsets.max() ?? 0) + t)
-    // Forward writes y; backward adds the inverse rotation of dy into dx. Row-parallel over B·T.
-    func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float, accumulate: Bool) {
+    // Forward writes y; backward adds the inverse rotation of dy into dx (or writes 0 + it into a new
+    // gradient buffer: the same bits, see `gradBufferToFill`). Row-parallel over B·T.
+    enum Store { case write, fill, add }
+    func rotate(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, sign: Float, store: Store) {
         parallelRanges(b * t, grain: max(1, (1 << 14) / c)) { rows in for row in rows {
             let pos = rowOffsets[row / t] + row % t
             let cosp = table.cos + pos * half, sinp = table.sin + pos * half
             for h in 0..<heads {
                 let s0 = src + row * c + h * d, d0 = dst + row * c + h * d
-                if accumulate {
+                switch store {
+                case .add:
                     for i in 0..<half {
                         let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
                         d0[i] += x1 * co - x2 * si
                         d0[i + half] += x2 * co + x1 * si
                     }
-                } else {
+                case .fill:
+                    for i in 0..<half {
+                        let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
+                        d0[i] = 0 + (x1 * co - x2 * si)
+                        d0[i + half] = 0 + (x2 * co + x1 * si)
+                    }
+                case .write:
                     for i in 0..<half {
                         let x1 = s0[i], x2 = s0[i + half], co = cosp[i], si = sign * sinp[i]
                         d0[i] = x1 * co - x2 * si
@@ -269,8 +279,12 @@ private func ropeForward(_ x: Tensor, heads: Int, table: RopeTable, rowOffsets: 
         } }
     }
     let out = Tensor(uninitialized: x.shape)
-    rotate(x.data, out.data, sign: 1, accumulate: false)
-    out.record([x]) { g in rotate(g, x.gradBuffer(), sign: -1, accumulate: true) }
+    precondition(c == heads * d, "RoPE: width \(c) is not \(heads) heads of \(d)")
+    rotate(x.data, out.data, sign: 1, store: .write)
+    out.record([x]) { g in
+        let (gx, fresh) = x.gradBufferToFill()  // every element gets its rotation
+        rotate(g, gx, sign: -1, store: fresh ? .fill : .add)
+    }
     return out
 }
 

@@ -95,22 +95,30 @@ private func binaryForward(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind) -> Tens
     out.record([a, b]) { g in
         // d(a+b) = (g, g); d(a-b) = (g, -g); d(a*b) = (g*b, g*a); d(a/b) = (g/b, -g*a/b²)
         if a.shape == b.shape {
-            let ga = a.requiresGrad ? a.gradBuffer() : nil
-            let gb = b.requiresGrad ? b.gradBuffer() : nil
+            // every element gets its term, so a new gradient buffer is written (0 + v), not zeroed and added to
+            let ga = a.requiresGrad ? a.gradBufferToFill() : nil
+            let gb = b.requiresGrad ? b.gradBufferToFill() : nil  // after a's: for a + a it is a's buffer, not new
             parallelRanges(shape.reduce(1, *)) { range in
-                if let ga {
-                    switch kind {
-                    case .add, .sub: for i in range { ga[i] += g[i] }
-                    case .mul: for i in range { ga[i] += g[i] * y[i] }
-                    case .div: for i in range { ga[i] += g[i] / y[i] }
+                if let (ga, fresh) = ga {
+                    switch (kind, fresh) {
+                    case (.add, false), (.sub, false): for i in range { ga[i] += g[i] }
+                    case (.add, true), (.sub, true): for i in range { ga[i] = 0 + g[i] }
+                    case (.mul, false): for i in range { ga[i] += g[i] * y[i] }
+                    case (.mul, true): for i in range { ga[i] = 0 + g[i] * y[i] }
+                    case (.div, false): for i in range { ga[i] += g[i] / y[i] }
+                    case (.div, true): for i in range { ga[i] = 0 + g[i] / y[i] }
                     }
                 }
-                if let gb {
-                    switch kind {
-                    case .add: for i in range { gb[i] += g[i] }
-                    case .sub: for i in range { gb[i] -= g[i] }
-                    case .mul: for i in range { gb[i] += g[i] * x[i] }
-                    case .div: for i in range { gb[i] -= g[i] * x[i] / (y[i] * y[i]) }
+                if let (gb, fresh) = gb {
+                    switch (kind, fresh) {
+                    case (.add, false): for i in range { gb[i] += g[i] }
+                    case (.add, true): for i in range { gb[i] = 0 + g[i] }
+                    case (.sub, false): for i in range { gb[i] -= g[i] }
+                    case (.sub, true): for i in range { gb[i] = 0 - g[i] }
+                    case (.mul, false): for i in range { gb[i] += g[i] * x[i] }
+                    case (.mul, true): for i in range { gb[i] = 0 + g[i] * x[i] }
+                    case (.div, false): for i in range { gb[i] -= g[i] * x[i] / (y[i] * y[i]) }
+                    case (.div, true): for i in range { gb[i] = 0 - g[i] * x[i] / (y[i] * y[i]) }
                     }
                 }
             }
@@ -238,25 +246,33 @@ private func swigluForward(_ gate: Tensor, _ up: Tensor) -> Tensor {
         for i in range { y[i] = g[i] / (1 + fastExp(-g[i])) * u[i] }
     }
     out.record([gate, up]) { dy in
-        let dg = gate.requiresGrad ? gate.gradBuffer() : nil, du = up.requiresGrad ? up.gradBuffer() : nil
+        // Both gradients starting here (the usual case: gate and up come from their own products) are
+        // filled, not zeroed and added to (`gradBufferToFill`); a shared tensor or one gradient already
+        // there takes the adding path.
+        let fill = gate.requiresGrad && up.requiresGrad && gate !== up && gate.grad == nil && up.grad == nil
+        let dg = gate.requiresGrad ? (fill ? gate.gradBufferToFill().pointer : gate.gradBuffer()) : nil
+        let du = up.requiresGrad ? (fill ? up.gradBufferToFill().pointer : up.gradBuffer()) : nil
         parallelRanges(gate.count) { range in
-            swigluBackward(dy, g, u, dg, du, range)
+            swigluBackward(dy, g, u, dg, du, range, fill: fill)
         }
     }
     return out
 }
 
-/// dgate += dy·up·σ·(1 + gate·(1 − σ)) and dup += dy·silu(gate) over `range` (either may be nil).
+/// dgate += dy·up·σ·(1 + gate·(1 − σ)) and dup += dy·silu(gate) over `range` (either may be nil);
+/// with `fill` (both given, both new) each is written as 0 + its term: the same bits, no read.
 @inline(__always)
 private func swigluBackward(_ dy: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>,
                             _ dg: UnsafeMutablePointer<Float>?, _ du: UnsafeMutablePointer<Float>?,
-                            _ range: Range<Int>) {
-    if let dg, let du {
-        for i in range {
-            let e = fastExp(-g[i]), s = 1 / (1 + e)
-            dg[i] += dy[i] * u[i] * s * (1 + g[i] * (1 - s))
-            du[i] += dy[i] * (g[i] / (1 + e))
-        }
+                            _ range: Range<Int>, fill: Bool) {
+    @inline(__always) func terms(_ i: Int) -> (gate: Float, up: Float) {
+        let e = fastExp(-g[i]), s = 1 / (1 + e)
+        return (dy[i] * u[i] * s * (1 + g[i] * (1 - s)), dy[i] * (g[i] / (1 + e)))
+    }
+    if let dg, let du, fill {
+        for i in range { let t = terms(i); dg[i] = 0 + t.gate; du[i] = 0 + t.up }
+    } else if let dg, let du {
+        for i in range { let t = terms(i); dg[i] += t.gate; du[i] += t.up }
     } else if let dg {
         for i in range {
             let s = 1 / (1 + fastExp(-g[i]))

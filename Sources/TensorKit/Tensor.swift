@@ -112,6 +112,20 @@ public final class Tensor {
         return g
     }
 
+    /// The gradient buffer for an op about to give every element its contribution, and whether
+    /// the buffer is new. A new buffer is not zeroed: the op writes `0 + v` (or `0 − v`) into each
+    /// element — the very bits that `+= v` gives on a zeroed buffer, −0 included — and saves a pass
+    /// that zeroes memory and a read of it. An existing buffer (another op's gradient already
+    /// arrived) is added to as usual.
+    @inline(__always)
+    func gradBufferToFill() -> (pointer: UnsafeMutablePointer<Float>, fresh: Bool) {
+        if let g = grad { return (g, false) }
+        let g = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        grad = g
+        TensorMemory.allocated(count)
+        return (g, true)
+    }
+
     /// Forgets the gradient (the next backward starts from zero).
     public func zeroGrad() {
         guard let g = grad else { return }

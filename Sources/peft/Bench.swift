@@ -133,6 +133,11 @@ struct Bench: ParsableCommand {
         print("swift \(method) tokens/s \(Int(tokensPerSecond.rounded()))")
         print(String(format: "  %.1f GFLOP/s achieved, %.1f ms/step, loss %.4f", flops / seconds / 1e9,
                      seconds / Double(steps) * 1e3, lastLoss))
+        let trainsWeights = method == "full"
+        let alone = sgemmThroughput(config: config, rows: batch * positions, weightGradients: trainsWeights)
+        print(String(format: "  sgemm alone on this step's linear-layer products (forward, input%@ gradients): "
+                        + "%.1f GFLOP/s; the step achieves %.0f%% of it", trainsWeights ? " and weight" : "",
+                     alone / 1e9, 100 * flops / seconds / alone))
         print("  BLAS: \(BLAS.shared.name), \(BLAS.shared.threads) threads")
         print("  weight gradients: \(withGradient.count) base tensors get one, \(frozenCount) frozen get none "
               + "(no weight-gradient product is run for them)")
@@ -170,6 +175,46 @@ struct Bench: ParsableCommand {
         guard let adapterRank else { return 3 * 2 * n * linear + 12 * attention }
         let adapters = Double(c.numHiddenLayers * 2 * adapterRank * (c.hiddenSize + c.hiddenSize))
         return 2 * 2 * n * linear + 3 * 2 * n * adapters + 12 * attention
+    }
+
+    /// FLOP/s of sgemm alone on the products of a step's linear layers: for each layer's weight
+    /// [out, in] and N = `rows` positions, y = x·Wᵀ (NT), dx = dy·W (NN) and, with
+    /// `weightGradients`, dW = dyᵀ·x (TN), 2·N·in·out each, on random data; best of three rounds.
+    /// The ceiling the step's own products could reach here, without anything around them.
+    func sgemmThroughput(config c: LlamaConfig, rows n: Int, weightGradients: Bool) -> Double {
+        let kv = c.numKeyValueHeads * c.headDim, h = c.hiddenSize, f = c.intermediateSize
+        let layer = [(h, h), (kv, h), (kv, h), (h, h), (f, h), (f, h), (h, f)]  // q k v o gate up down: (out, in)
+        let shapes = Array(repeating: layer, count: c.numHiddenLayers).flatMap { $0 } + [(c.vocabSize, h)]
+        let gen = Generator(seed: 1)
+        let widest = shapes.map { max($0.0, $0.1) }.max() ?? 1
+        let x = Tensor.randn([n, widest], generator: gen), dy = Tensor.randn([n, widest], generator: gen)
+        let outCount = shapes.map { max(n * $0.0, n * $0.1, $0.0 * $0.1) }.max() ?? 1  // the largest product's result
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: outCount)
+        out.initialize(repeating: 0, count: outCount)
+        defer { out.deallocate() }
+        let weights = Dictionary(shapes.map { ("\($0.0)x\($0.1)", $0) }, uniquingKeysWith: { a, _ in a })
+            .mapValues { Tensor.randn([$0.0, $0.1], generator: gen) }
+        let blas = BLAS.shared
+        var flops = 0.0, best = Double.infinity
+        for round in 0..<4 {  // the first warms up
+            let start = Profiler.now()
+            flops = 0
+            for (o, i) in shapes {
+                let w = weights["\(o)x\(i)"]!.data
+                blas.sgemm(transA: false, transB: true, m: n, n: o, k: i, a: x.data, lda: i, b: w, ldb: i,
+                           c: out, ldc: o)
+                blas.sgemm(transA: false, transB: false, m: n, n: i, k: o, a: dy.data, lda: o, b: w, ldb: i,
+                           beta: 1, c: out, ldc: i)
+                flops += 4 * Double(n * i * o)
+                if weightGradients {
+                    blas.sgemm(transA: true, transB: false, m: o, n: i, k: n, a: dy.data, lda: o, b: x.data, ldb: i,
+                               beta: 1, c: out, ldc: i)
+                    flops += 2 * Double(n * i * o)
+                }
+            }
+            if round > 0 { best = min(best, Profiler.now() - start) }
+        }
+        return flops / best
     }
 
     /// AdaLoRA's init_r in the bench (target_r 8).
