@@ -7,8 +7,8 @@
 // what the adapter files hold.
 //
 //   swift run lesson-soft-prompts            (5:56 measured alone on 2 threads with the bases cached; the
-//                                             first run also pretrains the tiny base, 14 s, and the medium one,
-//                                             12:11; see section 7)
+//                                             first run also pretrains the tiny base, 12 s, and the medium one,
+//                                             11:42; see section 7)
 //   swift run lesson-soft-prompts --quick    (seconds; what the tests run)
 //   swift run lesson-soft-prompts --tune     (sweeps the learning rates again and rewrites tuning.json)
 
