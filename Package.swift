@@ -54,7 +54,10 @@ let package = Package(
         .target(name: "TensorKit", dependencies: ["FastMath"], swiftSettings: optimised),
         .target(name: "SafeTensors", swiftSettings: optimised),
         .target(name: "Llama", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["TensorKit"], swiftSettings: optimised),
+        // Without errno, `squareRoot()` is the sqrt instruction (its bits are IEEE's either way) and AdamW's
+        // update vectorises; with errno every element went through a check and a possible libm call.
+        .target(name: "Training", dependencies: ["TensorKit"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-fno-math-errno"] + vectorFlags)]),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "PEFT", dependencies: ["FastMath", "TensorKit", "SafeTensors", "Llama", "Training"],
                 swiftSettings: optimised),

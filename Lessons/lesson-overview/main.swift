@@ -5,7 +5,7 @@
 // cost, file size and forgetting, then a "which one when" table that only says what these
 // measurements support.
 //
-//   swift run lesson-overview            (1:49 measured alone with the base cached;
+//   swift run lesson-overview            (1:45 measured alone with the base cached;
 //                                         most learning rates are the ones the method's own lesson chose
 //                                         for this same setting)
 //   swift run lesson-overview --quick    (seconds; what the tests run)
