@@ -34,6 +34,11 @@ public func fastExp(_ x: Float) -> Float {
     return er * Float(bitPattern: UInt32(bitPattern: (Int32(n) + 127) << 23))
 }
 
+/// σ(x) = 1 / (1 + e^(−x)), with `fastExp`: the logistic sigmoid of SiLU, SwiGLU's backward and the
+/// LSTM's gates, written once so that all of them compute it with the same operations.
+@inlinable @inline(__always)
+public func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+
 /// The largest of n values (−∞ for none; NaNs are passed over), eight running maxima at a time so
 /// the loop is not one long chain of compares. The order of comparisons cannot change the value:
 /// only which of +0 and −0 comes back when both are the largest. The kernels below use the max as

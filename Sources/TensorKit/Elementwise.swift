@@ -199,7 +199,7 @@ public func log(_ x: Tensor) -> Tensor { unary(x, { logf($0) }, { x, _ in 1 / x 
 /// tanh(x); d/dx = 1 − tanh².
 public func tanh(_ x: Tensor) -> Tensor { unary(x, { tanhf($0) }, { _, y in 1 - y * y }) }
 /// σ(x) = 1/(1+e^−x); d/dx = σ(1−σ).
-public func sigmoid(_ x: Tensor) -> Tensor { unary(x, { 1 / (1 + fastExp(-$0)) }, { _, y in y * (1 - y) }) }
+public func sigmoid(_ x: Tensor) -> Tensor { unary(x, { fastSigmoid($0) }, { _, y in y * (1 - y) }) }
 /// max(x, 0); d/dx = [x > 0].
 public func relu(_ x: Tensor) -> Tensor { unary(x, { max($0, 0) }, { x, _ in x > 0 ? 1 : 0 }) }
 /// x²; d/dx = 2x.
@@ -222,7 +222,7 @@ private func siluForward(_ x: Tensor) -> Tensor {
         let gx = x.gradBuffer()
         parallelRanges(x.count) { range in
             for i in range {
-                let s = 1 / (1 + fastExp(-src[i]))
+                let s = fastSigmoid(src[i])
                 gx[i] += g[i] * s * (1 + src[i] * (1 - s))
             }
         }
@@ -275,7 +275,7 @@ private func swigluBackward(_ dy: UnsafePointer<Float>, _ g: UnsafePointer<Float
         for i in range { let t = terms(i); dg[i] += t.gate; du[i] += t.up }
     } else if let dg {
         for i in range {
-            let s = 1 / (1 + fastExp(-g[i]))
+            let s = fastSigmoid(g[i])
             dg[i] += dy[i] * u[i] * s * (1 + g[i] * (1 - s))
         }
     } else if let du {

@@ -52,10 +52,10 @@ func lstmDirection(_ inputGates: Tensor, weightHH: Tensor, biasHH: Tensor, rever
             for j in 0..<width { z[j] += b[j] }
             for j in 0..<width { z[j] = gRow[j] + z[j] }
             for j in 0..<h {
-                a[j] = 1 / (1 + fastExp(-z[j]))                                   // i
-                a[h + j] = 1 / (1 + fastExp(-z[h + j]))                           // f
+                a[j] = fastSigmoid(z[j])                                          // i
+                a[h + j] = fastSigmoid(z[h + j])                                  // f
                 a[2 * h + j] = tanhf(z[2 * h + j])                                // g
-                a[3 * h + j] = 1 / (1 + fastExp(-z[3 * h + j]))                   // o
+                a[3 * h + j] = fastSigmoid(z[3 * h + j])                          // o
             }
             let c = cells.pointer + t * h, tc = tanhCells.pointer + t * h, ht = hidden.pointer + t * h  // [h]
             for j in 0..<h {
