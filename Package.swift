@@ -28,7 +28,8 @@ let vectorFlags: [String] = {
 
 /// The numeric targets are compiled optimised even in the debug configuration that plain
 /// `swift run` and `swift test` use: a student should never wait for an unoptimised loop.
-let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + vectorFlags)]
+let optimisedFlags = ["-Ounchecked"] + vectorFlags
+let optimised: [SwiftSetting] = [.unsafeFlags(optimisedFlags)]
 
 let lessonDependencies: [Target.Dependency] = [
     "TensorKit", "Llama", "Training", "Corpus", "Notebook", "PEFT",
@@ -57,7 +58,7 @@ let package = Package(
         // Without errno, `squareRoot()` is the sqrt instruction (its bits are IEEE's either way) and AdamW's
         // update vectorises; with errno every element went through a check and a possible libm call.
         .target(name: "Training", dependencies: ["TensorKit"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked", "-Xcc", "-fno-math-errno"] + vectorFlags)]),
+                swiftSettings: [.unsafeFlags(optimisedFlags + ["-Xcc", "-fno-math-errno"])]),
         .target(name: "Corpus", dependencies: ["TensorKit", "SafeTensors"], swiftSettings: optimised),
         .target(name: "PEFT", dependencies: ["FastMath", "TensorKit", "SafeTensors", "Llama", "Training"],
                 swiftSettings: optimised),

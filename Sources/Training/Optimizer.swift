@@ -80,28 +80,15 @@ public final class AdamW: Optimizer {
                 // calling thread: pages another CPU touched can wait in that CPU's batch of new pages,
                 // where madvise(MADV_PAGEOUT) from this thread does not reach them (they stayed resident).
                 parallelRanges(p.count, grain: storage == nil ? parallelGrain : .max) { range in
-                    adamWUpdate(w, g, m, v, range, b1: b1, b2: b2, decay: decay, stepSize: stepSize,
-                                rootC2: rootC2, eps: eps)
+                    for i in range {
+                        let gi = g[i]
+                        m[i] = b1 * m[i] + (1 - b1) * gi
+                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                        // torch: denom = √v / √(1−β₂ᵗ) + ε;  θ −= (lr/(1−β₁ᵗ)) · m / denom
+                        w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() / rootC2 + eps)
+                    }
                 }
             }
-        }
-    }
-
-    /// The update of elements `range`, one pass, eight at a time where the machine allows (the
-    /// moments are kept in registers between their store and their use, so no reload of m and v
-    /// stops the loop from vectorising; the values are the same).
-    @inline(__always)
-    private func adamWUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>,
-                             _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ range: Range<Int>,
-                             b1: Float, b2: Float, decay: Float, stepSize: Float, rootC2: Float, eps: Float) {
-        for i in range {
-            let gi = g[i]
-            let mi = b1 * m[i] + (1 - b1) * gi
-            let vi = b2 * v[i] + (1 - b2) * gi * gi
-            m[i] = mi
-            v[i] = vi
-            // torch: denom = √v / √(1−β₂ᵗ) + ε;  θ −= (lr/(1−β₁ᵗ)) · m / denom
-            w[i] = w[i] * decay - stepSize * mi / (vi.squareRoot() / rootC2 + eps)
         }
     }
 
