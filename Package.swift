@@ -38,7 +38,7 @@ let lessonDependencies: [Target.Dependency] = [
 
 /// Every lesson, in the order of the course.
 let lessons = ["lesson-lora", "lesson-full-finetune", "lesson-rank", "lesson-targets", "lesson-soft-prompts",
-               "lesson-qlora", "lesson-adalora", "lesson-mpt", "lesson-overview"]
+               "lesson-prompt-tuning", "lesson-qlora", "lesson-adalora", "lesson-mpt", "lesson-overview"]
 
 let package = Package(
     name: "PEFTNotebook",

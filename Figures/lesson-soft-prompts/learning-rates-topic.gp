@@ -15,14 +15,6 @@ set logscale x 10
 set style line 1 linecolor rgb "#0072B2" linewidth 2 pointtype 7 pointsize 1.2 dashtype 1
 set style line 2 linecolor rgb "#D55E00" linewidth 2 pointtype 5 pointsize 1.2 dashtype 4
 set style line 3 linecolor rgb "#009E73" linewidth 2 pointtype 9 pointsize 1.2 dashtype 5
-set style line 4 linecolor rgb "#CC79A7" linewidth 2 pointtype 11 pointsize 1.2 dashtype 3
-set style line 5 linecolor rgb "#E69F00" linewidth 2 pointtype 13 pointsize 1.2 dashtype 1
-set style line 6 linecolor rgb "#56B4E9" linewidth 2 pointtype 6 pointsize 1.2 dashtype 4
-set style line 7 linecolor rgb "#000000" linewidth 2 pointtype 4 pointsize 1.2 dashtype 5
 plot "learning-rates-topic.tsv" index 0 using 1:2 with linespoints linestyle 1 title "prompt tuning", \
-     "learning-rates-topic.tsv" index 1 using 1:2 with linespoints linestyle 2 title "prefix tuning", \
-     "learning-rates-topic.tsv" index 2 using 1:2 with linespoints linestyle 3 title "P-tuning (MLP)", \
-     "learning-rates-topic.tsv" index 3 using 1:2 with linespoints linestyle 4 title "P-tuning (LSTM)", \
-     "learning-rates-topic.tsv" index 4 using 1:2 with linespoints linestyle 5 title "P-tuning v2", \
-     "learning-rates-topic.tsv" index 5 using 1:2 with linespoints linestyle 6 title "LoRA r=8 (q,v)", \
-     "learning-rates-topic.tsv" index 6 using 1:2 with linespoints linestyle 7 title "full fine-tuning"
+     "learning-rates-topic.tsv" index 1 using 1:2 with linespoints linestyle 2 title "P-tuning v2", \
+     "learning-rates-topic.tsv" index 2 using 1:2 with linespoints linestyle 3 title "LoRA r=8 (q,v)"

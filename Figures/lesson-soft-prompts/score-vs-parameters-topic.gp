@@ -9,7 +9,7 @@ set xlabel "trainable parameters (log scale)"
 set ylabel "test accuracy (95% CI)"
 set grid
 set key below
-set xrange [1798.16:5.39683e+06]  # room on the right for the labels
+set xrange [2259.72:38217]  # room on the right for the labels
 set offsets 0, 0, graph 0.08, graph 0.08
 set logscale x 10
 set format x "%.0s%c"  # 1k, 10k, 1M

@@ -3,7 +3,7 @@
 // need it. What it computes, the importance and the schedule measured from a run, where the ranks
 // go, AdaLoRA against LoRA at equal final budgets, the orthogonal regulariser and the cost.
 //
-//   swift run lesson-adalora            (1:35 measured alone on 2 threads with the base cached)
+//   swift run lesson-adalora            (1:40 measured alone on 2 threads with the base cached)
 //   swift run lesson-adalora --quick    (seconds; what the tests run)
 //   swift run lesson-adalora --tune     (sweeps the learning rates again and rewrites tuning.json)
 

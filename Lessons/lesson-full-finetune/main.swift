@@ -2,7 +2,7 @@
 // what the cheapest PEFT family (training a chosen subset of the weights) keeps or loses, and
 // when pretraining matters: with little data.
 //
-//   swift run lesson-full-finetune            (2:09 measured alone on 2 threads with the base cached)
+//   swift run lesson-full-finetune            (2:16 measured alone on 2 threads with the base cached)
 //   swift run lesson-full-finetune --quick    (seconds; what the tests run)
 //   swift run lesson-full-finetune --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -2,7 +2,7 @@
 // with full fine-tuning when both get a fair learning rate, why a low rank can be enough, and
 // how the adapter is merged away for inference.
 //
-//   swift run lesson-lora            (0:37 measured with the base cached; the first run
+//   swift run lesson-lora            (0:38 measured with the base cached; the first run
 //                                     pretrains the base, about 2 more)
 //   swift run lesson-lora --quick    (seconds; what the tests run)
 //   swift run lesson-lora --tune     (sweeps the learning rates again and rewrites tuning.json)

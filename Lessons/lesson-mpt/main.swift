@@ -2,7 +2,7 @@
 // task by a rank-one matrix; trained on source tasks, then adapted to a held-out task. Measured
 // against prompt tuning from scratch, prompt transfer from one task, and one prompt per task.
 //
-//   swift run lesson-mpt            (1:59 measured alone on 2 threads with the base cached)
+//   swift run lesson-mpt            (2:07 measured alone on 2 threads with the base cached)
 //   swift run lesson-mpt --quick    (seconds; what the tests run)
 //   swift run lesson-mpt --tune     (sweeps the learning rates again and rewrites tuning.json)
 

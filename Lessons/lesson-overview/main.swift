@@ -5,7 +5,7 @@
 // cost, file size and forgetting, then a "which one when" table that only says what these
 // measurements support.
 //
-//   swift run lesson-overview            (1:45 measured alone with the base cached;
+//   swift run lesson-overview            (1:55 measured alone with the base cached;
 //                                         most learning rates are the ones the method's own lesson chose
 //                                         for this same setting)
 //   swift run lesson-overview --quick    (seconds; what the tests run)
@@ -119,7 +119,7 @@ struct LessonOverview: ParsableCommand {
         nb.say("""
             What does not transfer from this scale: a 1M-parameter model with a 512-token vocabulary is not a 7B \
             model. Memory shares (weights against activations) and the gap between prompt methods and the rest \
-            change with size (lesson-soft-prompts measures the gap over three base sizes; Lester et al. found it \
+            change with size (lesson-prompt-tuning measures the gap over three base sizes; Lester et al. found it \
             closes near 10B parameters), and QLoRA's saving only matters when the weights dominate memory \
             (lesson-qlora computes it for 7B–65B).
             """)

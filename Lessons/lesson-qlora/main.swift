@@ -3,7 +3,7 @@
 // before training, double quantization's saving, memory at this size and at 7B/13B/65B, scores
 // against 32-bit LoRA and full fine-tuning, the time of a step, and the paged optimizer.
 //
-//   swift run lesson-qlora            (0:52 measured alone with the base cached)
+//   swift run lesson-qlora            (0:50 measured alone with the base cached)
 //   swift run lesson-qlora --quick    (seconds; what the tests run)
 //   swift run lesson-qlora --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -2,7 +2,7 @@
 // learning rate, what a larger r costs, whether r = 8 and r = 64 learn the same directions (with
 // the seed-against-seed control of the LoRA paper), and rsLoRA's scaling as r grows.
 //
-//   swift run lesson-rank            (1:42 measured alone with the base cached)
+//   swift run lesson-rank            (1:46 measured alone with the base cached)
 //   swift run lesson-rank --quick    (seconds; what the tests run)
 //   swift run lesson-rank --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -1,6 +1,5 @@
-// Comparison.swift — lesson-soft-prompts, sections 1–6: the methods' formulas and parts, the
-// hard prompt, the comparison's verdicts, more steps for the slow learners, and what each method
-// costs.
+// Comparison.swift — lesson-soft-prompts, sections 1–5: the methods' formulas and parts, the
+// hard prompt, the comparisons' verdicts on both tasks, and what each method costs.
 
 import Foundation
 import Llama
@@ -25,7 +24,7 @@ func formulas(_ model: LlamaModel, n: Int) -> String {
 }
 
 /// What each method trains, where it goes and what PEFT saves, measured on fresh tuners.
-func methodTable(_ lineup: Lineup, batch: TokenBatch) throws -> Table {
+func methodTable(_ lineup: PromptLineup) throws -> Table {
     var table = Table(["method", "PEFT", "where the vectors go", "trainable tensors", "trainable", "share",
                        "adapter_model.safetensors"])
     for method in lineup.all {
@@ -60,7 +59,7 @@ func shortName(_ name: String) -> String {
     name.hasPrefix("prompt_encoder.") ? String(name.dropFirst("prompt_encoder.".count)) : name
 }
 
-// MARK: - Sections 2–4 and 6: the hard prompt, the comparison, the cost
+// MARK: - Sections 2–5: the hard prompt, the comparisons, the cost
 
 extension BaseModel {
     /// The pretraining corpus's size in tokens, from pretraining.json (0 if not recorded).
@@ -118,35 +117,97 @@ func scoreAgainstParameters(_ e: Experiment, _ results: [MethodResult], hard: Me
     return figure
 }
 
-func comparisonVerdict(_ e: Experiment, _ results: [MethodResult]) -> String {
-    guard let full = results.last, results.count > 2 else { return "" }
-    let lora = results[results.count - 2]
-    let prompts = Array(results.dropLast(2))
+/// The first seed's training loss of every method, with a uniform guess's level on a choice task.
+func lossFigure(_ t: Trained) -> Figure {
+    var losses = Figure(name: "loss-\(t.experiment.task.name)", title: "Training loss on \(t.experiment.task.name), first seed",
+                        xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
+                        kind: .lines(t.results.map { $0.lossSeries(steps: t.experiment.steps) }))
+    losses.logY = true
+    if let level = uniformGuessLoss(t.experiment) {
+        losses.references = [.init("a uniform guess among the labels", y: level)]
+    }
+    return losses
+}
+
+/// Which soft prompts clear the no-learning floor, the best one against LoRA and full fine-tuning
+/// (whichever ran), and the tutorial's "comparable to training the whole model".
+func comparisonVerdict(_ t: Trained) -> String {
+    let e = t.experiment, prompts = t.softPrompts
+    guard let best = prompts.max(by: { $0.meanScore < $1.meanScore }) else { return "" }
     let above = prompts.filter { clearsScoreWithoutLearning(e, $0) }.map(\.name)
-    let best = prompts.max { $0.meanScore < $1.meanScore }!
     var parts: [String] = []
     parts.append(above.isEmpty
         ? "On \(e.task.name), no soft prompt's interval clears \(e.scoreWithoutLearningPhrase) at this budget."
         : "On \(e.task.name), above \(e.scoreWithoutLearningPhrase): \(above.joined(separator: ", ")).")
-    parts.append("The best soft prompt is \(best.name), \(e.interval(best).text()); against full fine-tuning "
-        + "\(e.compare(best, full).text), against LoRA \(e.compare(best, lora).text).")
-    let matching = prompts.filter { e.compare($0, full).verdict != .worse }.map(\.name)
-    parts.append(matching.isEmpty
-        ? "Every soft prompt scores below full fine-tuning here: the tutorial's 「与传统的训练整个模型的方法相当」 "
-            + "(comparable to training the whole model, S1.7) does not hold at this scale (E6: Lester et al. find it "
-            + "only beyond about 10 billion parameters)."
-        : "Within noise of full fine-tuning or better: \(matching.joined(separator: ", ")).")
-    parts.append("LoRA against full fine-tuning: \(e.compare(lora, full).text).")
+    let references = [t.full, t.lora].compactMap { $0 }
+    parts.append("The best soft prompt is \(best.name), \(e.interval(best).text())"
+        + (references.isEmpty ? "." : "; " + references.map { "against \($0.name) \(e.compare(best, $0).text)" }
+            .joined(separator: ", ") + "."))
+    if let full = t.full {
+        let matching = prompts.filter { e.compare($0, full).verdict != .worse }.map(\.name)
+        parts.append(matching.isEmpty
+            ? "Every soft prompt scores below full fine-tuning here: the tutorial's 「与传统的训练整个模型的方法相当」 "
+                + "(comparable to training the whole model, S1.7) does not hold at this scale (E6: Lester et al. find "
+                + "it only beyond about 10 billion parameters)."
+            : "Within noise of full fine-tuning or better: \(matching.joined(separator: ", ")).")
+        if let lora = t.lora { parts.append("LoRA against full fine-tuning: \(e.compare(lora, full).text).") }
+    } else if let lora = t.lora {
+        let matching = prompts.filter { e.compare($0, lora).verdict != .worse }.map(\.name)
+        parts.append(matching.isEmpty ? "Every soft prompt scores below LoRA here."
+                                      : "Within noise of LoRA or better: \(matching.joined(separator: ", ")).")
+    }
     return parts.joined(separator: " ")
 }
 
-/// Training throughput and wall time per run on both tasks.
-func speedTable(_ experiments: [Experiment], _ results: [[MethodResult]]) -> Table {
-    var table = Table(["method"] + experiments.flatMap { ["\($0.task.name): tokens/s", "\($0.task.name): s per run"] })
-    for (i, r) in (results.first ?? []).enumerated() {
+extension LessonSoftPrompts {
+    /// Section 4: the input-only prompt, the deep prompt and LoRA on the classification task (all
+    /// seven methods with `--all-on-classification`).
+    func classificationSection(_ nb: Notebook, _ e: Experiment, _ lineup: PromptLineup, hard: MethodResult,
+                               frozen: MethodResult) throws -> Trained {
+        let methods = allOnClassification ? lineup.all : [lineup.promptTuning(), lineup.pTuningV2, lineup.lora]
+        let which = allOnClassification ? "All seven methods on \(e.task.name)."
+            : "Three of the methods on \(e.task.name): prompt tuning (the input-only prompt), P-tuning v2 (the deep "
+                + "prompt, trained directly: PEFT's plain `PrefixTuningConfig`) and LoRA as the reference "
+                + "(`--all-on-classification` runs all seven here too, about a minute longer)."
+        nb.section("A classification task: \(e.task.name)", """
+            \(which) Same budget and the same rules: each at the learning rate chosen on the validation split, \
+            \(e.seeds.count) seed(s) of \(e.steps) steps, the test split once. A classification answer is one label out of a few, so a \
+            model can learn the answer's format, and which words can follow, long before it learns which label: the \
+            loss figure marks where that stage sits.
+            """)
+        let t = Trained(e, lineup, try e.run(methods, keep: 0))
+        e.reportTuning(in: nb, figureName: "learning-rates-\(e.task.name)")
+        nb.table(e.scoreTable(t.results + [hard, frozen], against: t.lora))
+        nb.figure(scoreAgainstParameters(e, t.results, hard: hard))
+        nb.figure(lossFigure(t))
+        var text = comparisonVerdict(t)
+        if let level = uniformGuessLoss(e) {
+            let stalled = stalledNear(level, t)
+            text += String(format: " A model that has learned the answer's format and the set of labels, but not "
+                + "which label, has a training loss near %.2f (a uniform guess among the labels, the dashed line). ",
+                level)
+                + (stalled.isEmpty ? "No soft prompt ended its \(e.steps) steps there."
+                   : "Ending \(stalled.count == 1 ? "its" : "their") \(e.steps) steps within 25% of it (first seed): "
+                     + "\(stalled.joined(separator: ", ")); \(stalled.count == 1 ? "it" : "they") had learned the "
+                     + "format, not yet the labels.")
+        }
+        nb.say(text)
+        return t
+    }
+}
+
+/// Training throughput and wall time per run, a column pair per task (— where a task did not run
+/// the method).
+func speedTable(_ tasks: [Trained]) -> Table {
+    var table = Table(["method"] + tasks.flatMap { ["\($0.experiment.task.name): tokens/s", "\($0.experiment.task.name): s per run"] })
+    for r in tasks.first?.results ?? [] {
         var row = [r.name]
-        for list in results where i < list.count {
-            row += [formatCount(Int(list[i].tokensPerSecond)), String(format: "%.1f", list[i].seconds)]
+        for t in tasks {
+            if let m = t.results.first(where: { $0.name == r.name }) {
+                row += [formatCount(Int(m.tokensPerSecond)), String(format: "%.1f", m.seconds)]
+            } else {
+                row += ["—", "—"]
+            }
         }
         table.add(row)
     }
@@ -154,42 +215,44 @@ func speedTable(_ experiments: [Experiment], _ results: [[MethodResult]]) -> Tab
 }
 
 /// What the speed and memory tables say about the tutorial's "lower compute and training time":
-/// every sentence is read off the measurements (`memory` in the order of `Lineup.all`).
-func costVerdict(_ cls: [MethodResult], _ gen: [MethodResult], memory: [MemoryBreakdown]) -> String {
-    guard cls.count > Slot.full, memory.count > Slot.full else { return "" }
-    let prompt = cls[Slot.prompt], lora = cls[Slot.lora]
+/// every sentence is read off the measurements (`memory` by method name).
+func costVerdict(_ main: Trained, _ side: Trained, memory: [String: MemoryBreakdown]) -> String {
+    guard let prompt = main.prompt, let lora = main.lora, let full = main.full,
+          let m = memory[prompt.name], let l = memory[lora.name], let f = memory[full.name] else { return "" }
     let ratio = Double(lora.trainableParameters) / Double(max(prompt.trainableParameters, 1))
-    func speeds(_ list: [MethodResult]) -> String {
-        guard list.count > Slot.full else { return "" }
-        return "\(formatCount(Int(list[Slot.prompt].tokensPerSecond))) real tokens/s against LoRA's "
-            + "\(formatCount(Int(list[Slot.lora].tokensPerSecond))) and full fine-tuning's "
-            + "\(formatCount(Int(list[Slot.full].tokensPerSecond)))"
+    func speeds(_ t: Trained) -> String? {
+        guard let p = t.prompt, let l = t.lora else { return nil }
+        return "\(formatCount(Int(p.tokensPerSecond))) real tokens/s against LoRA's "
+            + "\(formatCount(Int(l.tokensPerSecond)))"
+            + (t.full.map { " and full fine-tuning's \(formatCount(Int($0.tokensPerSecond)))" } ?? "")
+            + " on \(t.experiment.task.name)"
     }
     // "faster" and "slower" only beyond 10%: single timings on this machine move by that much
     func relation(_ a: Double, _ b: Double) -> String {
         a > 1.1 * b ? "faster than" : a < b / 1.1 ? "slower than" : "about as fast as"
     }
-    let bothTasks = [cls, gen].filter { $0.count > Slot.full }
-    let promptVsLora = Set(bothTasks.map { relation($0[Slot.prompt].tokensPerSecond, $0[Slot.lora].tokensPerSecond) })
-    let m = memory[Slot.prompt], l = memory[Slot.lora], f = memory[Slot.full]
+    let pairs = [main, side].compactMap { t in t.prompt.flatMap { p in t.lora.map { (p, $0) } } }
+    let promptVsLora = Set(pairs.map { relation($0.0.tokensPerSecond, $0.1.tokensPerSecond) })
     let stateShare = Double(m.gradients + m.optimizerState) / Double(max(m.total, 1))
     var parts = ["Prompt tuning trains \(String(format: "%.1f", ratio))× fewer values than LoRA. It processed "
-        + "\(speeds(cls)) on the classification task"
-        + (gen.count > Slot.full ? ", and \(speeds(gen)) on the generation task" : "") + "."]
-    parts.append(promptVsLora.count == 1
-        ? "So per real token it is \(promptVsLora.first!) LoRA here: backward still runs through every frozen layer "
-            + "down to the input, and each row is n positions longer."
-        : "Against LoRA the two tasks disagree (\(promptVsLora.sorted().joined(separator: " and "))), so no speed "
-            + "advantage either way.")
+        + [main, side].compactMap(speeds).joined(separator: ", and ") + "."]
+    if promptVsLora.count == 1, let relation = promptVsLora.first {
+        parts.append("So per real token it is \(relation) LoRA here"
+            + (relation == "slower than" ? ": backward still runs through every frozen layer down to the input, and "
+                + "each row is n positions longer." : "."))
+    } else {
+        parts.append("Against LoRA the tasks disagree (\(promptVsLora.sorted().joined(separator: " and "))), so no "
+            + "speed advantage either way.")
+    }
     parts.append("Memory of a step (table above): prompt tuning \(formatBytes(m.total)), of which gradients and "
         + "optimizer state are \(String(format: "%.1f%%", 100 * stateShare)); LoRA \(formatBytes(l.total)); full "
         + "fine-tuning \(formatBytes(f.total)), its activations \(formatBytes(f.activations)) against prompt tuning's "
         + "\(formatBytes(m.activations)).")
-    let prefixes = [Slot.prefix, Slot.v2].filter { $0 < memory.count }
-    let prepending = [Slot.prompt, Slot.mlp, Slot.lstm].filter { $0 < memory.count }
-    let prefixActivations = prefixes.map { memory[$0].activations }.max() ?? 0
-    let prependActivations = prepending.map { memory[$0].activations }.min() ?? 0
-    if prefixActivations < prependActivations {
+    let lineup = main.lineup
+    let prefixActivations = [lineup.prefixTuning, lineup.pTuningV2].compactMap { memory[$0.name]?.activations }.max()
+    let prependActivations = [lineup.promptTuning(), lineup.pTuning(.mlp), lineup.pTuning(.lstm)]
+        .compactMap { memory[$0.name]?.activations }.min()
+    if let prefixActivations, let prependActivations, prefixActivations < prependActivations {
         parts.append("The prefix methods lengthen only the keys and values, not the rows, so their activations are "
             + "smaller than the prepending methods' (\(formatBytes(prefixActivations)) at most against "
             + "\(formatBytes(prependActivations)) at least).")
@@ -205,14 +268,13 @@ func costVerdict(_ cls: [MethodResult], _ gen: [MethodResult], memory: [MemoryBr
     return parts.joined(separator: " ")
 }
 
-func forgettingText(_ experiments: [Experiment], _ results: [[MethodResult]], base: BaseModel) -> String {
-    var parts: [String] = []
-    for (e, list) in zip(experiments, results) {
-        let items = list.map { "\($0.name) \(e.forgetting($0).text(signed: true))" }
-        parts.append("\(e.task.name): " + items.joined(separator: "; "))
+func forgettingText(_ tasks: [Trained], base: BaseModel) -> String {
+    let parts = tasks.map { t in
+        "\(t.experiment.task.name): " + t.results.map { "\($0.name) \(t.experiment.forgetting($0).text(signed: true))" }
+            .joined(separator: "; ")
     }
     var differing: Int? = nil
-    if let tuner = results.first?.first?.tuners.first {
+    if let tuner = tasks.first?.prompt?.tuners.first {
         differing = zip(tuner.model.namedParameters, base.model.namedParameters).reduce(0) { n, pair in
             n + zip(pair.0.tensor.array, pair.1.tensor.array).filter { $0 != $1 }.count
         }
@@ -234,8 +296,6 @@ func forgettingText(_ experiments: [Experiment], _ results: [[MethodResult]], ba
         + weights
 }
 
-// MARK: - Section 5: more steps
-
 /// The training loss of a model that has learned the answer's format and the label set but not
 /// which label: ln(options) on each label's first token, nothing on the rest, averaged over the
 /// answer tokens of the training set. Nil for a generation task.
@@ -245,80 +305,12 @@ func uniformGuessLoss(_ e: Experiment) -> Double? {
     return log(Double(options.count)) * Double(tokens.count) / tokens.reduce(0, +)
 }
 
-/// The prompt methods (of the comparison) whose last training losses, first seed, sit within 25%
-/// of `level`: learned the format and the label set, not which label.
-func stalledNear(_ level: Double, _ results: [MethodResult], steps: Int) -> [String] {
-    results.prefix(Slot.lora).filter { r in
-        let curve = r.curve(window: max(1, steps / 10))
+/// The soft prompts whose last training losses, first seed, sit within 25% of `level`: learned
+/// the format and the label set, not which label.
+func stalledNear(_ level: Double, _ t: Trained) -> [String] {
+    t.softPrompts.filter { r in
+        let curve = r.curve(window: max(1, t.experiment.steps / 10))
         guard let last = curve.last else { return false }
         return last > 0.75 * level && last < 1.25 * level
     }.map(\.name)
-}
-
-extension LessonSoftPrompts {
-    func longerRunSection(_ nb: Notebook, _ e: Experiment, _ results: [MethodResult]) throws {
-        guard results.count > Slot.full else { return }
-        let short = results[Slot.v2], lora = results[Slot.lora]
-        let steps = e.steps * 10 / 3, seeds = Array(e.seeds.prefix(max(1, min(sweepSeeds, e.seeds.count))))
-        let level = uniformGuessLoss(e)
-        nb.section("More steps: P-tuning v2 for \(steps) steps on \(e.task.name)", """
-            Lester et al. trained prompts for 30,000 steps; every method above had \(e.steps). Does a soft prompt \
-            gain from more? P-tuning v2, the deep prompt, trains for \(steps) steps instead of \(e.steps) \
-            (\(seeds.count) seed(s), at the learning rate chosen for \(e.steps) steps, \
-            \(shortRate(short.learningRate))), beside LoRA's \(e.steps)-step runs.
-            """)
-        if let level {
-            let stalled = stalledNear(level, results, steps: e.steps)
-            nb.say(String(format: "A model that has learned the answer's format and the set of labels, but not which "
-                + "label, has a training loss near %.2f (a uniform guess among the labels, the dashed line). ", level)
-                + (stalled.isEmpty ? "No soft prompt of the comparison ended its \(e.steps) steps there."
-                   : stalled.count == 1
-                    ? "Ending its \(e.steps) steps within 25% of it (first seed): \(stalled[0]); it had learned the "
-                        + "format, not yet the labels."
-                    : "Ending their \(e.steps) steps within 25% of it (first seed): "
-                        + "\(stalled.joined(separator: ", ")); they had learned the format, not yet the labels."))
-        }
-        let method = Lineup(base: e.base, task: e.task, n: virtualTokens).pTuningV2.fixed(at: short.learningRate)
-        let long = try e.run(method, steps: steps, seeds: seeds, keep: 0)
-        var renamed = long
-        renamed.name = "P-tuning v2, \(steps) steps"
-        var shortNamed = firstSeeds(short, seeds.count)
-        shortNamed.name = "P-tuning v2, \(e.steps) steps"
-        var loraNamed = lora
-        loraNamed.name = "LoRA, \(e.steps) steps"
-        nb.table(e.scoreTable([shortNamed, renamed, loraNamed], against: loraNamed))
-        var curves = seedCurves(long, steps: steps)
-        curves.append(contentsOf: [loraNamed.lossSeries(steps: e.steps)])
-        var figure = Figure(name: "longer-run", title: "P-tuning v2 on \(e.task.name) for \(steps) steps, every seed",
-                            xLabel: "step", yLabel: "loss on the answer tokens (log scale)", kind: .lines(curves))
-        figure.logY = true
-        if let level { figure.references = [.init("a uniform guess among the labels", y: level)] }
-        nb.figure(figure)
-        let window = max(1, steps / 30)
-        let escapes = long.runs.map { run -> String in
-            guard let level else { return "—" }
-            let curve = run.log.smoothed(window)
-            return curve.firstIndex { $0 < level / 2 }.map { "step \(($0 + 1) * window)" }
-                ?? "not within \(steps) steps"
-        }
-        let againstShort = e.compare(renamed, shortNamed), againstLora = e.compare(renamed, loraNamed)
-        let factor = String(format: "%.1f", Double(steps) / Double(e.steps))
-        let reading: String
-        switch (againstShort.verdict, againstLora.verdict) {
-        case (.better, .worse):
-            reading = "More steps help, but \(factor)× the steps still leave it below LoRA at \(e.steps): the claim "
-                + "that prompt methods cut training time (「降低了…训练时间」, P4.2) does not hold for it here."
-        case (.better, _):
-            reading = "With \(factor)× the steps it reaches LoRA's \(e.steps)-step score or better, so the claim that "
-                + "prompt methods cut training time (「降低了…训练时间」, P4.2) is the wrong way round for it here: it "
-                + "trains fewer values but needs several times the steps, each of which runs the whole frozen network."
-        case (.withinNoise, _):
-            reading = "More steps change nothing measurable: what holds it back here is not the number of steps."
-        case (.worse, _):
-            reading = "More steps made it worse, at the learning rate chosen for \(e.steps) steps."
-        }
-        nb.say((level == nil ? "" : "Below half the uniform guess's loss: \(escapes.joined(separator: ", ")). ")
-            + "After \(steps) steps: \(e.interval(renamed).text()); against its own \(e.steps)-step run "
-            + "\(againstShort.text); against LoRA at \(e.steps) steps \(againstLora.text). \(reading)")
-    }
 }

@@ -2,7 +2,7 @@
 // one budget of trainable parameters matched exactly, on two tasks, beside the LoRA paper's
 // table; and the source tutorial's four reasons for Q and V, tested one by one.
 //
-//   swift run lesson-targets            (2:37 alone on 2 threads, base cached)
+//   swift run lesson-targets            (2:50 alone on 2 threads, base cached)
 //   swift run lesson-targets --quick    (seconds; what the tests run)
 //   swift run lesson-targets --tune     (sweeps the learning rates again and rewrites tuning.json)
 

@@ -34,6 +34,10 @@ public enum Metric: Sendable, Equatable {
     case exactMatch(maxTokens: Int)
     /// Greedy generation; the share of the record's values that the text mentions, and exact match.
     case slotCoverage(maxTokens: Int)
+
+    /// Whether every example picks among one fixed set of options (`choice`); `choiceByKind`,
+    /// whose option set changes with the example's kind, is not.
+    public var isChoice: Bool { if case .choice = self { return true } else { return false } }
 }
 
 /// A downstream task with its splits.

@@ -59,6 +59,12 @@ public struct MethodResult {
     public var heldOutScores: ItemScores {
         ItemScores(seeds: runs.map(\.windowLosses), entities: Array(0..<(runs.first?.windowLosses.count ?? 0)))
     }
+    /// The same result with only its first `count` seeds (to pair it with a sweep that ran fewer).
+    public func firstSeeds(_ count: Int) -> MethodResult {
+        var c = self
+        c.runs = Array(runs.prefix(count))
+        return c
+    }
     /// Mean test score over seeds and items.
     public var meanScore: Double { runs.map(\.score).reduce(0, +) / Double(max(runs.count, 1)) }
     /// Mean held-out loss over seeds.

@@ -189,7 +189,7 @@ extension Experiment {
     func sourceText(_ source: LearningRateSource) -> String {
         switch source {
         case .committed: "tuning.json"
-        case .borrowed(let lesson): "\(lesson)'s tuning.json"
+        case .borrowed(let lesson): "\(lesson)\(lesson.hasSuffix("s") ? "'" : "'s") tuning.json"
         case .swept, .fixed, .untuned: "this run"
         }
     }

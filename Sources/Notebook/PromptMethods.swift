@@ -1,6 +1,7 @@
 // PromptMethods.swift — the prompt-learning methods as `Method`s with the learning-rate grids that
-// suit them, shared by every lesson that runs them (lesson-soft-prompts, lesson-overview), so that
-// the same setting has the same tuning key everywhere and a committed sweep can be reused.
+// suit them, shared by every lesson that runs them (lesson-soft-prompts, lesson-prompt-tuning,
+// lesson-overview), so that the same setting has the same tuning key everywhere and a committed
+// sweep can be reused.
 
 import PEFT
 

@@ -21,8 +21,8 @@ struct Figures: ParsableCommand {
 
     /// The course's order; a lesson folder not listed here runs after these, by name.
     static let courseOrder = ["lesson-lora", "lesson-full-finetune", "lesson-rank", "lesson-targets",
-                              "lesson-soft-prompts", "lesson-qlora", "lesson-adalora", "lesson-mpt",
-                              "lesson-overview"]
+                              "lesson-soft-prompts", "lesson-prompt-tuning", "lesson-qlora", "lesson-adalora",
+                              "lesson-mpt", "lesson-overview"]
 
     @Flag(help: "Pass --quick to every lesson (seconds each; the figures go to a temporary folder, not Figures/).")
     var quick = false

@@ -1,4 +1,4 @@
-// Claims.swift — lesson-soft-prompts, sections 7–9: Lester et al.'s claims on prompt tuning, one
+// Claims.swift — lesson-prompt-tuning, sections 2–4: Lester et al.'s claims on prompt tuning, one
 // by one: the gap to full fine-tuning as the base grows, the initialisation, the prompt length.
 
 import Corpus
@@ -7,14 +7,7 @@ import Notebook
 import PEFT
 import TensorKit
 
-// MARK: - Section 7: scale
-
-/// The first `seeds.count` seeds of a result (to pair it with a sweep that ran fewer).
-func firstSeeds(_ r: MethodResult, _ count: Int) -> MethodResult {
-    var c = r
-    c.runs = Array(r.runs.prefix(count))
-    return c
-}
+// MARK: - Section 2: scale
 
 /// Per seed and item, `a` − `b`: the gap as the bootstrap reads it.
 func gapScores(_ e: Experiment, _ a: MethodResult, _ b: MethodResult) -> ItemScores {
@@ -22,7 +15,7 @@ func gapScores(_ e: Experiment, _ a: MethodResult, _ b: MethodResult) -> ItemSco
     return ItemScores(seeds: rows, entityNames: e.task.test.map(\.entity))
 }
 
-extension LessonSoftPrompts {
+extension LessonPromptTuning {
     func scaleSection(_ nb: Notebook, main: Experiment, mainPrompt: MethodResult, mainFull: MethodResult,
                       seeds: [UInt64]) throws {
         let names = (sizes ?? (options.quick ? main.base.name : "tiny,small,medium"))
@@ -33,7 +26,7 @@ extension LessonSoftPrompts {
             ，Prompt Tuning的性能也会提升」 (S1.7). Here: prompt tuning (n = \(virtualTokens), sampled-vocabulary \
             start) and full fine-tuning on \(main.task.name) on bases of \(names.joined(separator: ", ")), each at \
             its own tuned learning rate, \(seeds.count) seed(s) of \(main.steps) steps (the \(main.base.name) \
-            base's runs are the comparison's first \(seeds.count) seeds). A base not in the cache is pretrained first, \
+            base's runs are section 1's). A base not in the cache is pretrained first, \
             once, and then cached beside the default one; the table's pretraining column says how long that took \
             (the medium base, about 5M parameters and 1,800 steps, takes several times as long as the small one).
             """)
@@ -41,17 +34,18 @@ extension LessonSoftPrompts {
                     loadSeconds: Double)] = []
         for name in names {
             if name == main.base.name {
-                rows.append((name, main.base, main, firstSeeds(mainPrompt, seeds.count),
-                             firstSeeds(mainFull, seeds.count), 0))
+                rows.append((name, main.base, main, mainPrompt.firstSeeds(seeds.count),
+                             mainFull.firstSeeds(seeds.count), 0))
                 continue
             }
-            var o = options
+            var o = lessonOptions
             o.base = name
             let started = Date()
-            let e = try Experiment.start("lesson-soft-prompts", options: o, task: main.task.name, trainLimit: 256,
+            let e = try Experiment.start(Self.lesson, options: o, task: main.task.name, trainLimit: 256,
                                          steps: (main.steps, main.steps))
+            e.borrowsTuningFrom = main.borrowsTuningFrom
             let loaded = Date().timeIntervalSince(started)
-            let lineup = Lineup(base: e.base, task: e.task, n: virtualTokens)
+            let lineup = PromptLineup(base: e.base, task: e.task, n: virtualTokens)
             let pair = try e.run([lineup.promptTuning(), lineup.full], seeds: seeds, keep: 0)
             let (p, f) = (pair[0], pair[1])
             rows.append((name, e.base, e, p, f, loaded))
@@ -141,11 +135,11 @@ extension LessonSoftPrompts {
                  + "would not lead one to expect."))
     }
 
-    // MARK: - Section 8: initialisation
+    // MARK: - Section 3: initialisation
 
-    func initialisationSection(_ nb: Notebook, _ e: Experiment, _ lineup: Lineup, shared: MethodResult,
-                               seeds: [UInt64]) throws -> (random: MethodResult, results: [MethodResult]) {
-        let labels = labelText(e.task), words = instruction(for: e.task.name)
+    func initialisationSection(_ nb: Notebook, _ e: Experiment, _ lineup: PromptLineup, shared: MethodResult,
+                               seeds: [UInt64]) throws {
+        let labels = labelText(e.task), words = instruction(forTask: e.task.name)
         let labelKind = e.task.metric.isChoice ? "class labels"
             : "most common answer of each kind, the nearest thing to class labels a generation task has"
         nb.section("Where the prompt starts: random, sampled vocabulary, text", """
@@ -156,7 +150,7 @@ extension LessonSoftPrompts {
             embeddings; SAMPLE_VOCAB copies rows of the embedding matrix for random token ids; TEXT copies the \
             embeddings of a text's tokens, repeated or cut to n. Here the text is "\(labels)" (the \
             \(labelKind)) or the instruction "\(words)". On \(e.task.name), \(seeds.count) seed(s), \
-            each start at its own tuned learning rate. PEFT's default is RANDOM; the comparison's prompt tuning uses \
+            each start at its own tuned learning rate. PEFT's default is RANDOM; section 1's prompt tuning uses \
             SAMPLE_VOCAB, so a student who keeps PEFT's default gets the random row below.
             """)
         let starts = try e.run([lineup.promptTuning(initialisation: .random, label: "random"),
@@ -164,7 +158,7 @@ extension LessonSoftPrompts {
                                 lineup.promptTuning(initialisation: .text, text: words, label: "text: instruction")],
                                seeds: seeds, keep: 2)
         let (random, labelRun, instructionRun) = (starts[0], starts[1], starts[2])
-        let vocab = firstSeeds(shared, seeds.count)
+        let vocab = shared.firstSeeds(seeds.count)
         var vocabNamed = vocab
         vocabNamed.name = "sampled vocabulary"
         let results = [random, vocabNamed, labelRun, instructionRun]
@@ -193,7 +187,6 @@ extension LessonSoftPrompts {
                                      (labelRun, lineup.promptTuning(initialisation: .text, text: labels)),
                                      (instructionRun, lineup.promptTuning(initialisation: .text, text: words))],
                                  seeds: seeds))
-        return (random, results)
     }
 
     /// Per start: mean cosine between initial and trained vectors, the share whose nearest token is
@@ -227,9 +220,9 @@ extension LessonSoftPrompts {
         return out
     }
 
-    // MARK: - Section 9: length
+    // MARK: - Section 4: length
 
-    func lengthSection(_ nb: Notebook, _ e: Experiment, _ lineup: Lineup, shared: MethodResult,
+    func lengthSection(_ nb: Notebook, _ e: Experiment, _ lineup: PromptLineup, shared: MethodResult,
                        seeds: [UInt64]) throws {
         let list = lengths.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             .filter { $0 >= 1 && $0 < e.base.model.config.maxPositionEmbeddings / 2 }
@@ -239,7 +232,7 @@ extension LessonSoftPrompts {
             beyond that the small models can even get worse. Prompt tuning with n = \(listText) \
             on \(e.task.name) (sampled-vocabulary start), \(seeds.count) seed(s) each, every length at the learning \
             rate tuned for n = \(virtualTokens) (\(shortRate(shared.learningRate)); Lester et al. too kept one set of \
-            hyperparameters across lengths); n = \(virtualTokens) is the comparison's run.
+            hyperparameters across lengths); n = \(virtualTokens) is section 1's run.
             """)
         var results: [(n: Int, result: MethodResult)] = []
         let others = list.filter { $0 != virtualTokens }
@@ -250,7 +243,7 @@ extension LessonSoftPrompts {
             if let i = others.firstIndex(of: n) {
                 results.append((n, trained[i]))
             } else {
-                var r = firstSeeds(shared, seeds.count)
+                var r = shared.firstSeeds(seeds.count)
                 r.name = "n = \(n)"
                 results.append((n, r))
             }
@@ -312,6 +305,20 @@ func lengthVerdict(_ e: Experiment, _ results: [(n: Int, result: MethodResult)],
     return text
 }
 
+/// The text a TEXT initialisation starts from when it stands for the "class labels": the options
+/// of a choice task, or, for a generation task, its most common training answer of each kind.
+func labelText(_ task: TaskData) -> String {
+    if case .choice(let options) = task.metric {
+        return options.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+    var counts: [String: [String: Int]] = [:], kinds: [String] = []
+    for e in task.train {
+        if counts[e.kind] == nil { kinds.append(e.kind) }
+        counts[e.kind, default: [:]][e.answer.trimmingCharacters(in: .whitespaces), default: 0] += 1
+    }
+    return kinds.compactMap { counts[$0]?.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key }.joined(separator: " ")
+}
+
 /// A token as the tables show it: quoted text, or ⟨eos⟩ / ⟨pad⟩ for the special tokens.
 func tokenText(_ id: Int, _ tokenizer: Tokenizer) -> String {
     if id == tokenizer.eosId { return "⟨eos⟩" }
@@ -351,8 +358,4 @@ func randomToVocabularyRatio(_ base: BaseModel) -> Double {
         total += s.squareRoot()
     }
     return Double(width).squareRoot() / (total / Double(table.shape[0]))
-}
-
-extension Metric {
-    var isChoice: Bool { if case .choice = self { return true } else { return false } }
 }
