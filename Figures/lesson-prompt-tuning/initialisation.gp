@@ -14,7 +14,7 @@ set style histogram errorbars gap 1 linewidth 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set xtics nomirror
-set xrange [-0.5:3.5]
+set xrange [-0.5:2.5]
 set yrange [0:*]
 set offsets 0, 0, graph 0.1, 0  # room above the bars for their value labels
 # Bar colours, one per group; dashed grey for reference lines

@@ -30,33 +30,30 @@ extension LessonPromptTuning {
             once, and then cached beside the default one; the table's pretraining column says how long that took \
             (the medium base, about 5M parameters and 1,800 steps, takes several times as long as the small one).
             """)
-        var rows: [(name: String, base: BaseModel, e: Experiment, prompt: MethodResult, full: MethodResult,
-                    loadSeconds: Double)] = []
+        var rows: [(name: String, base: BaseModel, e: Experiment, prompt: MethodResult, full: MethodResult)] = []
         for name in names {
             if name == main.base.name {
                 rows.append((name, main.base, main, mainPrompt.firstSeeds(seeds.count),
-                             mainFull.firstSeeds(seeds.count), 0))
+                             mainFull.firstSeeds(seeds.count)))
                 continue
             }
             var o = lessonOptions
             o.base = name
-            let started = Date()
             let e = try Experiment.start(Self.lesson, options: o, task: main.task.name, trainLimit: 256,
                                          steps: (main.steps, main.steps))
             e.borrowsTuningFrom = main.borrowsTuningFrom
-            let loaded = Date().timeIntervalSince(started)
             let lineup = PromptLineup(base: e.base, task: e.task, n: virtualTokens)
             let pair = try e.run([lineup.promptTuning(), lineup.full], seeds: seeds, keep: 0)
             let (p, f) = (pair[0], pair[1])
-            rows.append((name, e.base, e, p, f, loaded))
+            rows.append((name, e.base, e, p, f))
         }
         rows.sort { $0.base.model.parameterCount < $1.base.model.parameterCount }
         var table = Table(["base", "parameters", "pretraining", "held-out loss", "prompt tuning", "lr",
                            "full fine-tuning", "lr", "prompt − full", "prompt's share"])
         for r in rows {
             let c = r.base.model.config
-            let made = r.loadSeconds > 60 ? "\(formatDuration(r.base.pretrainingSeconds)) (this run)"
-                : "\(formatDuration(r.base.pretrainingSeconds)) (cached)"
+            let made = "\(formatDuration(r.base.pretrainingSeconds)) "
+                + (r.base.pretrainedThisRun ? "(this run)" : "(cached)")
             table.add(["\(r.name) (\(c.numHiddenLayers) × \(c.hiddenSize))", formatCount(r.base.model.parameterCount),
                        made, String(format: "%.3f", r.base.heldOutLoss),
                        r.e.interval(r.prompt).text(), shortRate(r.prompt.learningRate), r.e.interval(r.full).text(),
@@ -142,6 +139,8 @@ extension LessonPromptTuning {
         let labels = labelText(e.task), words = instruction(forTask: e.task.name)
         let labelKind = e.task.metric.isChoice ? "class labels"
             : "most common answer of each kind, the nearest thing to class labels a generation task has"
+        let instructionText = instructionStart ? " or the instruction \"\(words)\""
+            : "; `--instruction-start` adds a start from the task's instruction, \"\(words)\""
         nb.section("Where the prompt starts: random, sampled vocabulary, text", """
             Lester et al.'s Figure 3(b): at small scale, starting the prompt from the embeddings of the class labels \
             beats sampled vocabulary, which beats a random start; the differences vanish at XXL. PEFT offers the \
@@ -149,30 +148,36 @@ extension LessonPromptTuning {
             about \(String(format: "%.0f", randomToVocabularyRatio(e.base)))× longer than this base's token \
             embeddings; SAMPLE_VOCAB copies rows of the embedding matrix for random token ids; TEXT copies the \
             embeddings of a text's tokens, repeated or cut to n. Here the text is "\(labels)" (the \
-            \(labelKind)) or the instruction "\(words)". On \(e.task.name), \(seeds.count) seed(s), \
-            each start at its own tuned learning rate. PEFT's default is RANDOM; section 1's prompt tuning uses \
+            \(labelKind))\(instructionText). On \(e.task.name), \(seeds.count) seed(s), each start at its own tuned \
+            learning rate. PEFT's default is RANDOM; section 1's prompt tuning uses \
             SAMPLE_VOCAB, so a student who keeps PEFT's default gets the random row below.
             """)
-        let starts = try e.run([lineup.promptTuning(initialisation: .random, label: "random"),
-                                lineup.promptTuning(initialisation: .text, text: labels, label: "text: labels"),
-                                lineup.promptTuning(initialisation: .text, text: words, label: "text: instruction")],
-                               seeds: seeds, keep: 2)
-        let (random, labelRun, instructionRun) = (starts[0], starts[1], starts[2])
+        var methods = [lineup.promptTuning(initialisation: .random, label: "random"),
+                       lineup.promptTuning(initialisation: .text, text: labels, label: "text: labels")]
+        if instructionStart {
+            methods.append(lineup.promptTuning(initialisation: .text, text: words, label: "text: instruction"))
+        }
+        let starts = try e.run(methods, seeds: seeds, keep: 2)
+        let (random, labelRun) = (starts[0], starts[1])
+        let instructionRun = starts.count > 2 ? starts[2] : nil
         let vocab = shared.firstSeeds(seeds.count)
         var vocabNamed = vocab
         vocabNamed.name = "sampled vocabulary"
-        let results = [random, vocabNamed, labelRun, instructionRun]
+        let results = [random, vocabNamed, labelRun] + (instructionRun.map { [$0] } ?? [])
         nb.table(e.scoreTable(results, against: vocabNamed))
         nb.figure(e.scoreFigure(name: "initialisation", title: "Prompt tuning by initialisation (\(e.task.name))",
                                 results))
         let labelVsRandom = e.compare(labelRun, random), labelVsVocab = e.compare(labelRun, vocabNamed)
         let vocabVsRandom = e.compare(vocabNamed, random)
+        let pairs = [labelVsVocab, vocabVsRandom, labelVsRandom]
+            + (instructionRun.map { [e.compare($0, vocabNamed), e.compare($0, random), e.compare($0, labelRun)] } ?? [])
         let order = labelVsVocab.verdict != .worse && vocabVsRandom.verdict == .better
         nb.say("Lester et al.'s order, labels ≥ sampled vocabulary > random: labels − sampled \(labelVsVocab.text); "
             + "sampled − random \(vocabVsRandom.text); labels − random \(labelVsRandom.text). "
             + (order ? "The order holds here, at this scale."
-               : [labelVsVocab, vocabVsRandom, labelVsRandom].allSatisfy({ $0.verdict == .withinNoise })
-                 ? "No start can be told apart from another here: at this budget the start does not matter "
+               : pairs.allSatisfy({ $0.verdict == .withinNoise })
+                 ? "The \(results.count) starts cannot be told apart here (every pair within noise): at this budget "
+                    + "the start does not matter "
                     + "measurably (Lester et al.'s differences were large at T5-Small and vanished with size)."
                  : "The full order does not hold here; the intervals above say which parts do."))
         nb.say("""
@@ -184,8 +189,9 @@ extension LessonPromptTuning {
             """)
         nb.table(try readability(e, [(random, lineup.promptTuning(initialisation: .random)),
                                      (vocabNamed, lineup.promptTuning()),
-                                     (labelRun, lineup.promptTuning(initialisation: .text, text: labels)),
-                                     (instructionRun, lineup.promptTuning(initialisation: .text, text: words))],
+                                     (labelRun, lineup.promptTuning(initialisation: .text, text: labels))]
+                                    + (instructionRun.map { [($0, lineup.promptTuning(initialisation: .text, text: words))] }
+                                       ?? []),
                                  seeds: seeds))
     }
 
@@ -281,8 +287,17 @@ func lengthVerdict(_ e: Experiment, _ results: [(n: Int, result: MethodResult)],
             + "(Lester et al.: gains up to about 20 tokens)."
     } else if below.allSatisfy({ $0 < (tied.min() ?? best.n) }) {
         let saturation = tied.min() ?? best.n
-        text += "Shorter prompts than n = \(saturation) score lower, longer ones no better: the score levels off by "
-            + "n = \(saturation) here (Lester et al.: about 20)."
+        let longer = tied.filter { $0 > saturation }.map(String.init)
+        if longer.isEmpty {
+            text += "Shorter prompts than n = \(saturation) score lower, and no longer one was tried: whether the score "
+                + "levels off cannot be read here (Lester et al.: about 20)."
+        } else {
+            text += "Shorter prompts than n = \(saturation) score lower; longer ones (n = "
+                + "\(longer.joined(separator: ", "))) cannot be told apart from it"
+                + (best.n != saturation ? ", though n = \(best.n)'s mean is higher" : "")
+                + ": as far as these intervals can tell, the score levels off by n = \(saturation) (Lester et al.: "
+                + "about 20)."
+        }
     } else if below.allSatisfy({ $0 > (tied.max() ?? best.n) }) {
         text += "Longer prompts than n = \(tied.max() ?? best.n) score lower: here the score falls with length, as "
             + "Lester et al. saw only for their smallest models beyond 20 tokens; with this budget a longer prompt has "

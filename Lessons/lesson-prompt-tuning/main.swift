@@ -4,7 +4,7 @@
 // many virtual tokens it has (Figure 3(a)). lesson-soft-prompts sets prompt tuning beside the other
 // soft prompts, LoRA and full fine-tuning; this lesson takes the one paper's claims in turn.
 //
-//   swift run lesson-prompt-tuning            (2:38 measured alone on 2 threads with the bases cached; the
+//   swift run lesson-prompt-tuning            (2:27 measured alone on 2 threads with the bases cached; the
 //                                              first run also pretrains the tiny base, 12 s, and the medium one,
 //                                              about 12 minutes; see section 2)
 //   swift run lesson-prompt-tuning --quick    (seconds; what the tests run)
@@ -39,6 +39,8 @@ struct LessonPromptTuning: ParsableCommand {
     @Option(help: "The task: qa, data-to-text, topic or sentiment.") var task = "qa"
     @Option(help: "Virtual tokens of prompt tuning (n), except in the length sweep.") var virtualTokens = 20
     @Option(help: "Prompt lengths of the length sweep, comma-separated.") var lengths = "1,5,20,50"
+    @Flag(help: "Also start a prompt from the task's written instruction in section 3 (three more runs, about 10 s).")
+    var instructionStart = false
     @Option(help: """
         Base presets of the size sweep, comma-separated, each pretrained once and then cached (default: \
         tiny,small,medium; with --quick only the quick base).
@@ -54,7 +56,7 @@ struct LessonPromptTuning: ParsableCommand {
             One cached base, frozen; n = \(virtualTokens) trained vectors in front of every input. PEFT's \
             `PromptTuningConfig` starts them from the embeddings of randomly sampled vocabulary tokens here \
             (SAMPLE_VOCAB; section 3 tries the others). Full fine-tuning, the paper's "model tuning", is the \
-            reference every claim is measured against. Each at the learning rate chosen for it on the validation \
+            reference the scale claim is measured against. Each at the learning rate chosen for it on the validation \
             split, then the test split once; the sections below reuse these runs.
             """)
         let steps = options.steps(full: 150, quick: 30)
@@ -62,6 +64,10 @@ struct LessonPromptTuning: ParsableCommand {
                                      steps: (steps, steps))
         e.borrowsTuningFrom = ["lesson-soft-prompts"]
         e.describeSetup(in: nb)
+        if e.seeds.count < 5 && !options.quick && task == "qa" {
+            nb.say("The seeds are the first \(e.seeds.count) of lesson-soft-prompts' five on the same task, so its "
+                + "tables, over five, show other means and intervals for the same two methods.")
+        }
         let c = e.base.model.config
         nb.code("""
             x' = [P ; E(ids)]        P [\(virtualTokens), \(c.hiddenSize)] trained, every weight of the base frozen

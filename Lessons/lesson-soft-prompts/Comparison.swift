@@ -87,7 +87,7 @@ func hardVerdict(_ e: Experiment, hard: MethodResult, frozen: MethodResult) -> S
         + {
             switch c.verdict {
             case .withinNoise:
-                return "The words change nothing measurable here."
+                return "No effect of the words can be read at this sample size."
             case .worse:
                 return "The instruction makes the base worse: to a model that has never seen one, it is only more text "
                     + "to continue, and it pulls the continuation away from the answer's format."
@@ -182,14 +182,9 @@ extension LessonSoftPrompts {
         nb.figure(lossFigure(t))
         var text = comparisonVerdict(t)
         if let level = uniformGuessLoss(e) {
-            let stalled = stalledNear(level, t)
             text += String(format: " A model that has learned the answer's format and the set of labels, but not "
                 + "which label, has a training loss near %.2f (a uniform guess among the labels, the dashed line). ",
-                level)
-                + (stalled.isEmpty ? "No soft prompt ended its \(e.steps) steps there."
-                   : "Ending \(stalled.count == 1 ? "its" : "their") \(e.steps) steps within 25% of it (first seed): "
-                     + "\(stalled.joined(separator: ", ")); \(stalled.count == 1 ? "it" : "they") had learned the "
-                     + "format, not yet the labels.")
+                level) + stageText(level, t)
         }
         nb.say(text)
         return t
@@ -264,7 +259,7 @@ func costVerdict(_ main: Trained, _ side: Trained, memory: [String: MemoryBreakd
            : memoryHolds ? "holds here for memory against full fine-tuning, not for time per token against LoRA"
            : timeHolds ? "holds for time per token against LoRA, not for memory"
            : "holds here for neither memory nor time per token")
-        + " (timings from single runs on this machine; compare within a column).")
+        + " (tokens/s: the median over a method's runs on this machine; compare within a column).")
     return parts.joined(separator: " ")
 }
 
@@ -305,12 +300,26 @@ func uniformGuessLoss(_ e: Experiment) -> Double? {
     return log(Double(options.count)) * Double(tokens.count) / tokens.reduce(0, +)
 }
 
-/// The soft prompts whose last training losses, first seed, sit within 25% of `level`: learned
-/// the format and the label set, not which label.
-func stalledNear(_ level: Double, _ t: Trained) -> [String] {
-    t.softPrompts.filter { r in
-        let curve = r.curve(window: max(1, t.experiment.steps / 10))
-        guard let last = curve.last else { return false }
-        return last > 0.75 * level && last < 1.25 * level
-    }.map(\.name)
+/// Where each soft prompt's training loss ended (first seed, mean of the last tenth of the steps)
+/// against `level`, a uniform guess among the labels: near it (within 1.5×) it has learned the
+/// answer's format but not which label; far above it, not even the format; below it, it has begun
+/// to tell the labels apart.
+func stageText(_ level: Double, _ t: Trained) -> String {
+    var near: [String] = [], above: [String] = [], below: [String] = [], ends: [String] = []
+    for r in t.softPrompts {
+        guard let last = r.curve(window: max(1, t.experiment.steps / 10)).last else { continue }
+        let ratio = last / level
+        ends.append("\(r.name) \(String(format: "%.2f", last)) (\(String(format: "%.1f", ratio))×)")
+        if ratio < 0.75 { below.append(r.name) } else if ratio <= 1.5 { near.append(r.name) } else { above.append(r.name) }
+    }
+    guard !ends.isEmpty else { return "" }
+    var parts = ["The soft prompts' training loss at the end (first seed, last tenth of the steps): "
+        + ends.joined(separator: ", ") + "."]
+    if !near.isEmpty { parts.append("Near that level, having learned the format but not yet the labels: "
+        + near.joined(separator: ", ") + ".") }
+    if !above.isEmpty { parts.append("Far above it, not even the answer's format yet: "
+        + above.joined(separator: ", ") + ".") }
+    if !below.isEmpty { parts.append("Below it, beginning to tell the labels apart: "
+        + below.joined(separator: ", ") + ".") }
+    return parts.joined(separator: " ")
 }

@@ -87,11 +87,14 @@ public final class BaseModel {
     public let pretrainingLosses: [Float]
     public let heldOutLoss: Float
     public let pretrainingSeconds: Double
+    /// Whether this process pretrained it (false when it came from the cache or a model folder).
+    public let pretrainedThisRun: Bool
     public let world = World()
 
     init(model: LlamaModel, tokenizer: Tokenizer, preset: BasePreset?, folder: URL, losses: [Float], heldOut: Float,
-         seconds: Double, heldOutWindows: [[Int]]) {
+         seconds: Double, heldOutWindows: [[Int]], pretrainedThisRun: Bool = false) {
         self.model = model; self.tokenizer = tokenizer; self.preset = preset; self.folder = folder
+        self.pretrainedThisRun = pretrainedThisRun
         self.name = preset?.name ?? folder.lastPathComponent
         self.pretrainingLosses = losses; self.heldOutLoss = heldOut; self.pretrainingSeconds = seconds
         self.heldOut = heldOutWindows
@@ -256,7 +259,7 @@ public final class BaseModel {
         log(String(format: "  Pretrained in %@: held-out loss %.3f (perplexity %.1f) on a corpus of %@ tokens.",
                    formatDuration(seconds), held, exp(held), formatCount(stream.count)))
         return BaseModel(model: model, tokenizer: tokenizer, preset: preset, folder: folder, losses: losses,
-                         heldOut: held, seconds: seconds, heldOutWindows: heldOut)
+                         heldOut: held, seconds: seconds, heldOutWindows: heldOut, pretrainedThisRun: true)
     }
 
     /// Held-out pretraining text: documents of the world never trained on, drawn from their own seed.
