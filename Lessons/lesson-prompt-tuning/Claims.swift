@@ -187,12 +187,12 @@ extension LessonPromptTuning {
             still the one it started nearest to. The tutorial says soft prompts 「不可读」, cannot be read (S1.5); \
             Lester et al. found the nearest neighbours of class-label-initialised prompts often stay the labels.
             """)
-        nb.table(try readability(e, [(random, lineup.promptTuning(initialisation: .random)),
-                                     (vocabNamed, lineup.promptTuning()),
-                                     (labelRun, lineup.promptTuning(initialisation: .text, text: labels))]
-                                    + (instructionRun.map { [($0, lineup.promptTuning(initialisation: .text, text: words))] }
-                                       ?? []),
-                                 seeds: seeds))
+        var readable = [(random, lineup.promptTuning(initialisation: .random)), (vocabNamed, lineup.promptTuning()),
+                        (labelRun, lineup.promptTuning(initialisation: .text, text: labels))]
+        if let instructionRun {
+            readable.append((instructionRun, lineup.promptTuning(initialisation: .text, text: words)))
+        }
+        nb.table(try readability(e, readable, seeds: seeds))
     }
 
     /// Per start: mean cosine between initial and trained vectors, the share whose nearest token is
@@ -289,8 +289,8 @@ func lengthVerdict(_ e: Experiment, _ results: [(n: Int, result: MethodResult)],
         let saturation = tied.min() ?? best.n
         let longer = tied.filter { $0 > saturation }.map(String.init)
         if longer.isEmpty {
-            text += "Shorter prompts than n = \(saturation) score lower, and no longer one was tried: whether the score "
-                + "levels off cannot be read here (Lester et al.: about 20)."
+            text += "Shorter prompts than n = \(saturation) score lower, and no longer one was tried: whether the "
+                + "score levels off cannot be read here (Lester et al.: about 20)."
         } else {
             text += "Shorter prompts than n = \(saturation) score lower; longer ones (n = "
                 + "\(longer.joined(separator: ", "))) cannot be told apart from it"

@@ -119,7 +119,8 @@ func scoreAgainstParameters(_ e: Experiment, _ results: [MethodResult], hard: Me
 
 /// The first seed's training loss of every method, with a uniform guess's level on a choice task.
 func lossFigure(_ t: Trained) -> Figure {
-    var losses = Figure(name: "loss-\(t.experiment.task.name)", title: "Training loss on \(t.experiment.task.name), first seed",
+    let task = t.experiment.task.name
+    var losses = Figure(name: "loss-\(task)", title: "Training loss on \(task), first seed",
                         xLabel: "step", yLabel: "loss on the answer tokens (log scale)",
                         kind: .lines(t.results.map { $0.lossSeries(steps: t.experiment.steps) }))
     losses.logY = true
@@ -171,7 +172,8 @@ extension LessonSoftPrompts {
                 + "(`--all-on-classification` runs all seven here too, about a minute longer)."
         nb.section("A classification task: \(e.task.name)", """
             \(which) Same budget and the same rules: each at the learning rate chosen on the validation split, \
-            \(e.seeds.count) seed(s) of \(e.steps) steps, the test split once. A classification answer is one label out of a few, so a \
+            \(e.seeds.count) seed(s) of \(e.steps) steps, the test split once. A classification answer is one label \
+            out of a few, so a \
             model can learn the answer's format, and which words can follow, long before it learns which label: the \
             loss figure marks where that stage sits.
             """)
@@ -194,7 +196,8 @@ extension LessonSoftPrompts {
 /// Training throughput and wall time per run, a column pair per task (— where a task did not run
 /// the method).
 func speedTable(_ tasks: [Trained]) -> Table {
-    var table = Table(["method"] + tasks.flatMap { ["\($0.experiment.task.name): tokens/s", "\($0.experiment.task.name): s per run"] })
+    let names = tasks.map(\.experiment.task.name)
+    var table = Table(["method"] + names.flatMap { ["\($0): tokens/s", "\($0): s per run"] })
     for r in tasks.first?.results ?? [] {
         var row = [r.name]
         for t in tasks {
@@ -310,7 +313,13 @@ func stageText(_ level: Double, _ t: Trained) -> String {
         guard let last = r.curve(window: max(1, t.experiment.steps / 10)).last else { continue }
         let ratio = last / level
         ends.append("\(r.name) \(String(format: "%.2f", last)) (\(String(format: "%.1f", ratio))×)")
-        if ratio < 0.75 { below.append(r.name) } else if ratio <= 1.5 { near.append(r.name) } else { above.append(r.name) }
+        if ratio < 0.75 {
+            below.append(r.name)
+        } else if ratio <= 1.5 {
+            near.append(r.name)
+        } else {
+            above.append(r.name)
+        }
     }
     guard !ends.isEmpty else { return "" }
     var parts = ["The soft prompts' training loss at the end (first seed, last tenth of the steps): "

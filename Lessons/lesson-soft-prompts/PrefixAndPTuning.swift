@@ -194,9 +194,10 @@ extension LessonSoftPrompts {
                            "v2 − P-tuning (MLP)", "v2 − full fine-tuning"])
         for t in tasks {
             guard let mlp = t.mlp, let lstm = t.lstm, let v2 = t.v2, let full = t.full else { continue }
-            table.add([t.experiment.task.name, t.experiment.interval(mlp).text(), t.experiment.interval(lstm).text(), t.experiment.compare(lstm, mlp).text,
+            let e = t.experiment
+            table.add([e.task.name, e.interval(mlp).text(), e.interval(lstm).text(), e.compare(lstm, mlp).text,
                        "\(formatCount(mlp.trainableParameters)) / \(formatCount(lstm.trainableParameters))",
-                       t.experiment.compare(v2, mlp).text, t.experiment.compare(v2, full).text])
+                       e.compare(v2, mlp).text, e.compare(v2, full).text])
         }
         nb.table(table)
         nb.say(pTuningVerdict(tasks, main: main))
@@ -208,7 +209,9 @@ extension LessonSoftPrompts {
 /// ran both an input-only and a deep prompt.
 func pTuningVerdict(_ tasks: [Trained], main: Trained) -> String {
     let complete = tasks.filter { $0.mlp != nil && $0.v2 != nil && $0.full != nil && $0.prompt != nil }
-    guard let t = complete.max(by: { ($0.full!.meanScore - $0.mlp!.meanScore) < ($1.full!.meanScore - $1.mlp!.meanScore) }),
+    /// How far P-tuning (v1) trails full fine-tuning on a task.
+    func v1Gap(_ t: Trained) -> Double { (t.full?.meanScore ?? 0) - (t.mlp?.meanScore ?? 0) }
+    guard let t = complete.max(by: { v1Gap($0) < v1Gap($1) }),
           let mlp = t.mlp, let v2 = t.v2, let full = t.full, let prompt = t.prompt else { return "" }
     let e = t.experiment
     let c = e.compare(v2, mlp), f = e.compare(v2, full), v1 = e.compare(mlp, full), deep = e.compare(v2, prompt)
@@ -221,23 +224,26 @@ func pTuningVerdict(_ tasks: [Trained], main: Trained) -> String {
             + "both input-only ones"
         : !inputOnlyTrail ? "cannot be tested on \(e.task.name): the input-only prompts do not both trail full "
             + "fine-tuning there"
-        : "is only partly borne out on \(e.task.name): v2 against v1 \(c.verdict == .better ? "better" : "not better"), "
-            + "against prompt tuning \(deep.verdict == .better ? "better" : "not better")"
+        : "is only partly borne out on \(e.task.name): v2 against v1 "
+            + "\(c.verdict == .better ? "better" : "not better"), against prompt tuning "
+            + "\(deep.verdict == .better ? "better" : "not better")"
     var text = ""
     if let lstm = main.lstm, let mainFull = main.full, let mainPrompt = main.prompt {
         let share = Double(lstm.trainableParameters) / Double(max(mainFull.trainableParameters, 1))
         text += "The LSTM trains \(formatCount(lstm.trainableParameters)) values, "
-            + "\(String(format: "%.0f%%", 100 * share)) of the whole base's \(formatCount(mainFull.trainableParameters)), "
-            + "to produce \(formatCount(mainPrompt.trainableParameters)) numbers, and all of it is discarded when PEFT "
-            + "saves. "
+            + "\(String(format: "%.0f%%", 100 * share)) of the whole base's "
+            + "\(formatCount(mainFull.trainableParameters)), to produce "
+            + "\(formatCount(mainPrompt.trainableParameters)) numbers, and all of it is discarded when PEFT saves. "
     }
     text += (complete.count > 1
-        ? "The harder task for P-tuning (v1), measured as the larger gap to full fine-tuning, is \(e.task.name). There, v1"
+        ? "The harder task for P-tuning (v1), measured as the larger gap to full fine-tuning, is \(e.task.name). "
+            + "There, v1"
         : "On \(e.task.name), v1")
         + " against full fine-tuning: \(v1.text); v2's deep prompts against v1: \(c.text); against prompt tuning: "
         + "\(deep.text); against full fine-tuning: \(f.text). The v2 paper's claim, matching fine-tuning \"across "
         + "scales\" with 0.1–3% of the parameters, \(matches). Its critique of v1 and prompt tuning, that input-only "
-        + "prompts fall short on small models and hard tasks (the tutorial attributes it to v1 alone, E24), \(critique)."
+        + "prompts fall short on small models and hard tasks (the tutorial attributes it to v1 alone, E24), "
+        + "\(critique)."
     for other in tasks where other.experiment !== e {
         guard let v2 = other.v2, let prompt = other.prompt else { continue }
         text += " On \(other.experiment.task.name), the deep prompt against the input-only one: "
@@ -308,7 +314,8 @@ extension LessonSoftPrompts {
         }
         nb.table(reload)
         let reloadText = largest == 0 ? "exactly the trained model's logits"
-            : largest < 1e-4 ? String(format: "the trained model's logits to float rounding (at most %.1e apart)", largest)
+            : largest < 1e-4
+            ? String(format: "the trained model's logits to float rounding (at most %.1e apart)", largest)
             : String(format: "logits up to %.1e away from the trained model's, more than float rounding", largest)
         nb.say("""
             The saved prompt is all inference needs: reloaded from `prompt_embeddings` alone, every method gives \

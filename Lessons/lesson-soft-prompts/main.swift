@@ -50,7 +50,8 @@ struct LessonSoftPrompts: ParsableCommand {
     var allOnClassification = false
 
     func run() throws {
-        let nb = Notebook(lesson: Self.lesson, title: "Soft prompts: from a written instruction to trained virtual tokens",
+        let nb = Notebook(lesson: Self.lesson,
+                          title: "Soft prompts: from a written instruction to trained virtual tokens",
                           folder: options.folder(for: Self.lesson), introduction: introduction)
 
         // 1. Setup
